@@ -1,0 +1,35 @@
+# voltbridge: `make run` to try it, `make test` to check it. `make help` lists every target.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint typecheck bench install clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP) ## Create the virtualenv and install the package with its test extra
+
+run: $(STAMP) ## Start the gateway on SQLite and the sandbox network (http://127.0.0.1:8000)
+	LOG_JSON=$${LOG_JSON:-0} $(BIN)/voltbridge run
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint ## Lint, type-check and run the whole suite (SQLite, and PostgreSQL when TEST_DATABASE_URL is set)
+	$(BIN)/pytest -q
+
+bench: $(STAMP) ## Benchmarks under bench/ (each prints its figures; last line JSON)
+	$(BIN)/python bench/create_invoice.py
+
+clean: ## Remove the virtualenv and caches (keeps ./instance)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

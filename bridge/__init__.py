@@ -1,0 +1,71 @@
+"""The Flask side of voltbridge: create_app is the only place an app is built."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+
+from bridge import errors
+from bridge.extensions import db
+from gateway_core.adapters.db import configure_engine, engine_options, normalise_url
+from gateway_core.bootstrap import Services, build_services
+from gateway_core.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("bridge")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None, **overrides: Any) -> Flask:
+    """Build the app from settings (read from the environment when not given)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+                instance_path=settings.instance_path)
+    url = normalise_url(settings.database_url)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(url),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    app.extensions["voltbridge"] = services or build_services(settings, sessions=lambda: db.session, **overrides)
+    app.extensions["voltbridge.settings"] = settings
+
+    if settings.trust_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    @app.before_request
+    def _request_id() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _stamp(response: Any) -> Any:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        return response
+
+    from bridge import checkout, cli, health
+    from bridge.contracts import dynamic_payment, voltxt
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(voltxt.bp)
+    app.register_blueprint(dynamic_payment.bp)
+    app.register_blueprint(checkout.bp)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def services_of(app: Flask) -> Services:
+    return app.extensions["voltbridge"]  # type: ignore[no-any-return]

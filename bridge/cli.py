@@ -1,0 +1,267 @@
+"""The `voltbridge` command: a Flask CLI group (run, web, worker, db, store, key, simulate)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+
+from gateway_core.bootstrap import Services, build_services
+from gateway_core.config import Settings
+from gateway_core.domain.errors import GatewayError
+from gateway_core.logs import configure_logging
+from gateway_core.services.keys import rotate_key
+from gateway_core.services.sandbox import simulate_payment
+from gateway_core.services.stores import create_store, find_store, list_stores
+
+log = logging.getLogger("voltbridge")
+
+
+def _make_app() -> Flask:
+    from bridge import create_app
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)
+
+
+def _services() -> Services:
+    return current_app.extensions["voltbridge"]  # type: ignore[no-any-return]
+
+
+def _fail(exc: GatewayError) -> None:
+    detail = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
+    raise click.ClickException(f"{exc.message}{' (' + detail + ')' if detail else ''}")
+
+
+@click.group(cls=FlaskGroup, create_app=_make_app, add_default_commands=False, add_version_option=False)
+def main() -> None:
+    """voltbridge: a self-hosted crypto payment gateway."""
+
+
+main.add_command(shell_command)
+main.add_command(routes_command)
+
+
+def init_app(app: Flask) -> None:
+    """Nothing to attach per app: commands live on the group; kept for the create_app wiring pattern."""
+
+
+# -- processes ---------------------------------------------------------------------------------------------
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@with_appcontext
+def run_command(host: str, port: int) -> None:
+    """Embedded gateway: migrate, create a demo store on first run, serve HTTP and run the worker."""
+    from werkzeug.serving import run_simple
+
+    from bridge.migrate import upgrade
+    from bridge.serving import RedactingRequestHandler
+    from gateway_core.worker import background_worker
+
+    svc = _services()
+    upgrade(svc.settings.database_url)
+    _ensure_demo_store(svc, host, port)
+    worker = background_worker(build_services(svc.settings, clock=svc.clock))
+    worker.start()
+    click.echo(f"voltbridge is serving on http://{host}:{port} (worker running in this process)")
+    try:
+        # Threaded, because status streams hold connections open (DESIGN.md §3).
+        run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False,
+                   use_debugger=False, request_handler=RedactingRequestHandler)
+    finally:
+        worker.shutdown(wait=False)
+
+
+def _ensure_demo_store(svc: Services, host: str, port: int) -> None:
+    with svc.uow() as uow:
+        if list_stores(uow):
+            click.echo("Stores exist already; API keys are shown only when created (`voltbridge key rotate <store>`).")
+            return
+        store = create_store(uow, svc.vault, name="Demo Store", network="sandbox", email="merchant@example.com")
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    payload = json.dumps({"api_key": store.api_key, "platform": "custom", "external_invoice_id": "demo-order-1",
+                          "amount": "25.00", "fiat_currency": "USD", "network": "testnet",
+                          "description": "Demo order"}).replace('"25.00"', "25.00")
+    click.echo("")
+    click.echo(f"Demo store created on the sandbox network (SOL, USDC, USDT). Store id: {store.id}")
+    click.echo(f"API key (shown once, keep it): {store.api_key}")
+    click.echo(f"Webhook secret: {store.webhook_secret}")
+    click.echo("Create an invoice:")
+    click.echo(f"  curl -sS -X POST {base}/api/plugin/invoice/create -H 'Content-Type: application/json' "
+               f"-d {shlex.quote(payload)}")
+    click.echo("Then pay it: voltbridge simulate pay <invoice_number>")
+    click.echo("")
+
+
+@main.command("web")
+@click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - the container's listener
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, envvar="WEB_CONCURRENCY")
+@click.option("--threads", default=8, show_default=True, type=int, envvar="WEB_THREADS")
+def web_command(host: str, port: int, workers: int, threads: int) -> None:
+    """Production HTTP server: gunicorn with threaded workers (no scheduler here; run `worker`)."""
+    from bridge.gunicorn_app import serve
+
+    serve(f"{host}:{port}", workers=workers, threads=threads)
+
+
+@main.command("worker")
+def worker_command() -> None:
+    """Production worker: chain watchers and expiry on APScheduler (run one or more)."""
+    from gateway_core.worker import blocking_worker
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_json)
+    log.info("worker starting", extra={"watch_interval": settings.watch_interval_seconds})
+    blocking_worker(build_services(settings)).start()
+
+
+# -- database ----------------------------------------------------------------------------------------------
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database migrations."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations."""
+    from bridge.migrate import upgrade
+
+    upgrade(Settings.from_env().database_url, revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+# -- stores and keys ---------------------------------------------------------------------------------------
+
+
+def _wallets(values: tuple[str, ...]) -> dict[str, str]:
+    wallets = {}
+    for item in values:
+        asset, sep, address = item.partition("=")
+        if not sep or not address:
+            raise click.BadParameter(f"{item!r} is not ASSET=ADDRESS", param_hint="--wallet")
+        wallets[asset.strip().upper()] = address.strip()
+    return wallets
+
+
+def _decimal(_ctx: Any, _param: Any, value: str) -> Decimal:
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number") from None
+
+
+@main.group("store")
+def store_group() -> None:
+    """Stores."""
+
+
+@store_group.command("create")
+@click.option("--name", required=True)
+@click.option("--network", required=True, help="sandbox, devnet (alias testnet) or mainnet")
+@click.option("--email", default=None, help="merchant notification address")
+@click.option("--wallet", "wallets", multiple=True, help="ASSET=ADDRESS, repeatable (SOL, USDC, USDT)")
+@click.option("--settlement", default="direct", type=click.Choice(["direct", "deposit"]), show_default=True)
+@click.option("--fee-percent", default="0", callback=_decimal, show_default=True)
+@click.option("--tolerance-percent", default="0", callback=_decimal, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object (for scripts)")
+@with_appcontext
+def store_create(name: str, network: str, email: str | None, wallets: tuple[str, ...], settlement: str,
+                 fee_percent: Decimal, tolerance_percent: Decimal, as_json: bool) -> None:
+    """Create a store and print its API key (shown once)."""
+    svc = _services()
+    try:
+        with svc.uow() as uow:
+            store = create_store(uow, svc.vault, name=name, network=network, email=email,
+                                 wallets=_wallets(wallets), settlement_mode=settlement,
+                                 platform_fee_percent=fee_percent, underpayment_tolerance_percent=tolerance_percent)
+    except GatewayError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps({"id": store.id, "name": store.name, "network": store.network,
+                               "api_key": store.api_key, "webhook_secret": store.webhook_secret,
+                               "wallets": store.wallets}))
+        return
+    click.echo(f"Store {store.id} '{store.name}' on {store.network}")
+    click.echo(f"API key (shown once): {store.api_key}")
+    click.echo(f"Webhook secret: {store.webhook_secret}")
+
+
+@store_group.command("list")
+@with_appcontext
+def store_list() -> None:
+    """List stores."""
+    svc = _services()
+    with svc.uow() as uow:
+        for store in list_stores(uow):
+            assets = ",".join(w.asset for w in store.wallets) or "-"
+            click.echo(f"{store.id}\t{store.name}\t{store.network}\t{store.settlement_mode}\t{assets}")
+
+
+@main.group("key")
+def key_group() -> None:
+    """API keys."""
+
+
+@key_group.command("rotate")
+@click.argument("store")
+@click.option("--grace-hours", type=int, default=None, help="how long old keys keep working (default 24)")
+@with_appcontext
+def key_rotate(store: str, grace_hours: int | None) -> None:
+    """Issue a new key for STORE (id or name); old keys keep working for the grace period."""
+    from datetime import timedelta
+
+    svc = _services()
+    grace = timedelta(hours=grace_hours) if grace_hours is not None else svc.key_grace
+    try:
+        with svc.uow() as uow:
+            issued = rotate_key(uow, svc.vault, find_store(uow, store).id, svc.clock, grace)
+    except GatewayError as exc:
+        _fail(exc)
+        return
+    click.echo(f"New API key for store {issued.store_id} (shown once): {issued.api_key}")
+    click.echo(f"Previous keys keep working for {grace.total_seconds() / 3600:g} hours.")
+
+
+# -- sandbox -----------------------------------------------------------------------------------------------
+
+
+@main.group("simulate")
+def simulate_group() -> None:
+    """Sandbox network tools."""
+
+
+@simulate_group.command("pay")
+@click.argument("invoice_number")
+@click.option("--asset", type=click.Choice(["SOL", "USDC", "USDT"], case_sensitive=False), default=None)
+@click.option("--amount", default=None, help="in the asset's units; defaults to the amount still due")
+@with_appcontext
+def simulate_pay(invoice_number: str, asset: str | None, amount: str | None) -> None:
+    """Pay a sandbox invoice (the worker picks the transfer up on its next tick)."""
+    svc = _services()
+    value = _decimal(None, None, amount) if amount is not None else None
+    try:
+        with svc.uow() as uow:
+            transfer = simulate_payment(uow, invoice_number, svc.clock, asset, value)
+    except GatewayError as exc:
+        _fail(exc)
+        return
+    from gateway_core.domain.money import asset as asset_of
+    from gateway_core.domain.money import from_base_units, plain
+
+    units = plain(from_base_units(transfer.amount, asset_of(transfer.asset)))
+    click.echo(f"sent {units} {transfer.asset} to {transfer.to_address} (tx {transfer.tx_id})")

@@ -1,0 +1,78 @@
+"""VOLTXT plugin API (shared/specs/voltxt-plugin-api.txt): invoices and test-connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from bridge.contracts.voltxt_wire import api_key, check_network, invoice_body, parse_invoice_request, render_error
+from bridge.errors import register_format
+from bridge.jsonio import json_response, read_json_object
+from gateway_core.bootstrap import Services
+from gateway_core.services.invoices import create_invoice, find_by_external_id, get_invoice
+from gateway_core.services.keys import authenticate
+
+bp = Blueprint("voltxt", __name__, url_prefix="/api/plugin")
+
+
+@bp.record_once
+def _formats(state: Any) -> None:
+    register_format(state.app, "/api/plugin", render_error)
+
+
+def services() -> Services:
+    return current_app.extensions["voltbridge"]  # type: ignore[no-any-return]
+
+
+def invoice_response(view: Any, status: int = 200) -> Response:
+    svc = services()
+    body = invoice_body(view, svc.settings.public_url, svc.clock.now())
+    return json_response({"success": True, **body, "invoice": body, "data": body}, status)
+
+
+@bp.post("/invoice/create")
+def create() -> Response:
+    body = read_json_object()
+    svc = services()
+    with svc.uow() as uow:
+        store = authenticate(uow, api_key(body), svc.clock)
+        check_network(body.get("network"), store)
+        invoice_request = parse_invoice_request(body, kind="invoice")
+        view, created = create_invoice(uow, store, invoice_request, svc.rates, svc.clock, svc.limits)
+    return invoice_response(view, 201 if created else 200)
+
+
+@bp.get("/invoice/<number>/status")
+def status(number: str) -> Response:
+    svc = services()
+    with svc.uow() as uow:
+        store = authenticate(uow, api_key({}), svc.clock)
+        check_network(request.args.get("network"), store)
+        view = get_invoice(uow, store, number, svc.clock, kind="invoice")
+    return invoice_response(view)
+
+
+@bp.get("/invoice/by-external-id/<path:external_id>")
+def by_external_id(external_id: str) -> Response:
+    svc = services()
+    with svc.uow() as uow:
+        store = authenticate(uow, api_key({}), svc.clock)
+        check_network(request.args.get("network"), store)
+        view = find_by_external_id(uow, store, external_id, svc.clock)
+    return invoice_response(view)
+
+
+@bp.post("/test-connection")
+def test_connection() -> Response:
+    body = read_json_object(required=False)
+    svc = services()
+    with svc.uow() as uow:
+        store = authenticate(uow, api_key(body), svc.clock)
+        check_network(body.get("network"), store)
+        data = {
+            "store": {"id": store.id, "name": store.name, "network": store.network,
+                      "has_destination_wallet": bool(store.wallets)},
+            "user": {"email": store.notification_email},
+        }
+    return json_response({"success": True, "message": "Connection successful", "data": data})

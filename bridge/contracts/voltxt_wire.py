@@ -1,0 +1,223 @@
+"""The VOLTXT plugin contract's shapes: request parsing, the invoice rendering, statuses and errors.
+
+Shared by the invoice endpoints (voltxt.py) and the dynamic-payment sessions (dynamic_payment.py).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Response, request
+
+from bridge.errors import Problem
+from bridge.jsonio import iso, json_response
+from gateway_core.adapters.models import Store
+from gateway_core.domain import money
+from gateway_core.domain.errors import NetworkMismatch, ValidationFailed
+from gateway_core.domain.lifecycle import Status
+from gateway_core.services.invoices import MAX_EXPIRY_HOURS, MIN_EXPIRY_HOURS, InvoiceRequest
+from gateway_core.services.views import InvoiceView
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_CURRENCY = re.compile(r"^[A-Za-z]{3,5}$")
+NETWORK_VALUES = ("testnet", "devnet", "mainnet", "sandbox")
+TEXT_LIMITS = {"platform": 50, "external_invoice_id": 191, "external_payment_id": 191, "description": 1000,
+               "customer_name": 200}
+MAX_METADATA_BYTES = 16 * 1024
+
+
+def render_error(problem: Problem, request_id: str) -> Response:
+    """{"success": false, "message", "error", "error_code"} (+ per-field "errors", + request id)."""
+    body: dict[str, Any] = {"success": False, "message": problem.message, "error": problem.message,
+                            "error_code": problem.code}
+    if problem.errors:
+        body["errors"] = problem.errors
+    body["request_id"] = request_id
+    return json_response(body, problem.status)
+
+
+def api_key(body: dict[str, Any]) -> object:
+    """The key from the X-Api-Key header, the JSON body, or (for GET) the query string."""
+    return request.headers.get("X-Api-Key") or body.get("api_key") or request.args.get("api_key")
+
+
+def check_network(requested: object, store: Store) -> None:
+    """testnet/devnet match any non-production store; mainnet only a mainnet store."""
+    if requested in (None, ""):
+        return
+    if not isinstance(requested, str) or requested.lower() not in NETWORK_VALUES:
+        raise ValidationFailed("Request validation failed",
+                               errors={"network": f"must be one of {', '.join(NETWORK_VALUES)}"})
+    value = requested.lower()
+    ok = {"mainnet": store.network == "mainnet", "sandbox": store.network == "sandbox"}.get(
+        value, store.network in ("sandbox", "devnet"))
+    if not ok:
+        raise NetworkMismatch(f"Network '{value}' does not match the store's network '{store.network}'")
+
+
+def parse_amount(value: object, field: str, errors: dict[str, str]) -> Decimal | None:
+    """A positive exact amount from a JSON number or numeric string (PHP plugins send '99.99')."""
+    if isinstance(value, bool) or value is None:
+        errors[field] = "is required and must be a number"
+        return None
+    try:
+        amount = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)  # type: ignore[arg-type]
+    except (InvalidOperation, TypeError, ValueError):
+        errors[field] = "must be a number"
+        return None
+    if not amount.is_finite() or amount <= 0:
+        errors[field] = "must be greater than zero"
+        return None
+    return amount
+
+
+def _text(body: dict[str, Any], field: str, errors: dict[str, str], required: bool = False) -> str | None:
+    value = body.get(field)
+    if value is None or value == "":
+        if required:
+            errors[field] = "is required"
+        return None
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        value = str(value)  # numeric order ids are common
+    if not isinstance(value, str):
+        errors[field] = "must be a string"
+        return None
+    value = value.strip()
+    limit = TEXT_LIMITS.get(field, 2048)
+    if len(value) > limit:
+        errors[field] = f"must be at most {limit} characters"
+        return None
+    return value
+
+
+def _url(body: dict[str, Any], field: str, errors: dict[str, str]) -> str | None:
+    value = _text(body, field, errors)
+    if value and not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
+        errors[field] = "must be an http(s) URL"
+        return None
+    return value
+
+
+def parse_invoice_request(body: dict[str, Any], kind: str) -> InvoiceRequest:
+    """Every field of the create request validated; all problems reported at once, per field."""
+    errors: dict[str, str] = {}
+    id_field = "external_payment_id" if kind == "dynamic" else "external_invoice_id"
+    external_id = _text(body, id_field, errors, required=kind == "invoice")
+    platform = _text(body, "platform", errors)
+    amount_type = body.get("amount_type") or "fiat"
+    if amount_type not in ("fiat", "crypto"):
+        errors["amount_type"] = "must be 'fiat' or 'crypto'"
+    amount = parse_amount(body.get("amount"), "amount", errors)
+    fiat_currency = body.get("fiat_currency") or "USD"
+    if not isinstance(fiat_currency, str) or not _CURRENCY.match(fiat_currency):
+        errors["fiat_currency"] = "must be a currency code such as USD"
+        fiat_currency = "USD"
+    fiat_currency = fiat_currency.upper()
+    if amount_type == "fiat" and fiat_currency not in money.FIAT_EXPONENTS:
+        errors["fiat_currency"] = f"{fiat_currency} is not supported"
+    crypto_currency = body.get("crypto_currency") or "SOL"
+    if amount_type == "crypto" and (not isinstance(crypto_currency, str) or crypto_currency.upper() not in money.ASSETS):
+        errors["crypto_currency"] = f"must be one of {', '.join(money.ASSET_ORDER)}"
+    expiry = body.get("expiry_hours")
+    if expiry is not None:
+        if isinstance(expiry, str) and expiry.strip().isdigit():
+            expiry = int(expiry)
+        if isinstance(expiry, bool) or not isinstance(expiry, int) or not MIN_EXPIRY_HOURS <= expiry <= MAX_EXPIRY_HOURS:
+            errors["expiry_hours"] = f"must be a whole number from {MIN_EXPIRY_HOURS} to {MAX_EXPIRY_HOURS}"
+            expiry = None
+    description = _text(body, "description", errors)
+    customer_name = _text(body, "customer_name", errors)
+    customer_email = _text(body, "customer_email", errors)
+    if customer_email and not _EMAIL.match(customer_email):
+        errors["customer_email"] = "must be an email address"
+    urls = {name: _url(body, name, errors) for name in ("callback_url", "success_url", "cancel_url")}
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        errors["metadata"] = "must be an object"
+        metadata = None
+    if metadata is not None and len(str(metadata)) > MAX_METADATA_BYTES:
+        errors["metadata"] = f"must be at most {MAX_METADATA_BYTES} bytes"
+    if errors or amount is None:
+        raise ValidationFailed("Request validation failed", errors=errors)
+    return InvoiceRequest(
+        amount=amount, amount_type=amount_type,
+        currency=fiat_currency if amount_type == "fiat" else str(crypto_currency).upper(),
+        fiat_currency=fiat_currency, kind=kind, external_id=external_id, platform=platform,
+        expiry_hours=expiry, description=description, customer_email=customer_email,
+        customer_name=customer_name, metadata=_plain_json(metadata), **urls,
+    )
+
+
+def _plain_json(value: Any) -> Any:
+    """Metadata is stored as given; Decimals parsed from the body go back to JSON-safe numbers or text."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and "." not in str(value) else str(value)
+    if isinstance(value, dict):
+        return {k: _plain_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(v) for v in value]
+    return value
+
+
+def voltxt_status(view: InvoiceView) -> str:
+    """Canonical status as VOLTXT names it (DESIGN.md §4)."""
+    status = view.status
+    if status is Status.PARTIALLY_PAID or status is Status.UNDERPAID:
+        return "underpaid"
+    if status in (Status.PAID, Status.CONFIRMED):
+        return "paid"
+    if status is Status.SETTLED:
+        return "auto_processed" if view.settlement_mode == "deposit" else "paid"
+    return status.value
+
+
+def invoice_body(view: InvoiceView, public_url: str, now: Any) -> dict[str, Any]:
+    """The flat VOLTXT invoice: the spec's fields first, then what plugins need to show and reconcile."""
+    display = view.display_quote
+    addresses = {f"{q.asset.lower()}_deposit_address": q.address for q in view.quotes}
+    path = "pay-dynamic" if view.kind == "dynamic" else "pay"
+    return {
+        "invoice_number": view.number,
+        "payment_url": f"{public_url}/{path}/{view.number}",
+        "deposit_address": view.quotes[0].address,
+        **addresses,
+        "amount_crypto": display.units(display.amount_due),
+        "crypto_currency": display.asset,
+        "external_invoice_id": view.external_id,
+        "platform": view.platform,
+        "network": view.network,
+        "status": voltxt_status(view),
+        "lifecycle_status": view.status.value,
+        "amount_fiat": view.fiat_amount,
+        "fiat_currency": view.fiat_currency,
+        "amount_received_crypto": display.units(view.received_units),
+        "remaining_amount_crypto": display.units(view.remaining_units),
+        "payment_progress_percentage": view.progress_percent,
+        "paid_currency": view.paid_asset,
+        "is_overpaid": view.overpaid,
+        "is_paid_late": view.paid_late,
+        "is_expired": view.is_expired(now),
+        "confirmations": view.confirmations,
+        "payment_tx_id": view.payment_tx_id,
+        "auto_process_tx_id": view.auto_process_tx_id,
+        "payment_type": "pda_based" if view.settlement_mode == "deposit" else "direct_wallet",
+        "description": view.description,
+        "customer_email": view.customer_email,
+        "customer_name": view.customer_name,
+        "success_url": view.success_url,
+        "cancel_url": view.cancel_url,
+        "metadata": view.metadata or {},
+        "payment_options": [
+            {"currency": q.asset, "address": q.address, "reference": q.reference,
+             "amount": q.units(q.amount_due), "amount_base_units": q.amount_due,
+             "amount_paid": q.units(q.amount_paid), "amount_remaining": q.units(q.remaining),
+             "rate": q.rate, "rate_currency": q.rate_currency}
+            for q in view.quotes
+        ],
+        "created_at": iso(view.created_at),
+        "updated_at": iso(view.updated_at),
+        "expiry_date": iso(view.expires_at),
+        "paid_at": iso(view.paid_at) if view.paid_at else None,
+    }

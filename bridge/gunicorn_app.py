@@ -1,0 +1,30 @@
+"""`voltbridge web`: gunicorn in-process, threaded workers, the app built in each worker after fork."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from bridge.cli import _make_app
+
+        return _make_app()
+
+
+def serve(bind: str, workers: int = 2, threads: int = 8, **extra: Any) -> None:
+    options = {"bind": bind, "workers": workers, "threads": threads, "worker_class": "gthread",
+               "timeout": 60, "graceful_timeout": 30, "keepalive": 5, "accesslog": "-",
+               # %(U)s is the path without the query string, which may carry an API key.
+               "access_log_format": '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms', **extra}
+    _Gunicorn(options).run()

@@ -1,0 +1,274 @@
+"""SQLAlchemy 2 tables of the payment domain. Money is stored as integer base/minor units or exact text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """An exact Decimal stored as text: SQLite has no exact numeric type."""
+
+    impl = String(64)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), Decimal: DecimalText(), dict[str, Any]: JSON()}
+
+
+class Store(Base):
+    __tablename__ = "stores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    network: Mapped[str] = mapped_column(String(16))
+    settlement_mode: Mapped[str] = mapped_column(String(16), default="direct")
+    platform_fee_percent: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    underpayment_tolerance_percent: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    default_expiry_hours: Mapped[int] = mapped_column(Integer, default=24)
+    webhook_secret: Mapped[str] = mapped_column(String(128))
+    notification_email: Mapped[str | None] = mapped_column(String(320))
+    webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    webhook_events: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    website_url: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    wallets: Mapped[list[StoreWallet]] = relationship(
+        back_populates="store", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    def wallet_for(self, asset_code: str) -> str | None:
+        return next((w.address for w in self.wallets if w.asset == asset_code), None)
+
+
+class StoreWallet(Base):
+    """The merchant's destination address for one asset."""
+
+    __tablename__ = "store_wallets"
+    __table_args__ = (UniqueConstraint("store_id", "asset"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    asset: Mapped[str] = mapped_column(String(10))
+    address: Mapped[str] = mapped_column(String(128))
+
+    store: Mapped[Store] = relationship(back_populates="wallets")
+
+
+class ApiKey(Base):
+    """A store's key: looked up by SHA-256 digest; kept encrypted because store webhooks are signed with it."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="voltxt")
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    encrypted: Mapped[str] = mapped_column(Text)
+    hint: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("store_id", "kind", "external_id"),
+        Index("ix_invoices_open_expiry", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="invoice")  # invoice | dynamic
+    external_id: Mapped[str | None] = mapped_column(String(191))
+    platform: Mapped[str | None] = mapped_column(String(50))
+    network: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    overpaid: Mapped[bool] = mapped_column(Boolean, default=False)
+    paid_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the storefront asked for: an amount in a fiat currency (minor units) or in an asset (base units).
+    amount_type: Mapped[str] = mapped_column(String(8))
+    price_currency: Mapped[str] = mapped_column(String(10))
+    price_units: Mapped[int] = mapped_column(BigInteger)
+    fiat_currency: Mapped[str] = mapped_column(String(3))
+    fiat_minor: Mapped[int] = mapped_column(BigInteger)
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
+    success_url: Mapped[str | None] = mapped_column(String(2048))
+    cancel_url: Mapped[str | None] = mapped_column(String(2048))
+    extra: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    chosen_asset: Mapped[str | None] = mapped_column(String(10))
+    paid_asset: Mapped[str | None] = mapped_column(String(10))
+    payment_tx_id: Mapped[str | None] = mapped_column(String(128))
+    auto_process_tx_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    paid_at: Mapped[datetime | None] = mapped_column()
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    settled_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+    store: Mapped[Store] = relationship(lazy="joined")
+    quotes: Mapped[list[Quote]] = relationship(
+        back_populates="invoice", lazy="selectin", order_by="Quote.position", cascade="all, delete-orphan"
+    )
+    payments: Mapped[list[Payment]] = relationship(
+        back_populates="invoice", lazy="selectin", order_by="Payment.id"
+    )
+
+    def quote_for(self, asset_code: str) -> Quote | None:
+        return next((q for q in self.quotes if q.asset == asset_code), None)
+
+
+class Quote(Base):
+    """What the buyer owes in one asset, where to send it, and the reference that ties a transfer to it."""
+
+    __tablename__ = "quotes"
+    __table_args__ = (UniqueConstraint("invoice_id", "asset"), Index("ix_quotes_chain_address", "chain", "address"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    asset: Mapped[str] = mapped_column(String(10))
+    chain: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(128))
+    reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    amount_due: Mapped[int] = mapped_column(BigInteger)
+    rate: Mapped[Decimal] = mapped_column()
+    rate_currency: Mapped[str] = mapped_column(String(10))
+    expires_at: Mapped[datetime] = mapped_column()
+
+    invoice: Mapped[Invoice] = relationship(back_populates="quotes")
+
+
+class Payment(Base):
+    """One observed transfer; unique per chain, transaction and transfer index so nothing counts twice."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("chain", "tx_id", "transfer_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain: Mapped[str] = mapped_column(String(16))
+    network: Mapped[str] = mapped_column(String(16))
+    tx_id: Mapped[str] = mapped_column(String(128))
+    transfer_index: Mapped[int] = mapped_column(Integer, default=0)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id"))
+    asset: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    to_address: Mapped[str] = mapped_column(String(128))
+    from_address: Mapped[str | None] = mapped_column(String(128))
+    reference: Mapped[str | None] = mapped_column(String(64))
+    block_time: Mapped[datetime] = mapped_column()
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmations: Mapped[int] = mapped_column(Integer, default=0)
+    final: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    finalized_at: Mapped[datetime | None] = mapped_column()
+    # matched | late | unmatched: late and unmatched transfers are kept and reported, never dropped.
+    disposition: Mapped[str] = mapped_column(String(16), default="matched")
+
+    invoice: Mapped[Invoice | None] = relationship(back_populates="payments")
+
+
+class Event(Base):
+    """Something that happened to an invoice, in canonical terms; contracts render it their own way."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ChainCursor(Base):
+    """How far a watcher has read a chain, so restarts and outages miss nothing."""
+
+    __tablename__ = "chain_cursors"
+
+    chain: Mapped[str] = mapped_column(String(16), primary_key=True)
+    network: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(128), primary_key=True, default="")
+    position: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SandboxTransfer(Base):
+    """The sandbox network's ledger: transfers added by the pay page and `voltbridge simulate pay`."""
+
+    __tablename__ = "sandbox_transfers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tx_id: Mapped[str] = mapped_column(String(128), unique=True)
+    asset: Mapped[str] = mapped_column(String(10))
+    from_address: Mapped[str] = mapped_column(String(128))
+    to_address: Mapped[str] = mapped_column(String(128), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reference: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,73 @@
+"""Build the core's services from settings, picking each port's implementation by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from gateway_core.adapters.chains.sandbox import SandboxChain
+from gateway_core.adapters.db import UnitOfWork, make_engine, session_factory
+from gateway_core.adapters.rates.fixed import FixedRateSource
+from gateway_core.adapters.secrets import KeyVault
+from gateway_core.clock import SystemClock
+from gateway_core.config import Settings
+from gateway_core.ports import ChainClient, Clock, RateSource
+
+
+@dataclass
+class Services:
+    """Everything a process (web or worker) needs to run the core's use cases."""
+
+    settings: Settings
+    sessions: Callable[[], Session]
+    clock: Clock
+    rates: RateSource
+    vault: KeyVault
+    # Chain clients keyed by chain name; each network with open invoices is watched by its chain's client.
+    chains: dict[str, ChainClient] = field(default_factory=dict)
+    engine: Engine | None = None
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
+
+    @property
+    def limits(self) -> tuple[Decimal, Decimal]:
+        return (self.settings.invoice_min_usd, self.settings.invoice_max_usd)
+
+    @property
+    def key_grace(self) -> timedelta:
+        return timedelta(hours=self.settings.key_rotation_grace_hours)
+
+    @property
+    def late_window(self) -> timedelta:
+        return timedelta(hours=self.settings.late_payment_watch_hours)
+
+
+def build_services(
+    settings: Settings,
+    *,
+    sessions: Callable[[], Session] | None = None,
+    clock: Clock | None = None,
+    rates: RateSource | None = None,
+    engine: Engine | None = None,
+) -> Services:
+    """Wire the production implementations; tests and the Flask app override pieces by keyword."""
+    if sessions is None:
+        engine = engine or make_engine(settings.database_url)
+        sessions = session_factory(engine)
+    clock = clock or SystemClock()
+    services = Services(
+        settings=settings,
+        sessions=sessions,
+        clock=clock,
+        rates=rates or FixedRateSource(settings.rates),
+        vault=KeyVault(settings.secret_key),
+        engine=engine,
+    )
+    services.chains["sandbox"] = SandboxChain(sessions, clock, settings.sandbox_finality_seconds)
+    return services

@@ -1,0 +1,64 @@
+"""Domain errors, each with the stable code every contract translates into its own error format."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base of every error a caller of the core can be told about."""
+
+    code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, *, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class InvalidApiKey(GatewayError):
+    code = "INVALID_API_KEY"
+
+
+class ValidationFailed(GatewayError):
+    code = "VALIDATION_ERROR"
+
+
+class DuplicateExternalId(GatewayError):
+    code = "DUPLICATE_EXTERNAL_ID"
+
+
+class InvoiceNotFound(GatewayError):
+    code = "INVOICE_NOT_FOUND"
+
+
+class NoDestinationWallet(GatewayError):
+    code = "NO_DESTINATION_WALLET"
+
+
+class NetworkMismatch(GatewayError):
+    code = "NETWORK_MISMATCH"
+
+
+class AmountTooLow(GatewayError):
+    code = "AMOUNT_TOO_LOW"
+
+
+class AmountTooHigh(GatewayError):
+    code = "AMOUNT_TOO_HIGH"
+
+
+class InvalidState(GatewayError):
+    """The invoice's status does not allow the request (e.g. cancelling a paid invoice)."""
+
+    code = "INVALID_INVOICE_STATE"
+
+
+class ExpiredInvoice(InvalidState):
+    code = "EXPIRED_INVOICE"
+
+
+class StoreNotFound(GatewayError):
+    code = "STORE_NOT_FOUND"
+
+
+class RateUnavailable(GatewayError):
+    code = "RATE_UNAVAILABLE"

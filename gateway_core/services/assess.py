@@ -1,0 +1,60 @@
+"""Apply the lifecycle to one locked invoice and write its events in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway_core.adapters.models import Event, Invoice
+from gateway_core.domain.identifiers import new_event_id
+from gateway_core.domain.lifecycle import EVENT_FOR_STATUS, Status, overpaid, plan, transition
+from gateway_core.services.views import payment_facts
+
+_STAMPS = {Status.PAID: "paid_at", Status.CONFIRMED: "confirmed_at", Status.SETTLED: "settled_at"}
+
+
+def lock_invoice(session: Session, invoice_id: int) -> Invoice:
+    """Load the invoice with a row lock (PostgreSQL) so concurrent watchers serialise on it."""
+    return session.execute(
+        select(Invoice).where(Invoice.id == invoice_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def emit(session: Session, invoice: Invoice, event_type: str, now: datetime, **data: object) -> Event:
+    """Record an event about the invoice (deliveries hang off events in the same transaction)."""
+    event = Event(
+        id=new_event_id(),
+        invoice_id=invoice.id,
+        store_id=invoice.store_id,
+        type=event_type,
+        status=invoice.status,
+        data={"overpaid": invoice.overpaid, "paid_late": invoice.paid_late, **data},
+        created_at=now,
+    )
+    session.add(event)
+    return event
+
+
+def move(session: Session, invoice: Invoice, target: Status, now: datetime) -> None:
+    """One lifecycle step with its event; the table refuses anything it does not allow."""
+    invoice.status = transition(Status(invoice.status), target)
+    invoice.updated_at = now
+    if target in _STAMPS:
+        setattr(invoice, _STAMPS[target], now)
+    if target in (Status.EXPIRED, Status.UNDERPAID, Status.CANCELLED, Status.SETTLED):
+        invoice.closed_at = now
+    emit(session, invoice, EVENT_FOR_STATUS[target], now)
+
+
+def assess(session: Session, invoice: Invoice, now: datetime) -> list[Status]:
+    """Bring the invoice's status and flags in line with its payments and window; returns the steps taken."""
+    facts = payment_facts(invoice, now)
+    steps = plan(Status(invoice.status), facts)
+    for step in steps:
+        move(session, invoice, step, now)
+    if overpaid(facts) and not invoice.overpaid:
+        invoice.overpaid = True
+        emit(session, invoice, "invoice.overpaid", now)
+    return steps

@@ -1,0 +1,30 @@
+"""Closing invoices whose payment window has passed. Safe to run twice and from several workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from gateway_core.adapters.db import UnitOfWork
+from gateway_core.adapters.models import Invoice
+from gateway_core.domain.lifecycle import OPEN, Status
+from gateway_core.ports import Clock
+from gateway_core.services.assess import assess, lock_invoice
+
+
+def expire_due(uow_factory: Callable[[], UnitOfWork], clock: Clock, batch: int = 500) -> int:
+    """Move open invoices past their expiry to expired (nothing paid) or underpaid (part paid)."""
+    with uow_factory() as uow:
+        ids = uow.session.execute(
+            select(Invoice.id)
+            .where(Invoice.status.in_([s.value for s in OPEN]), Invoice.expires_at <= clock.now())
+            .order_by(Invoice.expires_at).limit(batch)
+        ).scalars().all()
+    closed = 0
+    for invoice_id in ids:
+        with uow_factory() as uow:
+            invoice = lock_invoice(uow.session, invoice_id)
+            if Status(invoice.status) in OPEN:  # re-checked under the lock: another worker may have won
+                closed += bool(assess(uow.session, invoice, clock.now()))
+    return closed

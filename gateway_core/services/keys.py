@@ -1,0 +1,80 @@
+"""Issuing, checking and rotating store API keys. Raw keys leave this module exactly once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+
+from gateway_core.adapters.db import UnitOfWork
+from gateway_core.adapters.models import ApiKey, Store
+from gateway_core.adapters.secrets import KeyVault, digests_match, key_digest
+from gateway_core.domain.errors import InvalidApiKey, StoreNotFound
+from gateway_core.domain.identifiers import API_KEY_LENGTH, new_api_key
+from gateway_core.ports import Clock
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    store_id: int
+    kind: str
+    api_key: str
+
+
+def issue_key(uow: UnitOfWork, vault: KeyVault, store_id: int, kind: str = "voltxt") -> IssuedKey:
+    """Create a key for the store (inside the caller's transaction) and return it in the clear, once."""
+    raw = new_api_key()
+    uow.session.add(
+        ApiKey(store_id=store_id, kind=kind, digest=key_digest(raw), encrypted=vault.encrypt(raw), hint=raw[:4])
+    )
+    return IssuedKey(store_id, kind, raw)
+
+
+def authenticate(uow: UnitOfWork, raw_key: object, clock: Clock, kind: str = "voltxt") -> Store:
+    """The store this key belongs to, or InvalidApiKey (unknown, expired after rotation, or malformed)."""
+    if not isinstance(raw_key, str) or len(raw_key) != API_KEY_LENGTH:
+        raise InvalidApiKey("The provided API key is invalid")
+    digest = key_digest(raw_key)
+    now = clock.now()
+    row = uow.session.execute(
+        select(ApiKey).where(
+            ApiKey.digest == digest,
+            ApiKey.kind == kind,
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+        )
+    ).scalar_one_or_none()
+    # The index lookup already matched; the constant-time compare keeps the check honest if lookup changes.
+    if row is None or not digests_match(row.digest, digest):
+        raise InvalidApiKey("The provided API key is invalid")
+    store = uow.session.get(Store, row.store_id)
+    if store is None:
+        raise InvalidApiKey("The provided API key is invalid")
+    return store
+
+
+def rotate_key(
+    uow: UnitOfWork, vault: KeyVault, store_id: int, clock: Clock, grace: timedelta, kind: str = "voltxt"
+) -> IssuedKey:
+    """Issue a new key; keys issued before it keep working until `grace` has passed."""
+    if uow.session.get(Store, store_id) is None:
+        raise StoreNotFound(f"store {store_id} not found")
+    ends = clock.now() + grace
+    uow.session.execute(
+        update(ApiKey)
+        .where(ApiKey.store_id == store_id, ApiKey.kind == kind)
+        .where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > ends))
+        .values(expires_at=ends)
+    )
+    return issue_key(uow, vault, store_id, kind)
+
+
+def signing_key(uow: UnitOfWork, vault: KeyVault, store_id: int, kind: str = "voltxt") -> str | None:
+    """The store's newest key in the clear, for signing store webhooks (VOLTXT signs with the API key)."""
+    row = uow.session.execute(
+        select(ApiKey)
+        .where(ApiKey.store_id == store_id, ApiKey.kind == kind)
+        .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if row is None else vault.decrypt(row.encrypted)

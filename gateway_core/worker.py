@@ -1,0 +1,73 @@
+"""The worker: APScheduler jobs that watch chains and expire invoices. Every job is safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import select
+
+from gateway_core.adapters.models import Invoice, Quote
+from gateway_core.bootstrap import Services
+from gateway_core.services.expiry import expire_due
+from gateway_core.services.watch import watch_tick
+
+log = logging.getLogger(__name__)
+
+
+def networks_to_watch(services: Services) -> list[tuple[str, str]]:
+    """(chain, network) pairs that have invoices still worth watching and a client to watch them."""
+    with services.uow() as uow:
+        pairs = uow.session.execute(
+            select(Quote.chain, Invoice.network).join(Invoice)
+            .where(Invoice.closed_at.is_(None) | (Invoice.closed_at >= services.clock.now() - services.late_window))
+            .distinct()
+        ).all()
+    return sorted((chain, network) for chain, network in pairs if chain in services.chains)
+
+
+def watch_chains(services: Services) -> None:
+    """One tick of every chain watcher; a failing chain is logged and does not stop the others."""
+    for chain, network in networks_to_watch(services):
+        try:
+            report = watch_tick(services.uow, services.chains[chain], network, services.clock, services.late_window)
+        except Exception:
+            log.exception("watch tick failed", extra={"chain": chain, "network": network})
+            continue
+        if report.recorded or report.finalised:
+            log.info("watch tick", extra={"chain": chain, "network": network, "recorded": report.recorded,
+                                          "finalised": report.finalised})
+
+
+def expire_invoices(services: Services) -> None:
+    closed = expire_due(services.uow, services.clock)
+    if closed:
+        log.info("invoices closed at expiry", extra={"count": closed})
+
+
+def schedule(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
+    """Add the worker's jobs; coalescing and one instance each keep a slow tick from piling up."""
+    settings = services.settings
+    common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC), "misfire_grace_time": 30}
+    scheduler.add_job(watch_chains, "interval", args=[services], id="watch_chains",
+                      seconds=settings.watch_interval_seconds, **common)
+    scheduler.add_job(expire_invoices, "interval", args=[services], id="expire_invoices",
+                      seconds=settings.expiry_interval_seconds, **common)
+    return scheduler
+
+
+def background_worker(services: Services) -> BackgroundScheduler:
+    """The scheduler for `voltbridge run`: a daemon thread beside the web server."""
+    scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
+    schedule(scheduler, services)
+    return scheduler
+
+
+def blocking_worker(services: Services) -> BlockingScheduler:
+    """The scheduler for `voltbridge worker`: the process's main loop."""
+    scheduler = BlockingScheduler(timezone=UTC)
+    schedule(scheduler, services)
+    return scheduler
