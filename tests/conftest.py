@@ -1,0 +1,151 @@
+"""Fixtures: every test that touches a database runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from bridge import create_app
+from bridge.migrate import upgrade
+from gateway_core.adapters.db import make_engine, normalise_url
+from gateway_core.adapters.models import Base
+from gateway_core.bootstrap import Services, build_services
+from gateway_core.clock import FrozenClock
+from gateway_core.config import Settings
+from gateway_core.services.stores import NewStore, create_store
+from gateway_core.worker import expire_invoices, watch_chains
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With TEST_DATABASE_URL set, an unreachable PostgreSQL fails the run: it must never pass by skipping."""
+    if not PG_URL:
+        return
+    engine = sa.create_engine(normalise_url(PG_URL))
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {exc}", returncode=3)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for each test (migrating per test would dominate the run time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_migrated() -> str:
+    assert PG_URL
+    engine = sa.create_engine(normalise_url(PG_URL))
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    upgrade(PG_URL)
+    return PG_URL
+
+
+def _truncate_pg(url: str) -> None:
+    engine = sa.create_engine(normalise_url(url))
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "voltbridge.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_migrated")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {}, instance_path=str(tmp_path / "instance"), database_url=database_url, secret_key="test-secret-key",
+        public_url="https://gateway.test", sandbox_finality_seconds=0.0,
+    )
+
+
+@pytest.fixture
+def services(settings: Settings, clock: FrozenClock) -> Iterator[Services]:
+    """The worker's view: plain SQLAlchemy sessions."""
+    svc = build_services(settings, clock=clock)
+    yield svc
+    if svc.engine is not None:
+        svc.engine.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock) -> Iterator[Any]:
+    application = create_app(settings, clock=clock)
+    application.testing = True
+    yield application
+    from bridge.extensions import db
+
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def store(services: Services) -> NewStore:
+    """A sandbox store accepting SOL, USDC and USDT."""
+    with services.uow() as uow:
+        return create_store(uow, services.vault, name="Test Shop", network="sandbox", email="owner@shop.test")
+
+
+def tick(services: Services) -> None:
+    """One run of the worker's jobs, as the scheduler would run them."""
+    watch_chains(services)
+    expire_invoices(services)
+
+
+def invoice_body(api_key: str, **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"api_key": api_key, "platform": "woocommerce", "external_invoice_id": "order_1",
+                            "amount_type": "fiat", "amount": Decimal("99.99"), "fiat_currency": "USD"}
+    body.update(fields)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def post_json(client: Any, path: str, body: Any) -> Any:
+    from bridge.jsonio import dumps
+
+    return client.post(path, data=dumps(body), content_type="application/json")
+
+
+@pytest.fixture
+def fresh_engine(database_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
