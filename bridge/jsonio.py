@@ -37,6 +37,8 @@ def _numbers(value: Any) -> Any:
         return [_numbers(v) for v in value]
     if isinstance(value, datetime):
         return iso(value)
+    if isinstance(value, float):
+        raise TypeError("floats have no place in a money API: use Decimal")
     return value
 
 

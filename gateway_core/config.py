@@ -88,7 +88,7 @@ class Settings:
         for name, (var, kind) in numeric.items():
             if var in env:
                 try:
-                    values[name] = kind(env[var])  # type: ignore[operator]
+                    values[name] = kind(env[var])
                 except (ValueError, InvalidOperation):
                     raise ConfigError(f"{var}={env[var]!r} is not a valid {kind.__name__}") from None
         values.update(overrides)

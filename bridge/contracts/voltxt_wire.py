@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, request
 
 from bridge.errors import Problem
-from bridge.jsonio import iso, json_response
+from bridge.jsonio import dumps, iso, json_response
 from gateway_core.adapters.models import Store
 from gateway_core.domain import money
 from gateway_core.domain.errors import NetworkMismatch, ValidationFailed
@@ -115,16 +115,18 @@ def parse_invoice_request(body: dict[str, Any], kind: str) -> InvoiceRequest:
         errors["fiat_currency"] = "must be a currency code such as USD"
         fiat_currency = "USD"
     fiat_currency = fiat_currency.upper()
-    if amount_type == "fiat" and fiat_currency not in money.FIAT_EXPONENTS:
+    if fiat_currency not in money.FIAT_EXPONENTS:
         errors["fiat_currency"] = f"{fiat_currency} is not supported"
     crypto_currency = body.get("crypto_currency") or "SOL"
-    if amount_type == "crypto" and (not isinstance(crypto_currency, str) or crypto_currency.upper() not in money.ASSETS):
+    crypto_ok = isinstance(crypto_currency, str) and crypto_currency.upper() in money.ASSETS
+    if amount_type == "crypto" and not crypto_ok:
         errors["crypto_currency"] = f"must be one of {', '.join(money.ASSET_ORDER)}"
     expiry = body.get("expiry_hours")
     if expiry is not None:
         if isinstance(expiry, str) and expiry.strip().isdigit():
             expiry = int(expiry)
-        if isinstance(expiry, bool) or not isinstance(expiry, int) or not MIN_EXPIRY_HOURS <= expiry <= MAX_EXPIRY_HOURS:
+        whole = isinstance(expiry, int) and not isinstance(expiry, bool)
+        if not whole or not MIN_EXPIRY_HOURS <= expiry <= MAX_EXPIRY_HOURS:
             errors["expiry_hours"] = f"must be a whole number from {MIN_EXPIRY_HOURS} to {MAX_EXPIRY_HOURS}"
             expiry = None
     description = _text(body, "description", errors)
@@ -137,7 +139,7 @@ def parse_invoice_request(body: dict[str, Any], kind: str) -> InvoiceRequest:
     if metadata is not None and not isinstance(metadata, dict):
         errors["metadata"] = "must be an object"
         metadata = None
-    if metadata is not None and len(str(metadata)) > MAX_METADATA_BYTES:
+    if metadata is not None and len(dumps(metadata)) > MAX_METADATA_BYTES:
         errors["metadata"] = f"must be at most {MAX_METADATA_BYTES} bytes"
     if errors or amount is None:
         raise ValidationFailed("Request validation failed", errors=errors)
@@ -146,19 +148,8 @@ def parse_invoice_request(body: dict[str, Any], kind: str) -> InvoiceRequest:
         currency=fiat_currency if amount_type == "fiat" else str(crypto_currency).upper(),
         fiat_currency=fiat_currency, kind=kind, external_id=external_id, platform=platform,
         expiry_hours=expiry, description=description, customer_email=customer_email,
-        customer_name=customer_name, metadata=_plain_json(metadata), **urls,
+        customer_name=customer_name, metadata=metadata, **urls,
     )
-
-
-def _plain_json(value: Any) -> Any:
-    """Metadata is stored as given; Decimals parsed from the body go back to JSON-safe numbers or text."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and "." not in str(value) else str(value)
-    if isinstance(value, dict):
-        return {k: _plain_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain_json(v) for v in value]
-    return value
 
 
 def voltxt_status(view: InvoiceView) -> str:

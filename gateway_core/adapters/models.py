@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import simplejson
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -56,6 +56,19 @@ class DecimalText(TypeDecorator[Decimal]):
         return None if value is None else Decimal(value)
 
 
+class ExactJSON(TypeDecorator[Any]):
+    """JSON stored as text with Decimals kept exact (storefront metadata may carry prices)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else simplejson.dumps(value, use_decimal=True, separators=(",", ":"))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else simplejson.loads(value, use_decimal=True)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -71,7 +84,7 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UtcDateTime(), Decimal: DecimalText(), dict[str, Any]: JSON()}
+    type_annotation_map = {datetime: UtcDateTime(), Decimal: DecimalText(), dict[str, Any]: ExactJSON()}
 
 
 class Store(Base):
@@ -87,7 +100,7 @@ class Store(Base):
     webhook_secret: Mapped[str] = mapped_column(String(128))
     notification_email: Mapped[str | None] = mapped_column(String(320))
     webhook_url: Mapped[str | None] = mapped_column(String(2048))
-    webhook_events: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    webhook_events: Mapped[dict[str, Any] | None] = mapped_column(ExactJSON)
     website_url: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -158,7 +171,7 @@ class Invoice(Base):
     callback_url: Mapped[str | None] = mapped_column(String(2048))
     success_url: Mapped[str | None] = mapped_column(String(2048))
     cancel_url: Mapped[str | None] = mapped_column(String(2048))
-    extra: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    extra: Mapped[dict[str, Any] | None] = mapped_column("metadata", ExactJSON)
     chosen_asset: Mapped[str | None] = mapped_column(String(10))
     paid_asset: Mapped[str | None] = mapped_column(String(10))
     payment_tx_id: Mapped[str | None] = mapped_column(String(128))
@@ -238,12 +251,14 @@ class Event(Base):
 
     __tablename__ = "events"
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # The integer id orders events; event_id is the stable public id receivers dedupe on.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
     type: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20))
-    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    data: Mapped[dict[str, Any] | None] = mapped_column(ExactJSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 

@@ -78,7 +78,7 @@ def minor_to_fiat(minor: int, currency: str) -> Decimal:
 
 
 def value_to_base_units(value: Decimal, rate: Decimal, of: Asset) -> int:
-    """Crypto base units worth `value` at `rate` (price of one asset unit), rounded UP so the merchant is never short."""
+    """Base units worth `value` at `rate` (price of one unit), rounded UP so the merchant is never short."""
     if rate <= 0:
         raise MoneyError("rate must be positive")
     quotient = _CONTEXT.divide(value, rate).scaleb(of.decimals, _CONTEXT)

@@ -18,14 +18,15 @@ _STAMPS = {Status.PAID: "paid_at", Status.CONFIRMED: "confirmed_at", Status.SETT
 def lock_invoice(session: Session, invoice_id: int) -> Invoice:
     """Load the invoice with a row lock (PostgreSQL) so concurrent watchers serialise on it."""
     return session.execute(
-        select(Invoice).where(Invoice.id == invoice_id).with_for_update().execution_options(populate_existing=True)
+        select(Invoice).where(Invoice.id == invoice_id).with_for_update(of=Invoice)
+        .execution_options(populate_existing=True)
     ).scalar_one()
 
 
 def emit(session: Session, invoice: Invoice, event_type: str, now: datetime, **data: object) -> Event:
     """Record an event about the invoice (deliveries hang off events in the same transaction)."""
     event = Event(
-        id=new_event_id(),
+        event_id=new_event_id(),
         invoice_id=invoice.id,
         store_id=invoice.store_id,
         type=event_type,

@@ -35,15 +35,57 @@ def match_quote(session: Session, transfer: ObservedTransfer) -> Quote | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def record_transfer(uow: UnitOfWork, transfer: ObservedTransfer, now: datetime) -> bool:
-    """Record one transfer and move its invoice along; False if it was already recorded."""
-    session = uow.session
-    quote = match_quote(session, transfer)
-    invoice = lock_invoice(session, quote.invoice_id) if quote is not None else None
+def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransfer], clock: Clock) -> int:
+    """Record transfers, one transaction per invoice; returns how many were new.
+
+    An invoice's transfers from one scan are recorded together and assessed once, so a batch that
+    completes an invoice is not first judged on its earliest part (a partial payment at a closed window).
+    """
+    groups: dict[int | None, list[tuple[ObservedTransfer, Quote | None]]] = {}
+    with uow_factory() as uow:
+        for transfer in transfers:
+            quote = match_quote(uow.session, transfer)
+            groups.setdefault(quote.invoice_id if quote else None, []).append((transfer, quote))
+    recorded = 0
+    for invoice_id, batch in groups.items():
+        if invoice_id is None:
+            for transfer, _ in batch:
+                with uow_factory() as uow:
+                    recorded += _insert(uow.session, transfer, None, None, clock.now()) is not None
+            continue
+        with uow_factory() as uow:
+            recorded += record_for_invoice(uow.session, invoice_id, batch, clock.now())
+    return recorded
+
+
+def record_for_invoice(session: Session, invoice_id: int, batch: Sequence[tuple[ObservedTransfer, Quote | None]],
+                       now: datetime) -> int:
+    """Under the invoice's lock: insert the transfers not seen before, then move the invoice along."""
+    invoice = lock_invoice(session, invoice_id)
+    new = [p for t, q in batch if (p := _insert(session, t, invoice, q, now)) is not None]
+    if not new:
+        return 0
+    session.refresh(invoice, ["payments"])
+    for payment in new:
+        if payment.disposition == "wrong_asset":
+            emit(session, invoice, "invoice.wrong_asset_payment", now, tx_id=payment.tx_id, asset=payment.asset)
+            continue
+        if payment.disposition == "late":
+            invoice.paid_late = True
+        if Status(invoice.status) in _CLOSED_FOR_GOOD:
+            emit(session, invoice, "invoice.payment_after_close", now, tx_id=payment.tx_id, asset=payment.asset)
+        invoice.paid_asset, invoice.payment_tx_id = payment.asset, payment.tx_id
+    assess(session, invoice, now)
+    return len(new)
+
+
+def _insert(session: Session, transfer: ObservedTransfer, invoice: Invoice | None, quote: Quote | None,
+            now: datetime) -> Payment | None:
+    """Insert the payment unless it exists; None if it was recorded before (by us or another watcher)."""
     key = (Payment.chain == transfer.chain, Payment.tx_id == transfer.tx_id,
            Payment.transfer_index == transfer.transfer_index)
     if session.execute(select(Payment.id).where(*key)).first() is not None:
-        return False
+        return None
     payment = Payment(
         chain=transfer.chain, network=transfer.network, tx_id=transfer.tx_id,
         transfer_index=transfer.transfer_index, asset=transfer.asset, amount=transfer.amount,
@@ -51,31 +93,18 @@ def record_transfer(uow: UnitOfWork, transfer: ObservedTransfer, now: datetime) 
         block_time=transfer.block_time, seen_at=now, confirmations=transfer.confirmations,
         final=transfer.final, finalized_at=now if transfer.final else None,
         disposition=_disposition(invoice, quote, transfer),
+        invoice_id=invoice.id if invoice else None, quote_id=quote.id if quote and invoice else None,
     )
-    if invoice is not None:
-        payment.invoice_id, payment.quote_id = invoice.id, quote.id if quote else None
     try:
         with session.begin_nested():
             session.add(payment)
             session.flush()
     except IntegrityError:
-        return False  # another watcher recorded it first
+        return None  # another watcher recorded it first
     log.info("payment recorded", extra={"tx_id": transfer.tx_id, "asset": transfer.asset,
                                         "amount": transfer.amount, "disposition": payment.disposition,
                                         "invoice": invoice.number if invoice else None})
-    if invoice is None:
-        return True
-    session.refresh(invoice, ["payments"])
-    if payment.disposition == "late":
-        invoice.paid_late = True
-    if payment.disposition == "wrong_asset":
-        emit(session, invoice, "invoice.wrong_asset_payment", now, tx_id=transfer.tx_id, asset=transfer.asset)
-    elif Status(invoice.status) in _CLOSED_FOR_GOOD:
-        emit(session, invoice, "invoice.payment_after_close", now, tx_id=transfer.tx_id, asset=transfer.asset)
-    invoice.paid_asset = transfer.asset if payment.disposition != "wrong_asset" else invoice.paid_asset
-    invoice.payment_tx_id = transfer.tx_id if payment.disposition != "wrong_asset" else invoice.payment_tx_id
-    assess(session, invoice, now)
-    return True
+    return payment
 
 
 def _disposition(invoice: Invoice | None, quote: Quote | None, transfer: ObservedTransfer) -> str:
@@ -83,19 +112,9 @@ def _disposition(invoice: Invoice | None, quote: Quote | None, transfer: Observe
         return "unmatched"
     if quote.asset != transfer.asset:
         return "wrong_asset"
-    status = Status(invoice.status)
-    if status in (Status.CANCELLED,) or transfer.block_time > invoice.expires_at:
+    if Status(invoice.status) is Status.CANCELLED or transfer.block_time > invoice.expires_at:
         return "late"
     return "matched"
-
-
-def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransfer], clock: Clock) -> int:
-    """Record each transfer in its own transaction; returns how many were new."""
-    recorded = 0
-    for transfer in transfers:
-        with uow_factory() as uow:
-            recorded += record_transfer(uow, transfer, clock.now())
-    return recorded
 
 
 def refresh_finality(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,6 +15,7 @@ from gateway_core.domain import money
 from gateway_core.domain.errors import InvoiceNotFound, ValidationFailed
 from gateway_core.domain.identifiers import new_solana_pubkey, new_solana_signature, new_tron_address
 from gateway_core.ports import Clock
+from gateway_core.services.views import payment_facts
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,9 @@ def simulate_payment(
         raise ValidationFailed("Asset not offered", errors={"asset": f"{code} is not offered by this invoice"})
     asset = money.asset(code)
     if amount is None:
-        paid = sum(p.amount for p in invoice.payments if p.asset == code and p.disposition != "unmatched")
-        units = quote.amount_due - paid if paid < quote.amount_due else quote.amount_due
+        # What is still due across every asset paid so far, in this asset, rounded up; all of it once paid.
+        owed = 1 - payment_facts(invoice, clock.now()).seen
+        units = math.ceil(owed * quote.amount_due) if owed > 0 else quote.amount_due
     else:
         try:
             units = money.to_base_units(amount, asset)

@@ -24,7 +24,9 @@ class TickReport:
     finalised: int
 
 
-def watched_addresses(uow: UnitOfWork, chain: str, network: str, clock: Clock, late_window: timedelta) -> set[WatchedAddress]:
+def watched_addresses(
+    uow: UnitOfWork, chain: str, network: str, clock: Clock, late_window: timedelta
+) -> set[WatchedAddress]:
     """Addresses of open invoices, and of recently closed ones so late payments are still seen."""
     recently = clock.now() - late_window
     rows = uow.session.execute(

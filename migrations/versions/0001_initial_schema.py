@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 02:01:17.445875
+Create Date: 2026-11-22 02:05:27.262230
 """
 from alembic import op
 import sqlalchemy as sa
@@ -52,7 +52,7 @@ def upgrade() -> None:
     sa.Column('webhook_secret', sa.String(length=128), nullable=False),
     sa.Column('notification_email', sa.String(length=320), nullable=True),
     sa.Column('webhook_url', sa.String(length=2048), nullable=True),
-    sa.Column('webhook_events', sa.JSON(), nullable=True),
+    sa.Column('webhook_events', gateway_core.adapters.models.ExactJSON(), nullable=True),
     sa.Column('website_url', sa.String(length=2048), nullable=True),
     sa.Column('created_at', gateway_core.adapters.models.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stores'))
@@ -96,7 +96,7 @@ def upgrade() -> None:
     sa.Column('callback_url', sa.String(length=2048), nullable=True),
     sa.Column('success_url', sa.String(length=2048), nullable=True),
     sa.Column('cancel_url', sa.String(length=2048), nullable=True),
-    sa.Column('metadata', sa.JSON(), nullable=True),
+    sa.Column('metadata', gateway_core.adapters.models.ExactJSON(), nullable=True),
     sa.Column('chosen_asset', sa.String(length=10), nullable=True),
     sa.Column('paid_asset', sa.String(length=10), nullable=True),
     sa.Column('payment_tx_id', sa.String(length=128), nullable=True),
@@ -130,16 +130,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_store_wallets_store_id'), ['store_id'], unique=False)
 
     op.create_table('events',
-    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.String(length=40), nullable=False),
     sa.Column('invoice_id', sa.Integer(), nullable=False),
     sa.Column('store_id', sa.Integer(), nullable=False),
     sa.Column('type', sa.String(length=40), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('data', sa.JSON(), nullable=True),
+    sa.Column('data', gateway_core.adapters.models.ExactJSON(), nullable=True),
     sa.Column('created_at', gateway_core.adapters.models.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_events_invoice_id_invoices')),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_events_store_id_stores')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_events'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_events')),
+    sa.UniqueConstraint('event_id', name=op.f('uq_events_event_id'))
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_events_created_at'), ['created_at'], unique=False)

@@ -102,7 +102,7 @@ def test_expiry_hours_default_24_and_bounds(client, store) -> None:
     assert body["expiry_date"] == "2026-01-16T12:00:00.000Z"
     body = post_json(client, CREATE, invoice_body(store.api_key, external_invoice_id="o2", expiry_hours=168)).get_json()
     assert body["expiry_date"] == "2026-01-22T12:00:00.000Z"
-    for bad in (0, 169, "abc", 1.5, True):
+    for bad in (0, 169, "abc", Decimal("1.5"), True):
         response = post_json(client, CREATE, invoice_body(store.api_key, external_invoice_id="o3", expiry_hours=bad))
         assert response.status_code == 422
         assert "expiry_hours" in response.get_json()["errors"]

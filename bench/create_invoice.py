@@ -1,0 +1,362 @@
+"""VOLTXT create-invoice throughput and latency against the trivial GET /healthz, on one gunicorn server.
+
+Serves the app with `voltbridge web --workers 2` on PostgreSQL (database `voltbridge_bench`, recreated each
+run on the TEST_DATABASE_URL server) or on a temporary SQLite file, then drives both endpoints with the same
+load generator at the same concurrency: wrk when installed (`apt-get install wrk`), else an asyncio client.
+
+    make bench                                    # or: .venv/bin/python bench/create_invoice.py --seconds 5
+    TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test make bench
+
+Prints human-readable figures, then one JSON object as the last line. Missed targets do not fail the run;
+setup failures and request errors (any status other than the expected 201/200) exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CREATE_PATH = "/api/plugin/invoice/create"
+HEALTH_PATH = "/healthz"
+BENCH_DATABASE = "voltbridge_bench"
+TARGET_RATIO, TARGET_P99_MS = 0.5, 50.0
+VOLTBRIDGE = str(Path(sys.executable).with_name("voltbridge"))
+
+# wrk calls request() per request, so each thread numbers its own ids; thread ids keep threads apart and
+# the prefix keeps phases (warm-up, measured) apart. response() checks the exact status in both phases, so
+# the generator does the same work per request whichever endpoint it drives.
+WRK_SCRIPT = r"""
+local threads, next_tid = {}, 1
+
+function setup(thread)
+  thread:set("tid", next_tid)
+  next_tid = next_tid + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  expected, api_key, sent, bad = tonumber(args[1]), args[3], 0, 0
+  prefix = args[2] .. "-" .. tid .. "-"
+  if api_key == nil or api_key == "" then fixed = wrk.format("GET") end
+end
+
+function request()
+  if fixed then return fixed end
+  sent = sent + 1
+  local body = string.format('{"api_key":"%s","platform":"bench","external_invoice_id":"%s%d",'
+    .. '"amount":"19.99","fiat_currency":"USD","network":"testnet"}', api_key, prefix, sent)
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+
+function response(status, headers, body)
+  if status ~= expected then bad = bad + 1 end
+end
+
+function done(summary, latency, requests)
+  local bad_total = 0
+  for _, thread in ipairs(threads) do bad_total = bad_total + thread:get("bad") end
+  local e = summary.errors
+  io.write(string.format('BENCH {"requests": %d, "duration_us": %d, "errors": %d, "p50_us": %f, "p99_us": %f}\n',
+    summary.requests, summary.duration, bad_total + e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+class SetupError(RuntimeError):
+    """The server or its database could not be prepared; the run has no figures."""
+
+
+@dataclass(frozen=True)
+class Load:
+    """One endpoint under load: GET /healthz (no api_key) or POST create with unique external ids."""
+
+    path: str
+    expected_status: int
+    api_key: str = ""
+
+    def body(self, external_id: str) -> bytes:
+        return json.dumps({"api_key": self.api_key, "platform": "bench", "external_invoice_id": external_id,
+                           "amount": "19.99", "fiat_currency": "USD", "network": "testnet"}).encode()
+
+
+@dataclass(frozen=True)
+class Result:
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+Generator = Callable[[int, Load, float, int, str], Result]
+
+
+# -- load generators ---------------------------------------------------------------------------------------
+
+
+def run_wrk(port: int, load: Load, seconds: float, concurrency: int, prefix: str) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT)
+    try:
+        # Two threads: one per core; wrk's event loop keeps it far from being the bottleneck.
+        command = ["wrk", "-t2", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+                   "-s", script.name, f"http://127.0.0.1:{port}{load.path}", "--",
+                   str(load.expected_status), prefix, load.api_key]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    line = next((ln for ln in output.splitlines() if ln.startswith("BENCH ")), None)
+    if line is None:
+        raise SetupError(f"wrk printed no summary:\n{output}")
+    data = json.loads(line.removeprefix("BENCH "))
+    return Result(data["requests"], data["errors"], data["duration_us"] / 1e6,
+                  data["p50_us"] / 1000, data["p99_us"] / 1000)
+
+
+async def _read_status(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = next((int(ln.split(":", 1)[1]) for ln in lines if ln.lower().startswith("content-length:")), 0)
+    await reader.readexactly(length)
+    return int(lines[0].split()[1])
+
+
+async def _asyncio_load(port: int, load: Load, seconds: float, concurrency: int, prefix: str) -> Result:
+    ids = itertools.count()
+    latencies: list[float] = []
+    errors = 0
+
+    def next_request() -> bytes:
+        if not load.api_key:
+            return f"GET {load.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+        body = load.body(f"{prefix}-{next(ids)}")
+        return (f"POST {load.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    async def client(deadline: float) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                writer.write(next_request())
+                status = await _read_status(reader)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                # A dropped keep-alive connection is an error for this request; carry on with a new one.
+                errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            latencies.append(time.perf_counter() - started)
+            errors += status != load.expected_status
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(started + seconds) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def percentile(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000 if latencies else 0.0
+
+    return Result(len(latencies), errors, elapsed, percentile(0.50), percentile(0.99))
+
+
+def run_asyncio(port: int, load: Load, seconds: float, concurrency: int, prefix: str) -> Result:
+    return asyncio.run(_asyncio_load(port, load, seconds, concurrency, prefix))
+
+
+# -- database and server -----------------------------------------------------------------------------------
+
+
+def fresh_postgres(server_url: str) -> str:
+    """Recreate the bench database on the server of `server_url`, leaving that URL's own database alone."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from gateway_core.adapters.db import normalise_url
+
+    url = make_url(normalise_url(server_url))
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
+    finally:
+        engine.dispose()
+    return url.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+
+
+def drop_postgres(server_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from gateway_core.adapters.db import normalise_url
+
+    engine = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
+    finally:
+        engine.dispose()
+
+
+def voltbridge(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([VOLTBRIDGE, *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SetupError(f"voltbridge {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], port: int, log_path: Path) -> Iterator[None]:
+    """`voltbridge web` with 2 workers; its access log goes to a file so it cannot flood the terminal."""
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [VOLTBRIDGE, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        wait_ready(server, port, log_path)
+        yield
+    finally:
+        server.terminate()  # SIGTERM: gunicorn's graceful shutdown
+        try:
+            server.wait(timeout=35)  # just over gunicorn's graceful_timeout
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)  # the group this script started: master and workers
+            server.wait()
+
+
+def wait_ready(server: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SetupError(f"gunicorn exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.1)
+    raise SetupError(f"/healthz not ready after {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+
+
+def check_create(port: int, load: Load) -> None:
+    """One create by hand, so a wrong key or a broken endpoint fails loudly before any load."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{load.path}", data=load.body("bench-check"),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        status, text = exc.code, exc.read().decode()
+    if status != load.expected_status:
+        raise SetupError(f"create returned {status}, expected {load.expected_status}: {text[:500]}")
+
+
+# -- the run -----------------------------------------------------------------------------------------------
+
+
+def measure(args: argparse.Namespace, env: dict[str, str], generate: Generator) -> dict[str, Any]:
+    store = json.loads(voltbridge(env, "store", "create", "--name", "Bench", "--network", "sandbox", "--json"))
+    create = Load(CREATE_PATH, 201, store["api_key"])
+    health = Load(HEALTH_PATH, 200)
+    port = free_port()
+    with gunicorn(env, port, Path(env["INSTANCE_PATH"]) / "gunicorn.log"):
+        check_create(port, create)
+        # Warm-up: imports, connection pools, SQLAlchemy's statement caches, the OS page cache.
+        warm = [generate(port, load, args.warmup, args.concurrency, "warm") for load in (create, health)]
+        baseline = generate(port, health, args.seconds, args.concurrency, "run")
+        created = generate(port, create, args.seconds, args.concurrency, "run")
+    return {"created": created, "baseline": baseline, "warmup_errors": sum(r.errors for r in warm)}
+
+
+def report(args: argparse.Namespace, database: str, generator: str, figures: dict[str, Any]) -> int:
+    created, baseline = figures["created"], figures["baseline"]
+    ratio = created.rps / baseline.rps if baseline.rps else 0.0
+    errors = created.errors + baseline.errors + figures["warmup_errors"]
+    ratio_met, p99_met = ratio >= TARGET_RATIO, created.p99_ms < TARGET_P99_MS
+    print(f"voltbridge web (gunicorn, 2 gthread workers) on {database}; {generator}, "
+          f"{args.concurrency} clients, {args.seconds:g} s per phase after {args.warmup:g} s warm-up")
+    for name, result in ((f"GET {HEALTH_PATH}", baseline), (f"POST {CREATE_PATH}", created)):
+        print(f"  {name:<34} {result.rps:8.1f} req/s   p50 {result.p50_ms:6.1f} ms   p99 {result.p99_ms:6.1f} ms"
+              f"   ({result.requests} requests, {result.errors} errors)")
+    print(f"  create/baseline ratio {ratio:.2f}   target >= {TARGET_RATIO}: {'met' if ratio_met else 'MISSED'}")
+    print(f"  create p99 {created.p99_ms:.1f} ms   target < {TARGET_P99_MS:g} ms: {'met' if p99_met else 'MISSED'}")
+    if figures["warmup_errors"]:
+        print(f"  warm-up errors: {figures['warmup_errors']}")
+    print(json.dumps({
+        "create_rps": round(created.rps, 1), "baseline_rps": round(baseline.rps, 1), "ratio": round(ratio, 3),
+        "p50_ms": round(created.p50_ms, 2), "p99_ms": round(created.p99_ms, 2),
+        "baseline_p50_ms": round(baseline.p50_ms, 2), "baseline_p99_ms": round(baseline.p99_ms, 2),
+        "create_requests": created.requests, "baseline_requests": baseline.requests, "errors": errors,
+        "concurrency": args.concurrency, "database": database, "generator": generator,
+        "duration": args.seconds, "ratio_target_met": ratio_met, "p99_target_met": p99_met,
+    }))
+    return 1 if errors else 0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=8, help="measured duration of each phase")
+    parser.add_argument("--warmup", type=float, default=2, help="warm-up duration of each endpoint")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--generator", choices=("auto", "wrk", "asyncio"), default="auto")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    # Let SIGTERM unwind like Ctrl-C, so the server is stopped by the `finally` blocks either way.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    use_wrk = args.generator == "wrk" or (args.generator == "auto" and shutil.which("wrk") is not None)
+    generator, generate = ("wrk", run_wrk) if use_wrk else ("python-asyncio", run_asyncio)
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    with tempfile.TemporaryDirectory(prefix="voltbridge-bench-") as instance:
+        try:
+            database_url = fresh_postgres(server_url) if server_url else f"sqlite:///{instance}/bench.db"
+            env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secrets.token_urlsafe(32),
+                   "INSTANCE_PATH": instance, "LOG_LEVEL": "WARNING"}
+            voltbridge(env, "db", "upgrade")
+            figures = measure(args, env, generate)
+        except (SetupError, subprocess.CalledProcessError, OSError) as exc:
+            print(f"benchmark setup failed: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            if server_url:
+                drop_postgres(server_url)
+    return report(args, "postgresql" if server_url else "sqlite", generator, figures)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

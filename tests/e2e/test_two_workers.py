@@ -1,0 +1,264 @@
+"""Acceptance (DESIGN.md §3): two `voltbridge worker` processes against one PostgreSQL database process a
+burst of 200 sandbox payments; no payment is recorded twice and no lifecycle transition is applied twice.
+
+Real subprocesses, real scheduler, real row locks: the only thing this test does itself is create the
+invoices and put the transfers into the sandbox ledger, in committed batches while both workers run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway_core.adapters.models import Event, Invoice, Payment, SandboxTransfer
+from gateway_core.bootstrap import Services, build_services
+from gateway_core.config import Settings
+from gateway_core.domain import money
+from gateway_core.services.invoices import InvoiceRequest, create_invoice
+from gateway_core.services.sandbox import simulate_payment
+from gateway_core.services.stores import create_store, find_store
+
+pytestmark = pytest.mark.postgres
+
+INVOICES = 100
+PAYMENTS = 2 * INVOICES
+BATCH = 10  # transfers per committed ledger batch
+DEADLINE_SECONDS = 60.0
+SETTLE_SECONDS = 1.5  # keep both workers ticking after the last payment, so a double application would show
+
+BASE_EVENTS = ["invoice.created", "invoice.partially_paid", "invoice.paid", "invoice.confirmed", "invoice.settled"]
+
+
+def _voltbridge() -> str:
+    beside = Path(sys.executable).with_name("voltbridge")
+    found = str(beside) if beside.exists() else shutil.which("voltbridge")
+    if not found:
+        pytest.fail("the voltbridge console script is not installed in this environment")
+    return found
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> str:
+    if not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("two-worker acceptance test needs PostgreSQL: set TEST_DATABASE_URL "
+                    "(SQLite's embedded mode runs one worker thread by design, DESIGN.md §3)")
+    url: str = request.getfixturevalue("pg_migrated")
+    from tests.conftest import _truncate_pg
+
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def system_services(pg_url: str, tmp_path: Path) -> Iterator[Services]:
+    """Services on the wall clock: the workers run on the wall clock too, so expiry and finality agree."""
+    settings = Settings.from_env({}, instance_path=str(tmp_path / "instance"), database_url=pg_url,
+                                 secret_key="test-secret-key", sandbox_finality_seconds=0.0)
+    svc = build_services(settings)
+    yield svc
+    if svc.engine is not None:
+        svc.engine.dispose()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One invoice and the two transfers that will pay it."""
+
+    number: str
+    kind: str  # 'halves' (one asset), 'mixed' (half SOL + half USDC) or 'over' (60% + 60% USDC)
+    transfers: tuple[tuple[str, Decimal], tuple[str, Decimal]]
+
+
+def _half(units: int, code: str) -> Decimal:
+    assert units % 2 == 0, "amounts are chosen so halves are exact"
+    return money.from_base_units(units // 2, money.asset(code))
+
+
+def _create_invoices(svc: Services) -> list[Plan]:
+    with svc.uow() as uow:
+        store_id = create_store(uow, svc.vault, name="Burst Shop", network="sandbox").id
+    plans = []
+    for i in range(INVOICES):
+        # Multiples of 15 USD: SOL (150 USD) and USDC/USDT (1 USD) amounts due are even, so halves are exact.
+        request = InvoiceRequest(amount=Decimal(15 * (1 + i % 5)), currency="USD", platform="custom",
+                                 external_id=f"burst-{i}")
+        with svc.uow() as uow:
+            view, created = create_invoice(uow, find_store(uow, store_id), request, svc.rates, svc.clock, svc.limits)
+            assert created
+            invoice = uow.session.execute(select(Invoice).where(Invoice.number == view.number)).scalar_one()
+            due = {q.asset: q.amount_due for q in invoice.quotes}
+        if i % 5 < 3:
+            code = ("SOL", "USDC", "USDT")[i % 3]
+            plans.append(Plan(view.number, "halves", ((code, _half(due[code], code)),) * 2))
+        elif i % 5 == 3:
+            plans.append(Plan(view.number, "mixed", (("SOL", _half(due["SOL"], "SOL")),
+                                                     ("USDC", _half(due["USDC"], "USDC")))))
+        else:
+            sixty = money.from_base_units(due["USDC"] * 6 // 10, money.asset("USDC"))
+            plans.append(Plan(view.number, "over", (("USDC", sixty), ("USDC", sixty))))
+    return plans
+
+
+def _start_worker(name: str, svc: Services, tmp_path: Path, finality: str) -> tuple[subprocess.Popen[bytes], Path]:
+    instance = tmp_path / f"instance-{name}"
+    instance.mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": svc.settings.database_url,
+        "SECRET_KEY": svc.settings.secret_key,
+        "INSTANCE_PATH": str(instance),
+        "WATCH_INTERVAL_SECONDS": "0.2",
+        "EXPIRY_INTERVAL_SECONDS": "0.5",
+        "SANDBOX_FINALITY_SECONDS": finality,
+        "LOG_LEVEL": "INFO",
+        "LOG_JSON": "1",
+    }
+    log_path = tmp_path / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen([_voltbridge(), "worker"], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                                   stdout=log_file, stderr=subprocess.STDOUT)
+    return process, log_path
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _log_lines(path: Path) -> list[dict[str, Any]]:
+    lines = []
+    for raw in path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            entry = {"level": "raw", "msg": raw}
+        lines.append(entry if isinstance(entry, dict) else {"level": "raw", "msg": raw})
+    return lines
+
+
+def _wait_for(predicate: Any, timeout: float, what: str, logs: list[Path]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}\n{_tails(logs)}")
+
+
+def _tails(logs: list[Path], lines: int = 8, width: int = 600) -> str:
+    return "\n".join(f"--- {p.name}\n" + "\n".join(line[-width:] for line in p.read_text(errors="replace")
+                                                   .splitlines()[-lines:]) for p in logs)
+
+
+def _progress(svc: Services) -> tuple[int, int]:
+    with svc.uow() as uow:
+        payments = uow.session.execute(select(func.count()).select_from(Payment)).scalar_one()
+        settled = uow.session.execute(
+            select(func.count()).select_from(Invoice).where(Invoice.status == "settled")
+        ).scalar_one()
+    return payments, settled
+
+
+# finality 0: a payment is final when seen, so recording drives every step. finality 1: payments are seen
+# unconfirmed and both workers' finality passes race to move paid -> confirmed -> settled.
+@pytest.mark.parametrize("finality", ["0", "1"], ids=["instant-finality", "finality-1s"])
+def test_two_workers_process_a_burst_of_200_payments_once_each(
+    system_services: Services, tmp_path: Path, finality: str
+) -> None:
+    svc = system_services
+    plans = _create_invoices(svc)
+    workers = [_start_worker(name, svc, tmp_path, finality) for name in ("worker-a", "worker-b")]
+    logs = [path for _, path in workers]
+    started = time.monotonic()
+    try:
+        # Both schedulers up before the burst, so both see it.
+        _wait_for(lambda: all(any(e.get("msg") == "worker starting" for e in _log_lines(p)) for p in logs)
+                  and all(proc.poll() is None for proc, _ in workers), 20, "both workers to start", logs)
+        time.sleep(0.5)
+
+        # The burst: 200 ledger transfers in committed batches, shuffled so an invoice's two payments often
+        # arrive together (the expected events do not depend on their order).
+        sent: dict[str, list[tuple[str, int]]] = {p.number: [] for p in plans}
+        queue = [(p, which) for p in plans for which in (0, 1)]
+        random.Random(PAYMENTS).shuffle(queue)
+        for start in range(0, len(queue), BATCH):
+            with svc.uow() as uow:
+                for plan, which in queue[start:start + BATCH]:
+                    code, amount = plan.transfers[which]
+                    transfer = simulate_payment(uow, plan.number, svc.clock, code, amount)
+                    sent[plan.number].append((transfer.tx_id, transfer.amount))
+            time.sleep(0.02)
+        burst_done = time.monotonic()
+
+        _wait_for(lambda: _progress(svc) == (PAYMENTS, INVOICES), DEADLINE_SECONDS,
+                  "200 payments recorded and 100 invoices settled", logs)
+        processed = time.monotonic()
+        time.sleep(SETTLE_SECONDS)
+        for proc, _ in workers:
+            assert proc.poll() is None, "a worker exited during the run"
+    finally:
+        for proc, _ in workers:
+            _stop(proc)
+    print(f"\nburst sent in {burst_done - started:.2f}s; all settled {processed - burst_done:.2f}s after the burst")
+
+    # -- the database: every payment once, every transition once --------------------------------------------
+    with svc.uow() as uow:
+        session = uow.session
+        payments = session.execute(select(Payment)).scalars().all()
+        ledger = set(session.execute(select(SandboxTransfer.tx_id)).scalars())
+        invoices = {inv.number: inv for inv in session.execute(select(Invoice)).scalars()}
+        events = session.execute(select(Invoice.number, Event.type).join(Event, Event.invoice_id == Invoice.id)).all()
+
+        assert len(payments) == PAYMENTS
+        keys = Counter((p.chain, p.tx_id, p.transfer_index) for p in payments)
+        assert len(keys) == PAYMENTS and set(keys.values()) == {1}
+        assert len({(p.chain, p.tx_id) for p in payments}) == PAYMENTS
+        assert {p.tx_id for p in payments} == ledger
+        assert all(p.final and p.disposition == "matched" for p in payments)
+
+        by_invoice = {number: Counter() for number in invoices}
+        for number, event_type in events:
+            by_invoice[number][event_type] += 1
+        for plan in plans:
+            invoice = invoices[plan.number]
+            recorded = sorted((p.tx_id, p.amount) for p in payments if p.invoice_id == invoice.id)
+            assert recorded == sorted(sent[plan.number]), plan
+            assert invoice.status == "settled", plan
+            assert invoice.closed_at is not None and invoice.paid_at and invoice.confirmed_at and invoice.settled_at
+            assert invoice.overpaid is (plan.kind == "over"), plan
+            assert not invoice.paid_late
+            expected = Counter(BASE_EVENTS + (["invoice.overpaid"] if plan.kind == "over" else []))
+            assert by_invoice[plan.number] == expected, (plan, by_invoice[plan.number])
+
+    # -- the workers: both did real work, each payment was recorded by exactly one of them --------------------
+    recorded_by: dict[str, list[str]] = {}
+    for path in logs:
+        entries = _log_lines(path)
+        problems = [e for e in entries if e.get("level") in ("error", "critical", "raw") or "exc" in e]
+        assert not problems, f"{path.name} logged errors: {problems[:3]}"
+        recorded_by[path.name] = [e["tx_id"] for e in entries if e.get("msg") == "payment recorded"]
+    counts = {name: len(tx_ids) for name, tx_ids in recorded_by.items()}
+    print(f"payments recorded per worker: {counts}")
+    all_logged = [tx for tx_ids in recorded_by.values() for tx in tx_ids]
+    assert sorted(all_logged) == sorted(p.tx_id for p in payments), "each payment is recorded by exactly one worker"
+    assert all(counts.values()), f"both workers must record payments for this to test concurrency: {counts}"
