@@ -34,6 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway_core.adapters.db import normalise_url
+
 CREATE_PATH = "/api/plugin/invoice/create"
 HEALTH_PATH = "/healthz"
 BENCH_DATABASE = "voltbridge_bench"
@@ -74,8 +80,8 @@ function done(summary, latency, requests)
   local bad_total = 0
   for _, thread in ipairs(threads) do bad_total = bad_total + thread:get("bad") end
   local e = summary.errors
-  io.write(string.format('BENCH {"requests": %d, "duration_us": %d, "errors": %d, "p50_us": %f, "p99_us": %f}\n',
-    summary.requests, summary.duration, bad_total + e.connect + e.read + e.write + e.timeout,
+  local line = 'BENCH {"requests": %d, "duration_us": %d, "errors": %d, "p50_us": %f, "p99_us": %f}\n'
+  io.write(string.format(line, summary.requests, summary.duration, bad_total + e.connect + e.read + e.write + e.timeout,
     latency:percentile(50), latency:percentile(99)))
 end
 """
@@ -125,9 +131,12 @@ def run_wrk(port: int, load: Load, seconds: float, concurrency: int, prefix: str
         command = ["wrk", "-t2", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
                    "-s", script.name, f"http://127.0.0.1:{port}{load.path}", "--",
                    str(load.expected_status), prefix, load.api_key]
-        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        done = subprocess.run(command, capture_output=True, text=True)
     finally:
         os.unlink(script.name)
+    if done.returncode != 0:
+        raise SetupError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
+    output = done.stdout
     line = next((ln for ln in output.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
         raise SetupError(f"wrk printed no summary:\n{output}")
@@ -192,35 +201,24 @@ def run_asyncio(port: int, load: Load, seconds: float, concurrency: int, prefix:
 # -- database and server -----------------------------------------------------------------------------------
 
 
-def fresh_postgres(server_url: str) -> str:
-    """Recreate the bench database on the server of `server_url`, leaving that URL's own database alone."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from gateway_core.adapters.db import normalise_url
-
-    url = make_url(normalise_url(server_url))
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
-    finally:
-        engine.dispose()
-    return url.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
-
-
-def drop_postgres(server_url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    from gateway_core.adapters.db import normalise_url
-
+def postgres_admin(server_url: str, *statements: str) -> None:
+    """Run statements outside a transaction (CREATE/DROP DATABASE refuse to run inside one)."""
     engine = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
+            for statement in statements:
+                conn.execute(text(statement))
+    except SQLAlchemyError as exc:
+        raise SetupError(f"PostgreSQL at {make_url(server_url).render_as_string()}: {exc}") from None
     finally:
         engine.dispose()
+
+
+def fresh_postgres(server_url: str) -> str:
+    """Recreate the bench database on the server of `server_url`, leaving that URL's own database alone."""
+    drop = f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
+    postgres_admin(server_url, drop, f"CREATE DATABASE {BENCH_DATABASE}")
+    return make_url(server_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
 
 
 def voltbridge(env: dict[str, str], *args: str) -> str:
@@ -288,7 +286,8 @@ def check_create(port: int, load: Load) -> None:
 
 
 def measure(args: argparse.Namespace, env: dict[str, str], generate: Generator) -> dict[str, Any]:
-    store = json.loads(voltbridge(env, "store", "create", "--name", "Bench", "--network", "sandbox", "--json"))
+    created_store = voltbridge(env, "store", "create", "--name", "Bench", "--network", "sandbox", "--json")
+    store = json.loads(created_store)
     create = Load(CREATE_PATH, 201, store["api_key"])
     health = Load(HEALTH_PATH, 200)
     port = free_port()
@@ -309,10 +308,11 @@ def report(args: argparse.Namespace, database: str, generator: str, figures: dic
     print(f"voltbridge web (gunicorn, 2 gthread workers) on {database}; {generator}, "
           f"{args.concurrency} clients, {args.seconds:g} s per phase after {args.warmup:g} s warm-up")
     for name, result in ((f"GET {HEALTH_PATH}", baseline), (f"POST {CREATE_PATH}", created)):
-        print(f"  {name:<34} {result.rps:8.1f} req/s   p50 {result.p50_ms:6.1f} ms   p99 {result.p99_ms:6.1f} ms"
-              f"   ({result.requests} requests, {result.errors} errors)")
-    print(f"  create/baseline ratio {ratio:.2f}   target >= {TARGET_RATIO}: {'met' if ratio_met else 'MISSED'}")
-    print(f"  create p99 {created.p99_ms:.1f} ms   target < {TARGET_P99_MS:g} ms: {'met' if p99_met else 'MISSED'}")
+        print(f"  {name:<34} {result.rps:8.1f} req/s   p50 {result.p50_ms:6.1f} ms   "
+              f"p99 {result.p99_ms:6.1f} ms   ({result.requests} requests, {result.errors} errors)")
+    verdict = {True: "met", False: "MISSED"}
+    print(f"  create/baseline ratio {ratio:.2f}   target >= {TARGET_RATIO}: {verdict[ratio_met]}")
+    print(f"  create p99 {created.p99_ms:.1f} ms   target < {TARGET_P99_MS:g} ms: {verdict[p99_met]}")
     if figures["warmup_errors"]:
         print(f"  warm-up errors: {figures['warmup_errors']}")
     print(json.dumps({
@@ -349,12 +349,11 @@ def main() -> int:
                    "INSTANCE_PATH": instance, "LOG_LEVEL": "WARNING"}
             voltbridge(env, "db", "upgrade")
             figures = measure(args, env, generate)
-        except (SetupError, subprocess.CalledProcessError, OSError) as exc:
+            if server_url:  # only after a good run: a failed run's database stays for inspection
+                postgres_admin(server_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        except (SetupError, OSError) as exc:
             print(f"benchmark setup failed: {exc}", file=sys.stderr)
             return 2
-        finally:
-            if server_url:
-                drop_postgres(server_url)
     return report(args, "postgresql" if server_url else "sqlite", generator, figures)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from fractions import Fraction
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,7 +16,6 @@ from gateway_core.domain import money
 from gateway_core.domain.errors import InvoiceNotFound, ValidationFailed
 from gateway_core.domain.identifiers import new_solana_pubkey, new_solana_signature, new_tron_address
 from gateway_core.ports import Clock
-from gateway_core.services.views import payment_facts
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,9 @@ def simulate_payment(
         raise ValidationFailed("Asset not offered", errors={"asset": f"{code} is not offered by this invoice"})
     asset = money.asset(code)
     if amount is None:
-        # What is still due across every asset paid so far, in this asset, rounded up; all of it once paid.
-        owed = 1 - payment_facts(invoice, clock.now()).seen
+        # What is still due across every asset sent so far (the ledger, including transfers the watcher has
+        # not seen yet), in this asset, rounded up; the whole amount once nothing is due.
+        owed = 1 - _sent(uow, invoice)
         units = math.ceil(owed * quote.amount_due) if owed > 0 else quote.amount_due
     else:
         try:
@@ -61,3 +62,14 @@ def simulate_payment(
     )
     uow.session.add(transfer)
     return SimulatedTransfer(transfer.tx_id, code, units, quote.address)
+
+
+def _sent(uow: UnitOfWork, invoice: Invoice) -> Fraction:
+    """Fraction of the invoice already sent on the sandbox ledger, across assets."""
+    quotes = {q.reference: q for q in invoice.quotes}
+    rows = uow.session.execute(
+        select(SandboxTransfer.reference, SandboxTransfer.asset, SandboxTransfer.amount)
+        .where(SandboxTransfer.reference.in_(list(quotes)))
+    ).all()
+    return sum((Fraction(amount, quotes[ref].amount_due) for ref, asset, amount in rows
+                if quotes[ref].asset == asset), Fraction(0))

@@ -41,7 +41,7 @@ BATCH = 10  # transfers per committed ledger batch
 DEADLINE_SECONDS = 60.0
 SETTLE_SECONDS = 1.5  # keep both workers ticking after the last payment, so a double application would show
 
-BASE_EVENTS = ["invoice.created", "invoice.partially_paid", "invoice.paid", "invoice.confirmed", "invoice.settled"]
+LIFECYCLE = ["invoice.created", "invoice.partially_paid", "invoice.paid", "invoice.confirmed", "invoice.settled"]
 
 
 def _voltbridge() -> str:
@@ -197,7 +197,7 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
         time.sleep(0.5)
 
         # The burst: 200 ledger transfers in committed batches, shuffled so an invoice's two payments often
-        # arrive together (the expected events do not depend on their order).
+        # arrive together (the expected events do not depend on which of the two comes first).
         sent: dict[str, list[tuple[str, int]]] = {p.number: [] for p in plans}
         queue = [(p, which) for p in plans for which in (0, 1)]
         random.Random(PAYMENTS).shuffle(queue)
@@ -227,7 +227,8 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
         payments = session.execute(select(Payment)).scalars().all()
         ledger = set(session.execute(select(SandboxTransfer.tx_id)).scalars())
         invoices = {inv.number: inv for inv in session.execute(select(Invoice)).scalars()}
-        events = session.execute(select(Invoice.number, Event.type).join(Event, Event.invoice_id == Invoice.id)).all()
+        events = session.execute(select(Invoice.number, Event.type).join(Event, Event.invoice_id == Invoice.id)
+                                 .order_by(Event.id)).all()
 
         assert len(payments) == PAYMENTS
         keys = Counter((p.chain, p.tx_id, p.transfer_index) for p in payments)
@@ -236,9 +237,10 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
         assert {p.tx_id for p in payments} == ledger
         assert all(p.final and p.disposition == "matched" for p in payments)
 
-        by_invoice = {number: Counter() for number in invoices}
+        by_invoice: dict[str, list[str]] = {number: [] for number in invoices}
         for number, event_type in events:
-            by_invoice[number][event_type] += 1
+            by_invoice[number].append(event_type)
+        together = 0
         for plan in plans:
             invoice = invoices[plan.number]
             recorded = sorted((p.tx_id, p.amount) for p in payments if p.invoice_id == invoice.id)
@@ -247,8 +249,18 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
             assert invoice.closed_at is not None and invoice.paid_at and invoice.confirmed_at and invoice.settled_at
             assert invoice.overpaid is (plan.kind == "over"), plan
             assert not invoice.paid_late
-            expected = Counter(BASE_EVENTS + (["invoice.overpaid"] if plan.kind == "over" else []))
-            assert by_invoice[plan.number] == expected, (plan, by_invoice[plan.number])
+            # Transfers of one invoice seen in one scan are recorded in one transaction and assessed once
+            # (payments.record_transfers), so pending -> paid directly; recorded apart, partially_paid comes first.
+            seen_at = {p.seen_at for p in payments if p.invoice_id == invoice.id}
+            got = by_invoice[plan.number]
+            counts = Counter(got)
+            assert all(n == 1 for n in counts.values()), f"an event was emitted twice: {plan} {got}"
+            expected = set(LIFECYCLE) | ({"invoice.overpaid"} if plan.kind == "over" else set())
+            if len(seen_at) == 1:
+                together += 1
+                expected -= {"invoice.partially_paid"} - set(got)  # same microsecond in two transactions: either
+            assert set(got) == expected, (plan, got)
+            assert [e for e in got if e in LIFECYCLE] == [e for e in LIFECYCLE if e in got], (plan, got)
 
     # -- the workers: both did real work, each payment was recorded by exactly one of them --------------------
     recorded_by: dict[str, list[str]] = {}
@@ -258,7 +270,7 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
         assert not problems, f"{path.name} logged errors: {problems[:3]}"
         recorded_by[path.name] = [e["tx_id"] for e in entries if e.get("msg") == "payment recorded"]
     counts = {name: len(tx_ids) for name, tx_ids in recorded_by.items()}
-    print(f"payments recorded per worker: {counts}")
+    print(f"payments recorded per worker: {counts}; invoices whose two payments were recorded together: {together}")
     all_logged = [tx for tx_ids in recorded_by.values() for tx in tx_ids]
     assert sorted(all_logged) == sorted(p.tx_id for p in payments), "each payment is recorded by exactly one worker"
     assert all(counts.values()), f"both workers must record payments for this to test concurrency: {counts}"
