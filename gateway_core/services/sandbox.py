@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import secrets
-from fractions import Fraction
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from sqlalchemy import select
 

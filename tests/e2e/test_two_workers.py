@@ -253,8 +253,7 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
             # (payments.record_transfers), so pending -> paid directly; recorded apart, partially_paid comes first.
             seen_at = {p.seen_at for p in payments if p.invoice_id == invoice.id}
             got = by_invoice[plan.number]
-            counts = Counter(got)
-            assert all(n == 1 for n in counts.values()), f"an event was emitted twice: {plan} {got}"
+            assert all(n == 1 for n in Counter(got).values()), f"an event was emitted twice: {plan} {got}"
             expected = set(LIFECYCLE) | ({"invoice.overpaid"} if plan.kind == "over" else set())
             if len(seen_at) == 1:
                 together += 1

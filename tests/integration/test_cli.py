@@ -93,6 +93,7 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path / "instance")}
     subprocess.run([sys.executable, "-m", "bridge", "db", "upgrade"], check=True, env=env, capture_output=True)
     engine = sa.create_engine(url)
-    assert {"stores", "invoices", "quotes", "payments", "events", "api_keys"} <= set(sa.inspect(engine).get_table_names())
+    tables = set(sa.inspect(engine).get_table_names())
+    assert {"stores", "invoices", "quotes", "payments", "events", "api_keys"} <= tables
     engine.dispose()
     assert (tmp_path / "instance" / "secret_key").exists()

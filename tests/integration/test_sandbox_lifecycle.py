@@ -201,7 +201,8 @@ def test_jobs_are_safe_to_run_twice(client, store, services, clock, rounds) -> N
         tick(services)
     with services.uow() as uow:
         assert uow.session.execute(select(func.count()).select_from(Payment)).scalar_one() == 2
-        assert uow.session.execute(select(func.count()).select_from(Event)).scalar_one() == 2 + 3 + 1  # both halves land in one scan: paid, confirmed, settled; and expired
+        # both halves land in one scan: created x2, then paid, confirmed, settled; and expired
+        assert uow.session.execute(select(func.count()).select_from(Event)).scalar_one() == 2 + 3 + 1
     assert status(client, store.api_key, expiring)["status"] == "expired"
     assert services.chains["sandbox"].scan("sandbox", set(), None).transfers == []
     # the same transfers handed to the recorder again (a crash before the cursor moved) change nothing
@@ -211,4 +212,5 @@ def test_jobs_are_safe_to_run_twice(client, store, services, clock, rounds) -> N
                  for p in uow.session.execute(select(Payment)).scalars()]
     assert record_transfers(services.uow, again, clock) == 0
     with services.uow() as uow:
-        assert uow.session.execute(select(func.count()).select_from(Event)).scalar_one() == 2 + 3 + 1  # both halves land in one scan: paid, confirmed, settled; and expired
+        # both halves land in one scan: created x2, then paid, confirmed, settled; and expired
+        assert uow.session.execute(select(func.count()).select_from(Event)).scalar_one() == 2 + 3 + 1
