@@ -28,8 +28,8 @@ lint: $(STAMP) ## ruff and mypy
 test: lint ## Lint, type-check and run the whole suite (SQLite, and PostgreSQL when TEST_DATABASE_URL is set)
 	$(BIN)/pytest -q
 
-bench: $(STAMP) ## Benchmarks under bench/ (each prints its figures; last line JSON)
-	$(BIN)/python bench/create_invoice.py
+bench: $(STAMP) ## Benchmarks under bench/ (each prints its figures; its last line is one JSON object)
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 clean: ## Remove the virtualenv and caches (keeps ./instance)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
