@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -80,8 +79,9 @@ function done(summary, latency, requests)
   local bad_total = 0
   for _, thread in ipairs(threads) do bad_total = bad_total + thread:get("bad") end
   local e = summary.errors
+  local errors = bad_total + e.connect + e.read + e.write + e.timeout
   local line = 'BENCH {"requests": %d, "duration_us": %d, "errors": %d, "p50_us": %f, "p99_us": %f}\n'
-  io.write(string.format(line, summary.requests, summary.duration, bad_total + e.connect + e.read + e.write + e.timeout,
+  io.write(string.format(line, summary.requests, summary.duration, errors,
     latency:percentile(50), latency:percentile(99)))
 end
 """
@@ -117,6 +117,14 @@ class Result:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+@dataclass(frozen=True)
+class Figures:
+    created: Result
+    baseline: Result
+    warmup_errors: int
+    load_average: float  # the 1-minute load when the run ended: other work on the box skews every figure
+
+
 Generator = Callable[[int, Load, float, int, str], Result]
 
 
@@ -127,9 +135,10 @@ def run_wrk(port: int, load: Load, seconds: float, concurrency: int, prefix: str
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
     try:
-        # Two threads: one per core; wrk's event loop keeps it far from being the bottleneck.
-        command = ["wrk", "-t2", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-                   "-s", script.name, f"http://127.0.0.1:{port}{load.path}", "--",
+        # Two threads, one per core (wrk needs a connection per thread): its event loops stay far from
+        # being the bottleneck.
+        command = ["wrk", f"-t{min(2, concurrency)}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s",
+                   "--timeout", "10s", "-s", script.name, f"http://127.0.0.1:{port}{load.path}", "--",
                    str(load.expected_status), prefix, load.api_key]
         done = subprocess.run(command, capture_output=True, text=True)
     finally:
@@ -285,10 +294,9 @@ def check_create(port: int, load: Load) -> None:
 # -- the run -----------------------------------------------------------------------------------------------
 
 
-def measure(args: argparse.Namespace, env: dict[str, str], generate: Generator) -> dict[str, Any]:
-    created_store = voltbridge(env, "store", "create", "--name", "Bench", "--network", "sandbox", "--json")
-    store = json.loads(created_store)
-    create = Load(CREATE_PATH, 201, store["api_key"])
+def measure(args: argparse.Namespace, env: dict[str, str], generate: Generator) -> Figures:
+    store = voltbridge(env, "store", "create", "--name", "Bench", "--network", "sandbox", "--json")
+    create = Load(CREATE_PATH, 201, json.loads(store)["api_key"])
     health = Load(HEALTH_PATH, 200)
     port = free_port()
     with gunicorn(env, port, Path(env["INSTANCE_PATH"]) / "gunicorn.log"):
@@ -297,13 +305,13 @@ def measure(args: argparse.Namespace, env: dict[str, str], generate: Generator) 
         warm = [generate(port, load, args.warmup, args.concurrency, "warm") for load in (create, health)]
         baseline = generate(port, health, args.seconds, args.concurrency, "run")
         created = generate(port, create, args.seconds, args.concurrency, "run")
-    return {"created": created, "baseline": baseline, "warmup_errors": sum(r.errors for r in warm)}
+    return Figures(created, baseline, sum(r.errors for r in warm), os.getloadavg()[0])
 
 
-def report(args: argparse.Namespace, database: str, generator: str, figures: dict[str, Any]) -> int:
-    created, baseline = figures["created"], figures["baseline"]
+def report(args: argparse.Namespace, database: str, generator: str, figures: Figures) -> int:
+    created, baseline = figures.created, figures.baseline
     ratio = created.rps / baseline.rps if baseline.rps else 0.0
-    errors = created.errors + baseline.errors + figures["warmup_errors"]
+    errors = created.errors + baseline.errors + figures.warmup_errors
     ratio_met, p99_met = ratio >= TARGET_RATIO, created.p99_ms < TARGET_P99_MS
     print(f"voltbridge web (gunicorn, 2 gthread workers) on {database}; {generator}, "
           f"{args.concurrency} clients, {args.seconds:g} s per phase after {args.warmup:g} s warm-up")
@@ -313,8 +321,10 @@ def report(args: argparse.Namespace, database: str, generator: str, figures: dic
     verdict = {True: "met", False: "MISSED"}
     print(f"  create/baseline ratio {ratio:.2f}   target >= {TARGET_RATIO}: {verdict[ratio_met]}")
     print(f"  create p99 {created.p99_ms:.1f} ms   target < {TARGET_P99_MS:g} ms: {verdict[p99_met]}")
-    if figures["warmup_errors"]:
-        print(f"  warm-up errors: {figures['warmup_errors']}")
+    if figures.warmup_errors:
+        print(f"  warm-up errors: {figures.warmup_errors}")
+    print(f"  load average {figures.load_average:.1f} on {os.cpu_count()} CPUs "
+          "(server, database and client share them)")
     print(json.dumps({
         "create_rps": round(created.rps, 1), "baseline_rps": round(baseline.rps, 1), "ratio": round(ratio, 3),
         "p50_ms": round(created.p50_ms, 2), "p99_ms": round(created.p99_ms, 2),
@@ -322,6 +332,7 @@ def report(args: argparse.Namespace, database: str, generator: str, figures: dic
         "create_requests": created.requests, "baseline_requests": baseline.requests, "errors": errors,
         "concurrency": args.concurrency, "database": database, "generator": generator,
         "duration": args.seconds, "ratio_target_met": ratio_met, "p99_target_met": p99_met,
+        "load_average": round(figures.load_average, 2), "cpus": os.cpu_count(),
     }))
     return 1 if errors else 0
 

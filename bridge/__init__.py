@@ -62,6 +62,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(voltxt.bp)
     app.register_blueprint(dynamic_payment.bp)
     app.register_blueprint(checkout.bp)
+    from bridge.contracts import voltxt_notifications  # issue 4: notification settings, tests, stats, log
+
+    app.register_blueprint(voltxt_notifications.bp)
     errors.init_app(app)
     cli.init_app(app)
     return app

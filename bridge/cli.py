@@ -177,17 +177,21 @@ def store_group() -> None:
 @click.option("--settlement", default="direct", type=click.Choice(["direct", "deposit"]), show_default=True)
 @click.option("--fee-percent", default="0", callback=_decimal, show_default=True)
 @click.option("--tolerance-percent", default="0", callback=_decimal, show_default=True)
+@click.option("--tron-xpub", default=None,
+              help="TRON account extended PUBLIC key (m/44'/195'/0'): USDT at a fresh address per invoice")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object (for scripts)")
 @with_appcontext
 def store_create(name: str, network: str, email: str | None, wallets: tuple[str, ...], settlement: str,
-                 fee_percent: Decimal, tolerance_percent: Decimal, as_json: bool) -> None:
+                 fee_percent: Decimal, tolerance_percent: Decimal, as_json: bool,
+                 tron_xpub: str | None = None) -> None:
     """Create a store and print its API key (shown once)."""
     svc = _services()
     try:
         with svc.uow() as uow:
             store = create_store(uow, svc.vault, name=name, network=network, email=email,
                                  wallets=_wallets(wallets), settlement_mode=settlement,
-                                 platform_fee_percent=fee_percent, underpayment_tolerance_percent=tolerance_percent)
+                                 platform_fee_percent=fee_percent, underpayment_tolerance_percent=tolerance_percent,
+                                 tron_xpub=tron_xpub)
     except GatewayError as exc:
         _fail(exc)
         return
@@ -210,6 +214,59 @@ def store_list() -> None:
         for store in list_stores(uow):
             assets = ",".join(w.asset for w in store.wallets) or "-"
             click.echo(f"{store.id}\t{store.name}\t{store.network}\t{store.settlement_mode}\t{assets}")
+
+
+@store_group.command("set")
+@click.argument("store")
+@click.option("--webhook-url", default=None, help="store webhook URL (verified by a challenge GET); '' removes it")
+@click.option("--webhook-events", default=None, help="comma-separated VOLTXT events, or 'all'")
+@click.option("--email-notifications/--no-email-notifications", default=None, help="merchant email on events")
+@click.option("--notification-email", default=None, help="where merchant email goes; '' removes it")
+@click.option("--brand-color", default=None, help="email header colour, e.g. #4F46E5")
+@click.option("--support-email", default=None)
+@click.option("--website-url", default=None)
+@click.option("--json", "as_json", is_flag=True, help="print the settings as one JSON object")
+@with_appcontext
+def store_set(store: str, as_json: bool, **options: Any) -> None:
+    """Show or change STORE's notification settings (the same as POST /api/plugin/store/settings)."""
+    from bridge.jsonio import dumps
+    from gateway_core.services.notify_settings import (
+        apply_change,
+        needs_verification,
+        parse_change,
+        settings_view,
+        verify_webhook_url,
+    )
+
+    svc = _services()
+    fields = {k: v for k, v in options.items() if v is not None}
+    try:
+        with svc.uow() as uow:
+            found = find_store(uow, store)
+            store_id = found.id
+            change = parse_change(fields) if fields else None
+            url = needs_verification(found, change) if change else None
+        if url is not None:
+            assert svc.webhooks is not None
+            click.echo(f"Verifying {url} with a challenge request ...")
+            verify_webhook_url(svc.webhooks, url)
+        with svc.uow() as uow:
+            saved = apply_change(uow, store_id, change, svc.clock.now()) if change else find_store(uow, store_id)
+            view = settings_view(uow, saved)
+    except GatewayError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(dumps(view))
+        return
+    events = "all" if view["webhook_events_all"] else ",".join(view["webhook_events"])
+    click.echo(f"Store {view['store_id']} notification settings{' updated' if change else ''}:")
+    click.echo(f"  webhook_url          {view['webhook_url'] or '-'}")
+    click.echo(f"  webhook_events       {events}")
+    click.echo(f"  email_notifications  {'on' if view['email_notifications'] else 'off'}")
+    click.echo(f"  notification_email   {view['notification_email'] or '-'}")
+    click.echo(f"  brand_color          {view['brand_color'] or '-'}")
+    click.echo(f"  support_email        {view['support_email'] or '-'}")
 
 
 @main.group("key")

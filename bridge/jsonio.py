@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +9,9 @@ import simplejson
 from flask import Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from gateway_core.domain.money import plain
+from gateway_core.adapters.jsonwire import dumps, iso
+
+__all__ = ["BodyError", "dumps", "iso", "json_response", "read_json_object"]
 
 
 class BodyError(Exception):
@@ -21,44 +22,8 @@ class BodyError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class _PlainDecimal(Decimal):
-    """A Decimal that renders in plain notation (never 1E-9) when simplejson writes it as a JSON number."""
-
-    def __str__(self) -> str:
-        return plain(self)
-
-
-def _numbers(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return _PlainDecimal(value)
-    if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_numbers(v) for v in value]
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, float):
-        raise TypeError("floats have no place in a money API: use Decimal")
-    return value
-
-
-def dumps(payload: Any) -> str:
-    """Serialise with Decimals as exact JSON numbers (floats are refused: they have no place in money)."""
-    return simplejson.dumps(_numbers(payload), use_decimal=True, ensure_ascii=False, separators=(",", ":"),
-                            default=_refuse)
-
-
-def _refuse(value: Any) -> Any:
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(dumps(payload), status=status, mimetype="application/json", headers=headers)
-
-
-def iso(moment: datetime) -> str:
-    """'2024-01-31T12:05:00.000Z', the timestamp shape of the VOLTXT spec."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _reject_constant(name: str) -> Any:

@@ -17,4 +17,6 @@ def redact(target: str) -> str:
 class RedactingRequestHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         self.requestline = redact(self.requestline)
+        if hasattr(self, "path"):  # Werkzeug 2.1+ formats the access line from self.path
+            self.path = redact(self.path)
         super().log_request(code, size)

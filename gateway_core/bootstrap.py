@@ -11,12 +11,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from gateway_core.adapters.chains.sandbox import SandboxChain
+from gateway_core.adapters.chains.solana_setup import gateway_keys_from_settings, solana_chain_from_settings
+from gateway_core.adapters.chains.tron import tron_chain_from_settings
 from gateway_core.adapters.db import UnitOfWork, make_engine, session_factory
+from gateway_core.adapters.notify.email import mailer_from_url
+from gateway_core.adapters.notify.webhooks import GuardedHttp
 from gateway_core.adapters.rates.fixed import FixedRateSource
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.clock import SystemClock
 from gateway_core.config import Settings
-from gateway_core.ports import ChainClient, Clock, RateSource
+from gateway_core.ports import ChainClient, Clock, Mailer, RateSource, WebhookTransport
+from gateway_core.services.allocation import register_allocator
+from gateway_core.services.solana_deposits import SolanaTreasury
 
 
 @dataclass
@@ -31,6 +37,11 @@ class Services:
     # Chain clients keyed by chain name; each network with open invoices is watched by its chain's client.
     chains: dict[str, ChainClient] = field(default_factory=dict)
     engine: Engine | None = None
+    # Notifications (issue 4): outbound HTTP behind the SSRF guard, and the merchant mailer (SMTP_URL).
+    webhooks: WebhookTransport | None = None
+    mailer: Mailer | None = None
+    # Solana deposit mode (issue 5): derives deposit keys, opens token accounts, sweeps.
+    solana: SolanaTreasury | None = None
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
@@ -70,4 +81,14 @@ def build_services(
         engine=engine,
     )
     services.chains["sandbox"] = SandboxChain(sessions, clock, settings.sandbox_finality_seconds)
+    # Solana (issue 5): devnet/mainnet client, and the treasury (gateway keys) for deposit mode.
+    solana = solana_chain_from_settings(settings)
+    services.chains["solana"] = solana
+    services.solana = SolanaTreasury(gateway_keys_from_settings(settings), solana,
+                                     settings.fee_payer_low_balance_lamports)
+    register_allocator("solana", services.solana.allocate)
+    # TRON (issue 6): builds its TronGrid clients lazily, on the first tick with TRON invoices.
+    services.chains["tron"] = tron_chain_from_settings(settings)
+    services.webhooks = GuardedHttp(settings.outbound_allowlist)
+    services.mailer = mailer_from_url(settings.smtp_url)
     return services

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -56,6 +56,38 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     trust_proxy: bool = False
+    # Notifications (issue 4): outbox dispatch and merchant email.
+    mail_from: str = ""
+    delivery_interval_seconds: float = 1.0
+    delivery_concurrency: int = 32
+    webhook_timeout_seconds: float = 30.0
+    delivery_lease_seconds: float = 90.0
+    # Hosted payment page (issue 3): USDC mints for Solana Pay links (sandbox uses devnet's), stream and poll limits.
+    usdc_mint_devnet: str = "4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU"
+    usdc_mint_mainnet: str = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+    checkout_max_streams: int = 4
+    checkout_status_per_minute: int = 60
+    # Solana (issue 5): endpoints, their request-rate limit, the gateway seed (deposit keys and fee payer).
+    solana_rpc_url_devnet: str = "https://api.devnet.solana.com"
+    solana_rpc_url_mainnet: str = "https://api.mainnet-beta.solana.com"
+    solana_rpc_rate_limit: int = 100  # requests per solana_rpc_rate_period seconds, per endpoint
+    solana_rpc_rate_period: float = 10.0
+    solana_rpc_timeout: float = 10.0
+    solana_rpc_retries: int = 3
+    solana_rpc_backoff: float = 0.5
+    gateway_seed: str = field(default="", repr=False)
+    fee_payer_low_balance_lamports: int = 50_000_000
+    sweep_interval_seconds: float = 15.0
+    # TRON (issue 6): TronGrid key (sent on every request), endpoints and USDT contracts per network, limits.
+    trongrid_api_key: str = ""
+    tron_api_url_nile: str = "https://nile.trongrid.io"
+    tron_api_url_mainnet: str = "https://api.trongrid.io"
+    tron_usdt_contract_nile: str = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
+    tron_usdt_contract_mainnet: str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+    tron_requests_per_second: float = 10.0
+    tron_timeout_seconds: float = 10.0
+    tron_max_blocks_per_tick: int = 100
+    tron_start_lookback_blocks: int = 100
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -75,6 +107,16 @@ class Settings:
             "log_level": env.get("LOG_LEVEL", "INFO").upper(),
             "log_json": _bool(env.get("LOG_JSON", "1")),
             "trust_proxy": _bool(env.get("TRUST_PROXY", "0")),
+            "mail_from": env.get("MAIL_FROM", ""),
+            "usdc_mint_devnet": env.get("USDC_MINT_DEVNET") or cls.usdc_mint_devnet,
+            "usdc_mint_mainnet": env.get("USDC_MINT_MAINNET") or cls.usdc_mint_mainnet,
+            "solana_rpc_url_devnet": env.get("SOLANA_RPC_URL_DEVNET") or cls.solana_rpc_url_devnet,
+            "solana_rpc_url_mainnet": env.get("SOLANA_RPC_URL_MAINNET") or cls.solana_rpc_url_mainnet,
+            "trongrid_api_key": env.get("TRONGRID_API_KEY", ""),
+            "tron_api_url_nile": env.get("TRON_API_URL_NILE") or cls.tron_api_url_nile,
+            "tron_api_url_mainnet": env.get("TRON_API_URL_MAINNET") or cls.tron_api_url_mainnet,
+            "tron_usdt_contract_nile": env.get("TRON_USDT_CONTRACT_NILE") or cls.tron_usdt_contract_nile,
+            "tron_usdt_contract_mainnet": env.get("TRON_USDT_CONTRACT_MAINNET") or cls.tron_usdt_contract_mainnet,
         }
         numeric = {
             "key_rotation_grace_hours": ("KEY_ROTATION_GRACE_HOURS", int),
@@ -84,6 +126,23 @@ class Settings:
             "late_payment_watch_hours": ("LATE_PAYMENT_WATCH_HOURS", int),
             "invoice_min_usd": ("INVOICE_MIN_USD", Decimal),
             "invoice_max_usd": ("INVOICE_MAX_USD", Decimal),
+            "delivery_interval_seconds": ("DELIVERY_INTERVAL_SECONDS", float),
+            "delivery_concurrency": ("DELIVERY_CONCURRENCY", int),
+            "webhook_timeout_seconds": ("WEBHOOK_TIMEOUT_SECONDS", float),
+            "delivery_lease_seconds": ("DELIVERY_LEASE_SECONDS", float),
+            "checkout_max_streams": ("CHECKOUT_MAX_STREAMS", int),
+            "checkout_status_per_minute": ("CHECKOUT_STATUS_PER_MINUTE", int),
+            "solana_rpc_rate_limit": ("SOLANA_RPC_RATE_LIMIT", int),
+            "solana_rpc_rate_period": ("SOLANA_RPC_RATE_PERIOD", float),
+            "solana_rpc_timeout": ("SOLANA_RPC_TIMEOUT", float),
+            "solana_rpc_retries": ("SOLANA_RPC_RETRIES", int),
+            "solana_rpc_backoff": ("SOLANA_RPC_BACKOFF", float),
+            "fee_payer_low_balance_lamports": ("FEE_PAYER_LOW_BALANCE_LAMPORTS", int),
+            "sweep_interval_seconds": ("SWEEP_INTERVAL_SECONDS", float),
+            "tron_requests_per_second": ("TRON_REQUESTS_PER_SECOND", float),
+            "tron_timeout_seconds": ("TRON_TIMEOUT_SECONDS", float),
+            "tron_max_blocks_per_tick": ("TRON_MAX_BLOCKS_PER_TICK", int),
+            "tron_start_lookback_blocks": ("TRON_START_LOOKBACK_BLOCKS", int),
         }
         for name, (var, kind) in numeric.items():
             if var in env:
@@ -94,17 +153,25 @@ class Settings:
         values.update(overrides)
         if not values.get("secret_key"):
             values["secret_key"] = env.get("SECRET_KEY") or _instance_secret(instance)
+        if not values.get("gateway_seed"):
+            # Deposit keys derive from it: losing it strands deposits, so it is kept like SECRET_KEY.
+            values["gateway_seed"] = env.get("GATEWAY_SEED") or _instance_secret(
+                instance, "gateway_seed", lambda: secrets.token_hex(32))
         return cls(**values)  # type: ignore[arg-type]
 
 
-def _instance_secret(instance: Path) -> str:
+def _instance_secret(instance: Path, name: str = "secret_key",
+                     generate: Callable[[], str] = lambda: secrets.token_urlsafe(48)) -> str:
     """The secret generated into the instance folder on first run, so restarts keep decrypting keys."""
-    path = instance / "secret_key"
+    path = instance / name
     if path.exists():
         return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    secret = generate()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process (web or worker) got there first: use its secret
+        return path.read_text().strip()
     with os.fdopen(fd, "w") as handle:
         handle.write(secret)
     return secret

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -15,6 +15,8 @@ class WatchedAddress:
 
     address: str
     asset: str
+    # Deposit mode: a per-invoice address the gateway derived (balances can be polled instead of histories).
+    deposit: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class ObservedTransfer:
 class ScanResult:
     transfers: Sequence[ObservedTransfer]
     cursor: str | None
+    # Per-scope cursors that moved (clients with `scoped_cursors = True`, e.g. one per Solana account).
+    cursors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,11 @@ class TxFinality:
 
 
 class ChainClient(Protocol):
-    """Reads one chain. Implementations: adapters/chains/{sandbox,solana,tron}.py."""
+    """Reads one chain. Implementations: adapters/chains/{sandbox,solana,tron}.py.
+
+    A client that keeps a cursor per scope (Solana: one per account) sets `scoped_cursors = True`; the
+    watcher then calls `scan(..., scoped={scope: position})` and persists `ScanResult.cursors`.
+    """
 
     chain: str
 
@@ -73,3 +81,52 @@ class RateSource(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+# -- notifications (issue 4) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """What an outbound request came to: status (None if no answer), a capped body, latency, error."""
+
+    status: int | None
+    body: bytes
+    latency: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Success as webhooks define it: a 2xx answer in time."""
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+
+class WebhookTransport(Protocol):
+    """Outbound HTTP behind the SSRF guard. Implementation: adapters/notify/webhooks.py."""
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResult: ...
+
+    def get(self, url: str, timeout: float, headers: Mapping[str, str] | None = None) -> HttpResult: ...
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """A rendered multipart message: a text part and an HTML part."""
+
+    message_id: str
+    sender: str
+    recipient: str
+    subject: str
+    text: str
+    html: str
+    date: datetime
+
+
+class Mailer(Protocol):
+    """Sends email. Implementations: adapters/notify/email.py (SMTP, and the log mailer of `voltbridge run`)."""
+
+    name: str
+
+    def send(self, email: OutgoingEmail) -> None:
+        """Send or raise (OSError / smtplib.SMTPException); the dispatcher records and retries."""
+        ...

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from gateway_core.adapters.models import Invoice, Quote
 from gateway_core.bootstrap import Services
+from gateway_core.services.dispatch import dispatcher_for
 from gateway_core.services.expiry import expire_due
 from gateway_core.services.watch import watch_tick
 
@@ -48,6 +49,19 @@ def expire_invoices(services: Services) -> None:
         log.info("invoices closed at expiry", extra={"count": closed})
 
 
+def sweep_deposits(services: Services) -> None:
+    """Solana deposit mode: sweep confirmed deposits to the merchant, and watch the fee payer's balance."""
+    treasury = services.solana
+    if treasury is None:
+        return
+    for chain, network in networks_to_watch(services):
+        if chain == "solana":
+            treasury.check_fee_payer(network)
+    settled = treasury.sweep_due(services.uow, services.clock)
+    if settled:
+        log.info("deposits swept", extra={"count": settled})
+
+
 def schedule(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
     """Add the worker's jobs; coalescing and one instance each keep a slow tick from piling up."""
     settings = services.settings
@@ -56,6 +70,11 @@ def schedule(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
                       seconds=settings.watch_interval_seconds, **common)
     scheduler.add_job(expire_invoices, "interval", args=[services], id="expire_invoices",
                       seconds=settings.expiry_interval_seconds, **common)
+    scheduler.add_job(sweep_deposits, "interval", args=[services], id="sweep_deposits",
+                      seconds=settings.sweep_interval_seconds, **common)
+    # Outbox dispatch (issue 4): the dispatcher lives as long as the process; sends outlive each pump.
+    scheduler.add_job(dispatcher_for(services).pump, "interval", id="dispatch_deliveries",
+                      seconds=settings.delivery_interval_seconds, **common)
     return scheduler
 
 

@@ -59,7 +59,8 @@ def initiate() -> Response:
         store = authenticate(uow, api_key(body), svc.clock)
         check_network(body.get("network"), store)
         session_request = parse_invoice_request(body, kind="dynamic")
-        view, created = create_invoice(uow, store, session_request, svc.rates, svc.clock, svc.limits)
+        view, created = create_invoice(uow, store, session_request, svc.rates, svc.clock, svc.limits,
+                                       outbound_allowlist=svc.settings.outbound_allowlist)
     return _respond(view, 201 if created else 200)
 
 

@@ -39,7 +39,8 @@ def create() -> Response:
         store = authenticate(uow, api_key(body), svc.clock)
         check_network(body.get("network"), store)
         invoice_request = parse_invoice_request(body, kind="invoice")
-        view, created = create_invoice(uow, store, invoice_request, svc.rates, svc.clock, svc.limits)
+        view, created = create_invoice(uow, store, invoice_request, svc.rates, svc.clock, svc.limits,
+                                       outbound_allowlist=svc.settings.outbound_allowlist)
     return invoice_response(view, 201 if created else 200)
 
 

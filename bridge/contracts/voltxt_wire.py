@@ -14,9 +14,9 @@ from flask import Response, request
 from bridge.errors import Problem
 from bridge.jsonio import dumps, iso, json_response
 from gateway_core.adapters.models import Store
+from gateway_core.adapters.notify.voltxt_payloads import voltxt_status as core_voltxt_status
 from gateway_core.domain import money
 from gateway_core.domain.errors import NetworkMismatch, ValidationFailed
-from gateway_core.domain.lifecycle import Status
 from gateway_core.services.invoices import MAX_EXPIRY_HOURS, MIN_EXPIRY_HOURS, InvoiceRequest
 from gateway_core.services.views import InvoiceView
 
@@ -153,15 +153,8 @@ def parse_invoice_request(body: dict[str, Any], kind: str) -> InvoiceRequest:
 
 
 def voltxt_status(view: InvoiceView) -> str:
-    """Canonical status as VOLTXT names it (DESIGN.md §4)."""
-    status = view.status
-    if status is Status.PARTIALLY_PAID or status is Status.UNDERPAID:
-        return "underpaid"
-    if status in (Status.PAID, Status.CONFIRMED):
-        return "paid"
-    if status is Status.SETTLED:
-        return "auto_processed" if view.settlement_mode == "deposit" else "paid"
-    return status.value
+    """Canonical status as VOLTXT names it (DESIGN.md §4); the webhooks use the same mapping."""
+    return core_voltxt_status(view.status, view.settlement_mode)
 
 
 def invoice_body(view: InvoiceView, public_url: str, now: Any) -> dict[str, Any]:

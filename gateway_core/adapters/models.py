@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -103,6 +104,13 @@ class Store(Base):
     webhook_events: Mapped[dict[str, Any] | None] = mapped_column(ExactJSON)
     website_url: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Notifications (issue 4): merchant email on the store's events, and the branding of those emails.
+    email_notifications: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    brand_color: Mapped[str | None] = mapped_column(String(16))
+    support_email: Mapped[str | None] = mapped_column(String(320))
+    # TRON (issue 6): the merchant's account xpub (m/44'/195'/0') and the next deposit address index.
+    tron_xpub: Mapped[str | None] = mapped_column(String(128))
+    tron_next_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     wallets: Mapped[list[StoreWallet]] = relationship(
         back_populates="store", lazy="selectin", cascade="all, delete-orphan"
@@ -287,3 +295,139 @@ class SandboxTransfer(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     reference: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# -- notifications outbox (issue 4) ------------------------------------------------------------------------
+
+
+class WebhookEndpoint(Base):
+    """A URL the gateway posts to: the store's webhook or one invoice callback URL, each with its own whsec_."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (UniqueConstraint("store_id", "kind", "url_digest"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # store | callback
+    url: Mapped[str] = mapped_column(String(2048))
+    url_digest: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str] = mapped_column(String(80))  # Standard Webhooks signing secret, whsec_<base64>
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """One message to one destination (webhook endpoint or mailbox), written with the event that caused it."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        # The dispatcher keeps one invoice's events in order per endpoint (an anti-join on these columns).
+        Index("ix_deliveries_endpoint_invoice", "endpoint_id", "invoice_number", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    event_ref: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    # The public event id receivers dedupe on (webhook-id): the same across retries and redeliveries.
+    event_id: Mapped[str] = mapped_column(String(40), index=True)
+    event_type: Mapped[str] = mapped_column(String(60))
+    invoice_number: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))  # callback | store | email
+    endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    body: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, Any] | None] = mapped_column(ExactJSON)
+    # pending -> sending (claimed) -> delivered | pending (retry) | dead
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    first_attempt_at: Mapped[datetime | None] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    dead_at: Mapped[datetime | None] = mapped_column()
+    is_redelivery: Mapped[bool] = mapped_column(Boolean, default=False)
+    redelivery_of: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    endpoint: Mapped[WebhookEndpoint | None] = relationship(lazy="joined")
+    event: Mapped[Event | None] = relationship()
+
+
+class DeliveryAttempt(Base):
+    """One try of a delivery: when, the answer, how long it took, what went wrong, and a short excerpt."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column()
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+
+
+class Email(Base):
+    """Every email the gateway sent (or, with the log mailer, wrote to the log): kept for the merchant's record."""
+
+    __tablename__ = "emails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[str] = mapped_column(String(255))
+    sender: Mapped[str] = mapped_column(String(320))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(400))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    transport: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SolanaDeposit(Base):
+    """A deposit-mode invoice's Solana key: its row id is the derivation index, so no private key is stored."""
+
+    __tablename__ = "solana_deposits"
+    # AUTOINCREMENT on SQLite too: an index is never handed out twice, even after a rolled-back creation.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), unique=True)
+    network: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(64), unique=True)
+    token_account: Mapped[str | None] = mapped_column(String(64))
+    rent_lamports: Mapped[int] = mapped_column(BigInteger, default=0)
+    init_tx_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SolanaSweep(Base):
+    """A deposit's sweep to the merchant, recorded before it is sent so a crash can never send it twice.
+
+    status: sent (signed, recorded, maybe on the wire) -> done | expired (blockhash passed, never landed:
+    a new attempt may be built) | failed (landed with an error: retried after a fresh balance read).
+    """
+
+    __tablename__ = "solana_sweeps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="sent")
+    tx_id: Mapped[str] = mapped_column(String(128), unique=True)
+    raw_tx: Mapped[str] = mapped_column(Text)
+    last_valid_block_height: Mapped[int] = mapped_column(BigInteger)
+    sol_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    token_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

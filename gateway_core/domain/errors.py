@@ -62,3 +62,21 @@ class StoreNotFound(GatewayError):
 
 class RateUnavailable(GatewayError):
     code = "RATE_UNAVAILABLE"
+
+
+class WebhookNotConfigured(GatewayError):
+    code = "WEBHOOK_NOT_CONFIGURED"
+
+
+class EmailNotEnabled(GatewayError):
+    code = "EMAIL_NOT_ENABLED"
+
+
+class DeliveryNotFound(GatewayError):
+    code = "DELIVERY_NOT_FOUND"
+
+
+class VaultInitializationFailed(GatewayError):
+    """The deposit's on-chain account could not be created (e.g. the fee payer cannot pay the rent)."""
+
+    code = "VAULT_INITIALIZATION_FAILED"

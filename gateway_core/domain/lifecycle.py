@@ -28,7 +28,8 @@ S = Status
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.PENDING: frozenset({S.PARTIALLY_PAID, S.PAID, S.EXPIRED, S.CANCELLED}),
     S.PARTIALLY_PAID: frozenset({S.PAID, S.UNDERPAID, S.CANCELLED}),
-    S.PAID: frozenset({S.CONFIRMED}),
+    # A transfer dropped before finality takes its amount back out (PAID -> PARTIALLY_PAID / PENDING).
+    S.PAID: frozenset({S.CONFIRMED, S.PARTIALLY_PAID, S.PENDING}),
     S.CONFIRMED: frozenset({S.SETTLED}),
     S.SETTLED: frozenset(),
     S.EXPIRED: frozenset({S.UNDERPAID, S.PAID}),
@@ -41,6 +42,7 @@ TERMINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
 
 # The canonical event each arrival status announces.
 EVENT_FOR_STATUS: dict[Status, str] = {
+    S.PENDING: "invoice.reopened",
     S.PARTIALLY_PAID: "invoice.partially_paid",
     S.PAID: "invoice.paid",
     S.CONFIRMED: "invoice.confirmed",
@@ -106,6 +108,8 @@ def _next(status: Status, facts: PaymentFacts) -> Status | None:
         return S.UNDERPAID if facts.window_closed else None
     if status is S.EXPIRED and some:
         return S.UNDERPAID
+    if status is S.PAID and not full:
+        return S.PARTIALLY_PAID if some else S.PENDING
     if status is S.PAID and facts.final >= facts.threshold:
         return S.CONFIRMED
     if status is S.CONFIRMED and facts.settle_on_confirm:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from gateway_core.adapters.models import Event, Invoice
 from gateway_core.domain.identifiers import new_event_id
 from gateway_core.domain.lifecycle import EVENT_FOR_STATUS, Status, overpaid, plan, transition
+from gateway_core.services.outbox import enqueue_for_event
 from gateway_core.services.views import payment_facts
 
 _STAMPS = {Status.PAID: "paid_at", Status.CONFIRMED: "confirmed_at", Status.SETTLED: "settled_at"}
@@ -35,6 +36,7 @@ def emit(session: Session, invoice: Invoice, event_type: str, now: datetime, **d
         created_at=now,
     )
     session.add(event)
+    enqueue_for_event(session, invoice, event, now)  # the outbox: deliveries commit with the status change
     return event
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -27,7 +28,10 @@ from gateway_core.domain.errors import (
 from gateway_core.domain.identifiers import new_invoice_number, new_solana_pubkey, new_tron_address
 from gateway_core.domain.lifecycle import OPEN, Status
 from gateway_core.ports import Clock, RateSource
+from gateway_core.services.allocation import allocate_addresses
 from gateway_core.services.assess import emit, lock_invoice, move
+from gateway_core.services.outbox import check_callback_url
+from gateway_core.services.tron_deposits import accepts_tron, tron_deposit_quote
 from gateway_core.services.views import InvoiceView, invoice_view
 
 MIN_EXPIRY_HOURS, MAX_EXPIRY_HOURS = 1, 168
@@ -68,7 +72,8 @@ class Priced:
 
 
 def accepted_assets(store: Store) -> list[str]:
-    return [code for code in money.ASSET_ORDER if store.wallet_for(code)]
+    return [code for code in money.ASSET_ORDER
+            if store.wallet_for(code) or (code == "USDT" and accepts_tron(store))]
 
 
 def chain_for(network: str, asset_code: str) -> str:
@@ -131,6 +136,9 @@ def _quotes(store: Store, priced: Priced, expires_at: Any) -> list[Quote]:
     quotes = []
     for position, (code, units, rate, rate_currency) in enumerate(priced.dues):
         chain = chain_for(store.network, code)
+        if code == "USDT" and accepts_tron(store):  # TRON (issue 6): a fresh address from the store's xpub
+            quotes.append(tron_deposit_quote(store, position, units, rate, rate_currency, expires_at, chain))
+            continue
         if store.settlement_mode == "deposit":
             address = new_tron_address() if money.asset(code).chain == "tron" else new_solana_pubkey()
         else:
@@ -145,9 +153,12 @@ def _quotes(store: Store, priced: Priced, expires_at: Any) -> list[Quote]:
 def create_invoice(
     uow: UnitOfWork, store: Store, request: InvoiceRequest, rates: RateSource, clock: Clock,
     limits: tuple[Decimal, Decimal] = (Decimal("0.01"), Decimal("1000000")),
+    outbound_allowlist: Sequence[str] = (),
 ) -> tuple[InvoiceView, bool]:
     """Create the invoice, or return the existing one for an identical retry. Returns (view, created)."""
     session = uow.session
+    if request.callback_url:  # issue 4: the SSRF guard refuses callback URLs we would never call
+        check_callback_url(request.callback_url, outbound_allowlist)
     if request.external_id is not None:
         existing = _by_external_id(uow, store.id, request.kind, request.external_id)
         if existing is not None:
@@ -183,6 +194,7 @@ def create_invoice(
         if existing is None:
             raise
         return _same_or_conflict(existing, request, clock), False
+    allocate_addresses(session, invoice)  # per-chain deposit keys/accounts; a failure rolls the invoice back
     emit(session, invoice, "invoice.created", now)
     return invoice_view(invoice, now), True
 

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 UowFactory = Callable[[], UnitOfWork]
 # After these, a payment changes nothing about the invoice's status; it is still recorded and reported.
 _CLOSED_FOR_GOOD = (Status.CANCELLED, Status.CONFIRMED, Status.SETTLED)
+DROPPED = "dropped"  # disposition of a transfer the chain dropped before finality; it no longer counts
 
 
 def match_quote(session: Session, transfer: ObservedTransfer) -> Quote | None:
@@ -29,10 +30,14 @@ def match_quote(session: Session, transfer: ObservedTransfer) -> Quote | None:
         if quote is not None and quote.address == transfer.to_address and quote.chain == transfer.chain:
             return quote
     candidates = session.execute(
-        select(Quote).where(Quote.chain == transfer.chain, Quote.address == transfer.to_address).limit(2)
+        select(Quote).where(Quote.chain == transfer.chain, Quote.address == transfer.to_address)
+        .order_by(Quote.position).limit(4)
     ).scalars().all()
-    # A shared merchant wallet (direct mode) cannot be attributed without a reference.
-    return candidates[0] if len(candidates) == 1 else None
+    # A shared merchant wallet (direct mode) cannot be attributed without a reference; a deposit address
+    # belongs to one invoice, whose quotes may share it (Solana: one derived key for SOL and USDC).
+    if not candidates or len({q.invoice_id for q in candidates}) > 1:
+        return None
+    return next((q for q in candidates if q.asset == transfer.asset), candidates[0])
 
 
 def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransfer], clock: Clock) -> int:
@@ -125,7 +130,7 @@ def refresh_finality(
         rows = uow.session.execute(
             select(Payment.id, Payment.tx_id, Payment.invoice_id)
             .where(Payment.chain == client.chain, Payment.network == network, Payment.final.is_(False),
-                   Payment.invoice_id.is_not(None))
+                   Payment.invoice_id.is_not(None), Payment.disposition != DROPPED)
             .order_by(Payment.id).limit(batch)
         ).all()
     if not rows:
@@ -149,6 +154,10 @@ def _apply_finality(session: Session, invoice_id: int, payment_ids: Sequence[int
         state = statuses.get(payment.tx_id)
         if payment.id not in payment_ids or state is None or payment.final:
             continue
+        if not state.exists:
+            _drop(session, invoice, payment, now)
+            changed += 1
+            continue
         payment.confirmations = state.confirmations
         if state.final:
             payment.final, payment.finalized_at = True, now
@@ -156,3 +165,15 @@ def _apply_finality(session: Session, invoice_id: int, payment_ids: Sequence[int
     if changed:
         assess(session, invoice, now)
     return changed
+
+
+def _drop(session: Session, invoice: Invoice, payment: Payment, now: datetime) -> None:
+    """The chain dropped the transaction before it was final: take it back out of the invoice, and say so."""
+    payment.disposition, payment.confirmations = DROPPED, 0
+    if invoice.payment_tx_id == payment.tx_id:
+        kept = [p for p in invoice.payments if p.id != payment.id and p.disposition in ("matched", "late")]
+        invoice.payment_tx_id = kept[-1].tx_id if kept else None
+        invoice.paid_asset = kept[-1].asset if kept else None
+    emit(session, invoice, "invoice.payment_dropped", now, tx_id=payment.tx_id, asset=payment.asset,
+         amount=payment.amount)
+    log.warning("payment dropped before finality", extra={"tx_id": payment.tx_id, "invoice": invoice.number})

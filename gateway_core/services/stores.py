@@ -14,6 +14,7 @@ from gateway_core.domain.errors import StoreNotFound, ValidationFailed
 from gateway_core.domain.identifiers import new_solana_pubkey, new_tron_address, new_webhook_secret
 from gateway_core.domain.money import ASSET_ORDER
 from gateway_core.services.keys import issue_key
+from gateway_core.services.tron_deposits import check_xpub
 
 NETWORKS = ("sandbox", "devnet", "mainnet")
 NETWORK_ALIASES = {"testnet": "devnet"}
@@ -49,6 +50,7 @@ def create_store(
     platform_fee_percent: Decimal = Decimal("0"),
     underpayment_tolerance_percent: Decimal = Decimal("0"),
     default_expiry_hours: int = 24,
+    tron_xpub: str | None = None,
 ) -> NewStore:
     """Create a store and its first VOLTXT key. Sandbox stores get sandbox wallets for every asset."""
     network = canonical_network(network)
@@ -75,6 +77,8 @@ def create_store(
         webhook_secret=new_webhook_secret(),
         wallets=[StoreWallet(asset=code, address=address) for code, address in wallets.items()],
     )
+    if tron_xpub:  # TRON (issue 6): watch-only USDT deposit addresses derived from this key
+        store.tron_xpub = check_xpub(tron_xpub)
     uow.session.add(store)
     uow.session.flush()
     key = issue_key(uow, vault, store.id)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 
 from gateway_core.adapters.db import UnitOfWork
-from gateway_core.adapters.models import ChainCursor, Invoice, Quote
+from gateway_core.adapters.models import ChainCursor, Invoice, Quote, Store
 from gateway_core.ports import ChainClient, Clock, WatchedAddress
 from gateway_core.services.payments import record_transfers, refresh_finality
 
@@ -30,12 +30,22 @@ def watched_addresses(
     """Addresses of open invoices, and of recently closed ones so late payments are still seen."""
     recently = clock.now() - late_window
     rows = uow.session.execute(
-        select(Quote.address, Quote.asset).join(Invoice)
+        select(Quote.address, Quote.asset, Store.settlement_mode).select_from(Quote)
+        .join(Invoice).join(Store, Store.id == Invoice.store_id)
         .where(Quote.chain == chain, Invoice.network == network)
         .where(or_(Invoice.closed_at.is_(None), Invoice.closed_at >= recently))
         .distinct()
     ).all()
-    return {WatchedAddress(address, asset) for address, asset in rows}
+    return {WatchedAddress(address, asset, mode == "deposit") for address, asset, mode in rows}
+
+
+def scoped_cursors(uow: UnitOfWork, chain: str, network: str) -> dict[str, str]:
+    """Per-scope cursors (e.g. one per Solana account) of clients that keep more than one."""
+    rows = uow.session.execute(
+        select(ChainCursor.scope, ChainCursor.position)
+        .where(ChainCursor.chain == chain, ChainCursor.network == network, ChainCursor.scope != "")
+    ).all()
+    return {scope: position for scope, position in rows}
 
 
 def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock: Clock,
@@ -45,8 +55,18 @@ def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock
         watched = watched_addresses(uow, client.chain, network, clock, late_window)
         row = uow.session.get(ChainCursor, (client.chain, network, ""))
         cursor = row.position if row else None
-    result = client.scan(network, watched, cursor)
+        scoped = scoped_cursors(uow, client.chain, network) if getattr(client, "scoped_cursors", False) else None
+    if scoped is None:
+        result = client.scan(network, watched, cursor)
+    else:
+        result = client.scan(network, watched, cursor, scoped=scoped)  # type: ignore[call-arg]
     recorded = record_transfers(uow_factory, result.transfers, clock)
+    if result.cursors:
+        # Only after the transfers are recorded: a crash in between re-reads them, never skips them.
+        with uow_factory() as uow:
+            for scope, position in result.cursors.items():
+                uow.session.merge(ChainCursor(chain=client.chain, network=network, scope=scope, position=position,
+                                              updated_at=clock.now()))
     if result.cursor is not None and result.cursor != cursor:
         with uow_factory() as uow:
             uow.session.merge(ChainCursor(chain=client.chain, network=network, scope="", position=result.cursor,

@@ -1,4 +1,4 @@
-"""tron chain (issue 6)
+"""tron chain (issue 6): store TRON xpub and deposit address counter
 
 Revision ID: 0004
 Revises: 0003
@@ -16,8 +16,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # A store's TRON account xpub and the counter its deposit addresses are allocated from.
+    with op.batch_alter_table('stores', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('tron_xpub', sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column('tron_next_index', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('stores', schema=None) as batch_op:
+        batch_op.drop_column('tron_next_index')
+        batch_op.drop_column('tron_xpub')

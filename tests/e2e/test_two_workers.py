@@ -37,7 +37,7 @@ pytestmark = pytest.mark.postgres
 
 INVOICES = 100
 PAYMENTS = 2 * INVOICES
-BATCH = 10  # transfers per committed ledger batch
+BATCH = 5  # transfers per committed ledger batch
 DEADLINE_SECONDS = 60.0
 SETTLE_SECONDS = 1.5  # keep both workers ticking after the last payment, so a double application would show
 
@@ -90,31 +90,31 @@ def _half(units: int, code: str) -> Decimal:
 
 
 def _create_invoices(svc: Services) -> list[Plan]:
-    with svc.uow() as uow:
-        store_id = create_store(uow, svc.vault, name="Burst Shop", network="sandbox").id
+    """100 invoices through the core service, in one transaction (the machine may be busy)."""
     plans = []
-    for i in range(INVOICES):
-        # Multiples of 15 USD: SOL (150 USD) and USDC/USDT (1 USD) amounts due are even, so halves are exact.
-        request = InvoiceRequest(amount=Decimal(15 * (1 + i % 5)), currency="USD", platform="custom",
-                                 external_id=f"burst-{i}")
-        with svc.uow() as uow:
-            view, created = create_invoice(uow, find_store(uow, store_id), request, svc.rates, svc.clock, svc.limits)
+    with svc.uow() as uow:
+        store = find_store(uow, create_store(uow, svc.vault, name="Burst Shop", network="sandbox").id)
+        for i in range(INVOICES):
+            # Multiples of 15 USD: SOL (150 USD) and USDC/USDT (1 USD) amounts due are even, so halves are exact.
+            request = InvoiceRequest(amount=Decimal(15 * (1 + i % 5)), currency="USD", platform="custom",
+                                     external_id=f"burst-{i}")
+            view, created = create_invoice(uow, store, request, svc.rates, svc.clock, svc.limits)
             assert created
-            invoice = uow.session.execute(select(Invoice).where(Invoice.number == view.number)).scalar_one()
-            due = {q.asset: q.amount_due for q in invoice.quotes}
-        if i % 5 < 3:
-            code = ("SOL", "USDC", "USDT")[i % 3]
-            plans.append(Plan(view.number, "halves", ((code, _half(due[code], code)),) * 2))
-        elif i % 5 == 3:
-            plans.append(Plan(view.number, "mixed", (("SOL", _half(due["SOL"], "SOL")),
-                                                     ("USDC", _half(due["USDC"], "USDC")))))
-        else:
-            sixty = money.from_base_units(due["USDC"] * 6 // 10, money.asset("USDC"))
-            plans.append(Plan(view.number, "over", (("USDC", sixty), ("USDC", sixty))))
+            due = {q.asset: q.amount_due for q in view.quotes}
+            if i % 5 < 3:
+                code = ("SOL", "USDC", "USDT")[i % 3]
+                plans.append(Plan(view.number, "halves", ((code, _half(due[code], code)),) * 2))
+            elif i % 5 == 3:
+                plans.append(Plan(view.number, "mixed", (("SOL", _half(due["SOL"], "SOL")),
+                                                         ("USDC", _half(due["USDC"], "USDC")))))
+            else:
+                sixty = money.from_base_units(due["USDC"] * 6 // 10, money.asset("USDC"))
+                plans.append(Plan(view.number, "over", (("USDC", sixty), ("USDC", sixty))))
     return plans
 
 
-def _start_worker(name: str, svc: Services, tmp_path: Path, finality: str) -> tuple[subprocess.Popen[bytes], Path]:
+def _start_worker(name: str, svc: Services, tmp_path: Path, finality: str,
+                  interval: str) -> tuple[subprocess.Popen[bytes], Path]:
     instance = tmp_path / f"instance-{name}"
     instance.mkdir()
     env = {
@@ -122,7 +122,7 @@ def _start_worker(name: str, svc: Services, tmp_path: Path, finality: str) -> tu
         "DATABASE_URL": svc.settings.database_url,
         "SECRET_KEY": svc.settings.secret_key,
         "INSTANCE_PATH": str(instance),
-        "WATCH_INTERVAL_SECONDS": "0.2",
+        "WATCH_INTERVAL_SECONDS": interval,
         "EXPIRY_INTERVAL_SECONDS": "0.5",
         "SANDBOX_FINALITY_SECONDS": finality,
         "LOG_LEVEL": "INFO",
@@ -170,13 +170,21 @@ def _tails(logs: list[Path], lines: int = 8, width: int = 600) -> str:
                                                    .splitlines()[-lines:]) for p in logs)
 
 
-def _progress(svc: Services) -> tuple[int, int]:
+def _progress(svc: Services) -> tuple[int, int, int]:
+    """Payments recorded, payments still waiting for finality, invoices settled."""
     with svc.uow() as uow:
         payments = uow.session.execute(select(func.count()).select_from(Payment)).scalar_one()
+        in_flight = uow.session.execute(
+            select(func.count()).select_from(Payment).where(Payment.final.is_(False))
+        ).scalar_one()
         settled = uow.session.execute(
             select(func.count()).select_from(Invoice).where(Invoice.status == "settled")
         ).scalar_one()
-    return payments, settled
+    return payments, in_flight, settled
+
+
+def _recorded(path: Path) -> list[str]:
+    return [e["tx_id"] for e in _log_lines(path) if e.get("msg") == "payment recorded"]
 
 
 # finality 0: a payment is final when seen, so recording drives every step. finality 1: payments are seen
@@ -186,40 +194,81 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
     system_services: Services, tmp_path: Path, finality: str
 ) -> None:
     svc = system_services
-    plans = _create_invoices(svc)
-    workers = [_start_worker(name, svc, tmp_path, finality) for name in ("worker-a", "worker-b")]
+    # Different intervals, so the two schedulers' ticks slide past each other instead of staying in phase.
+    workers = [_start_worker(name, svc, tmp_path, finality, interval)
+               for name, interval in (("worker-a", "0.2"), ("worker-b", "0.3"))]
     logs = [path for _, path in workers]
     started = time.monotonic()
+    paused: subprocess.Popen[bytes] | None = None
     try:
+        plans = _create_invoices(svc)  # while the workers boot (imports take seconds on a busy machine)
+        created = time.monotonic()
         # Both schedulers up before the burst, so both see it.
         _wait_for(lambda: all(any(e.get("msg") == "worker starting" for e in _log_lines(p)) for p in logs)
-                  and all(proc.poll() is None for proc, _ in workers), 20, "both workers to start", logs)
+                  and all(proc.poll() is None for proc, _ in workers), 60, "both workers to start", logs)
         time.sleep(0.5)
+        burst_start = time.monotonic()
 
-        # The burst: 200 ledger transfers in committed batches, shuffled so an invoice's two payments often
-        # arrive together (the expected events do not depend on which of the two comes first).
+        # The burst: 200 ledger transfers in committed batches of 5, shuffled so an invoice's two payments
+        # often arrive together (the expected events do not depend on which of the two comes first).
         sent: dict[str, list[tuple[str, int]]] = {p.number: [] for p in plans}
         queue = [(p, which) for p in plans for which in (0, 1)]
-        random.Random(PAYMENTS).shuffle(queue)
-        for start in range(0, len(queue), BATCH):
-            with svc.uow() as uow:
-                for plan, which in queue[start:start + BATCH]:
-                    code, amount = plan.transfers[which]
-                    transfer = simulate_payment(uow, plan.number, svc.clock, code, amount)
-                    sent[plan.number].append((transfer.tx_id, transfer.amount))
-            time.sleep(0.02)
+        rng = random.Random(PAYMENTS)
+        rng.shuffle(queue)
+        batches = [queue[i:i + BATCH] for i in range(0, len(queue), BATCH)]
+        count = 0
+
+        def send(chunk: list[list[tuple[Plan, int]]]) -> list[str]:
+            nonlocal count
+            tx_ids = []
+            for batch in chunk:
+                with svc.uow() as uow:
+                    for plan, which in batch:
+                        code, amount = plan.transfers[which]
+                        transfer = simulate_payment(uow, plan.number, svc.clock, code, amount)
+                        sent[plan.number].append((transfer.tx_id, transfer.amount))
+                        tx_ids.append(transfer.tx_id)
+                count += len(batch)
+                time.sleep(rng.uniform(0.0, 0.1))
+            return tx_ids
+
+        def drained() -> bool:
+            payments, in_flight, _ = _progress(svc)
+            return payments == count and in_flight == 0
+
+        # Phase 1: both workers race for 80 transfers. Both walk the unrecorded transfers in the same order,
+        # so the one that scans first tends to lead and the other trails it on the invoice locks, finding
+        # each payment already recorded: free running alone cannot promise that both record something.
+        send(batches[:16])
+        _wait_for(drained, DEADLINE_SECONDS, "the first 80 payments recorded and final", logs)
+        # Phase 2: stop the busier worker while nothing is in flight (so it holds no invoice lock) and send 40
+        # more; only the other can record them. The stopped one resumes later on a stale tick: a stalled worker.
+        leader = max(range(2), key=lambda i: len(_recorded(logs[i])))
+        paused = workers[leader][0]
+        paused.send_signal(signal.SIGSTOP)
+        alone = send(batches[16:24])
+        _wait_for(drained, DEADLINE_SECONDS, "40 payments recorded by one worker while the other is stopped", logs)
+        paused.send_signal(signal.SIGCONT)
+        paused = None
+        # Phase 3: both race again for the last 80.
+        send(batches[24:])
         burst_done = time.monotonic()
 
-        _wait_for(lambda: _progress(svc) == (PAYMENTS, INVOICES), DEADLINE_SECONDS,
+        _wait_for(lambda: _progress(svc) == (PAYMENTS, 0, INVOICES), DEADLINE_SECONDS,
                   "200 payments recorded and 100 invoices settled", logs)
         processed = time.monotonic()
         time.sleep(SETTLE_SECONDS)
         for proc, _ in workers:
             assert proc.poll() is None, "a worker exited during the run"
     finally:
+        if paused is not None:
+            paused.send_signal(signal.SIGCONT)
         for proc, _ in workers:
             _stop(proc)
-    print(f"\nburst sent in {burst_done - started:.2f}s; all settled {processed - burst_done:.2f}s after the burst")
+    print(f"\ninvoices created in {created - started:.2f}s; workers up after {burst_start - started:.2f}s; "
+          f"burst sent in {burst_done - burst_start:.2f}s; all settled {processed - burst_done:.2f}s after it")
+    follower = logs[1 - leader]
+    assert set(alone) <= set(_recorded(follower)), "the running worker records what arrives while the other is stopped"
 
     # -- the database: every payment once, every transition once --------------------------------------------
     with svc.uow() as uow:
@@ -265,7 +314,8 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
     recorded_by: dict[str, list[str]] = {}
     for path in logs:
         entries = _log_lines(path)
-        problems = [e for e in entries if e.get("level") in ("error", "critical", "raw") or "exc" in e]
+        problems = [e for e in entries if e.get("level") in ("error", "critical") or "exc" in e
+                    or (e.get("level") == "raw" and "Traceback" in str(e.get("msg")))]
         assert not problems, f"{path.name} logged errors: {problems[:3]}"
         recorded_by[path.name] = [e["tx_id"] for e in entries if e.get("msg") == "payment recorded"]
     counts = {name: len(tx_ids) for name, tx_ids in recorded_by.items()}
@@ -273,3 +323,5 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
     all_logged = [tx for tx_ids in recorded_by.values() for tx in tx_ids]
     assert sorted(all_logged) == sorted(p.tx_id for p in payments), "each payment is recorded by exactly one worker"
     assert all(counts.values()), f"both workers must record payments for this to test concurrency: {counts}"
+    raced = {name: len(set(tx_ids) - set(alone)) for name, tx_ids in recorded_by.items()}
+    print(f"recorded outside the pause: {raced}")

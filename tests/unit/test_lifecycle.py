@@ -37,7 +37,7 @@ def test_the_table_is_the_designed_lifecycle() -> None:
     assert ALLOWED == {
         (S.PENDING, S.PARTIALLY_PAID), (S.PENDING, S.PAID), (S.PENDING, S.EXPIRED), (S.PENDING, S.CANCELLED),
         (S.PARTIALLY_PAID, S.PAID), (S.PARTIALLY_PAID, S.UNDERPAID), (S.PARTIALLY_PAID, S.CANCELLED),
-        (S.PAID, S.CONFIRMED), (S.CONFIRMED, S.SETTLED),
+        (S.PAID, S.CONFIRMED), (S.PAID, S.PARTIALLY_PAID), (S.PAID, S.PENDING), (S.CONFIRMED, S.SETTLED),
         (S.EXPIRED, S.UNDERPAID), (S.EXPIRED, S.PAID), (S.UNDERPAID, S.PAID),
     }
     assert TERMINAL == {S.SETTLED, S.CANCELLED}
@@ -66,6 +66,9 @@ def facts(seen: str = "0", final: str = "0", closed: bool = False, tolerance: st
     (S.UNDERPAID, facts("1", closed=True), [S.PAID]),
     (S.PENDING, facts("99/100", tolerance="1/100"), [S.PAID]),
     (S.PENDING, facts("98/100", tolerance="1/100"), [S.PARTIALLY_PAID]),
+    (S.PAID, facts("1/2"), [S.PARTIALLY_PAID]),  # a transfer dropped before finality
+    (S.PAID, facts(), [S.PENDING]),
+    (S.PAID, facts(closed=True), [S.PENDING, S.EXPIRED]),
     (S.CANCELLED, facts("1", "1"), []),
     (S.SETTLED, facts("2", "2"), []),
 ])

@@ -1,0 +1,230 @@
+"""Outbox dispatch throughput, and what an endpoint that never answers costs everyone else.
+
+Run A: 5,000 deliveries to a fast receiver. Run B, in the same process: the same 5,000 plus one extra
+endpoint that accepts connections and never answers (it is due a delivery for every tenth event, queued
+first). Both receivers run in their own process on 127.0.0.1; the dispatcher is the production one
+(gateway_core.services.dispatch) with its production 30 s timeout, on a temporary SQLite file (or on
+PostgreSQL with --database-url / TEST_DATABASE_URL, in a schema of its own).
+
+    .venv/bin/python bench/webhook_dispatch.py [--deliveries 5000]
+
+Prints the figures, then one JSON object as the last line: deliveries_per_s, deliveries_per_s_with_dead_endpoint,
+p99_added_delay_s (p99 delivery delay of the healthy endpoint with the dead one, minus without it).
+Targets: at least 300 deliveries/s, at most 1 s added delay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from bridge.migrate import upgrade  # noqa: E402
+from gateway_core.adapters.db import normalise_url  # noqa: E402
+from gateway_core.adapters.jsonwire import dumps  # noqa: E402
+from gateway_core.adapters.models import Delivery  # noqa: E402
+from gateway_core.bootstrap import build_services  # noqa: E402
+from gateway_core.config import Settings  # noqa: E402
+from gateway_core.domain.delivery import percentile  # noqa: E402
+from gateway_core.domain.identifiers import new_event_id  # noqa: E402
+from gateway_core.services.dispatch import dispatcher_for  # noqa: E402
+from gateway_core.services.outbox import endpoint_for  # noqa: E402
+from gateway_core.services.stores import create_store  # noqa: E402
+
+TARGET_RATE, TARGET_ADDED_DELAY = 300.0, 1.0
+
+
+def _serve(kind: str, port_out: Any, stop: Any, arrivals: Any) -> None:
+    """A receiver process: 'fast' answers 200 at once and reports arrival times; 'dead' never answers."""
+    seen: list[tuple[str, float]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            if kind == "dead":
+                stop.wait()
+                return
+            seen.append((self.headers.get("webhook-id") or "", time.monotonic()))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 1024
+    port_out.send(server.server_address[1])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    while not stop.wait(0.1):
+        pass
+    server.shutdown()
+    arrivals.send(seen)
+
+
+class ReceiverProcess:
+    def __init__(self, kind: str) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.stop = ctx.Event()
+        port_in, port_out = ctx.Pipe(duplex=False)
+        self._arrivals_in, arrivals_out = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_serve, args=(kind, port_out, self.stop, arrivals_out), daemon=True)
+        self.process.start()
+        self.port = port_in.recv()
+
+    def finish(self) -> list[tuple[str, float]]:
+        self.stop.set()
+        seen = self._arrivals_in.recv() if self._arrivals_in.poll(10) else []
+        self.process.join(5)
+        return seen  # type: ignore[no-any-return]
+
+
+def enqueue(svc: Any, store_id: int, urls: list[tuple[str, int]], count: int) -> None:
+    """count events; each goes to every (url, every_nth) whose n divides the event's index."""
+    with svc.uow() as uow:
+        now = svc.clock.now()
+        endpoints = [(endpoint_for(uow.session, store_id, "store", url, now), every) for url, every in urls]
+        rows = []
+        for n in range(count):
+            event_id = new_event_id()
+            for endpoint, every in endpoints:
+                if n % every == 0:
+                    rows.append(Delivery(store_id=store_id, event_id=event_id, event_type="payment_received",
+                                         invoice_number=f"B{n:06d}", channel="store", endpoint_id=endpoint.id,
+                                         body=dumps({"event_id": event_id, "n": n}),
+                                         headers={"Content-Type": "application/json"}, next_attempt_at=now,
+                                         created_at=now, updated_at=now))
+        uow.session.add_all(rows)
+
+
+def run(svc: Any, store_id: int, count: int, dead: bool) -> dict[str, Any]:
+    fast = ReceiverProcess("fast")
+    dead_receiver = ReceiverProcess("dead") if dead else None
+    urls = [(f"http://127.0.0.1:{fast.port}/hook", 1)]
+    if dead_receiver is not None:
+        urls.insert(0, (f"http://127.0.0.1:{dead_receiver.port}/never", 10))  # queued first: the oldest rows
+    enqueue(svc, store_id, urls, count)
+    dispatcher = dispatcher_for(svc)
+    started = time.monotonic()
+    stop = threading.Event()
+
+    def pump() -> None:  # what the worker's scheduler does: a pump every second
+        while not stop.is_set():
+            dispatcher.pump(budget=1.0)
+            stop.wait(0.01)
+
+    pumper = threading.Thread(target=pump, daemon=True)
+    pumper.start()
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        with svc.uow() as uow:
+            done = uow.session.execute(
+                sa.select(sa.func.count()).select_from(Delivery)
+                .where(Delivery.status == "delivered", Delivery.endpoint_id.is_not(None))
+            ).scalar_one()
+        if done >= count:
+            break
+        time.sleep(0.05)
+    stop.set()
+    pumper.join()
+    arrivals = fast.finish()
+    if dead_receiver is not None:
+        dead_receiver.finish()
+    dispatcher.shutdown(wait=False)
+    with svc.uow() as uow:
+        uow.session.execute(sa.delete(Delivery))
+    times = sorted(at - started for _, at in arrivals)
+    unique = len({event_id for event_id, _ in arrivals})
+    elapsed = times[-1] if times else float("inf")
+    return {"delivered": unique, "seconds": elapsed, "per_s": unique / elapsed if elapsed else 0.0,
+            "p50_delay_s": percentile(times, 0.5), "p99_delay_s": percentile(times, 0.99)}
+
+
+def _database(args: argparse.Namespace, folder: Path) -> tuple[str, Any]:
+    url = args.database_url or os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{folder / 'bench.db'}", None
+    schema = f"vb_bench_{secrets.token_hex(3)}"
+    admin = sa.create_engine(normalise_url(url))
+    with admin.begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in url else "?"
+
+    def drop() -> None:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+    return f"{url}{separator}options=-csearch_path%3D{schema}", drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=5000)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url, cleanup = _database(args, Path(tmp))
+        try:
+            upgrade(url)
+            settings = Settings.from_env({}, database_url=url, secret_key="bench", instance_path=tmp,
+                                         outbound_allowlist=("127.0.0.1",), log_json=False)
+            svc = build_services(settings)
+            with svc.uow() as uow:
+                store = create_store(uow, svc.vault, name="Bench Shop", network="sandbox")
+            backend = svc.engine.dialect.name if svc.engine is not None else "?"
+            print(f"webhook dispatch on {backend}: {args.deliveries} deliveries, "
+                  f"{settings.delivery_concurrency} sender threads, {settings.webhook_timeout_seconds:g} s timeout "
+                  f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
+            healthy = run(svc, store.id, args.deliveries, dead=False)
+            print(f"  fast receiver only:        {healthy['per_s']:8.1f} deliveries/s  "
+                  f"({healthy['delivered']} in {healthy['seconds']:.2f} s; p50 {healthy['p50_delay_s']:.2f} s, "
+                  f"p99 {healthy['p99_delay_s']:.2f} s after the start)")
+            with_dead = run(svc, store.id, args.deliveries, dead=True)
+            print(f"  plus a dead endpoint:      {with_dead['per_s']:8.1f} deliveries/s  "
+                  f"({with_dead['delivered']} in {with_dead['seconds']:.2f} s; p50 {with_dead['p50_delay_s']:.2f} s, "
+                  f"p99 {with_dead['p99_delay_s']:.2f} s; {args.deliveries // 10} deliveries to the dead endpoint "
+                  f"queued ahead)")
+            added = max(0.0, with_dead["p99_delay_s"] - healthy["p99_delay_s"])
+            ratio = with_dead["per_s"] / healthy["per_s"] if healthy["per_s"] else 0.0
+            met = min(healthy["per_s"], with_dead["per_s"]) >= TARGET_RATE and added <= TARGET_ADDED_DELAY
+            print(f"  p99 delay the dead endpoint adds to healthy deliveries: {added:.3f} s "
+                  f"(target <= {TARGET_ADDED_DELAY:g} s); throughput ratio with/without: {ratio:.2f}; "
+                  f"targets (>= {TARGET_RATE:g}/s, <= {TARGET_ADDED_DELAY:g} s): {'met' if met else 'MISSED'}")
+            if svc.engine is not None:
+                svc.engine.dispose()
+        finally:
+            if cleanup is not None:
+                cleanup()
+    print(json.dumps({"bench": "webhook_dispatch", "backend": backend, "deliveries": args.deliveries,
+                      "deliveries_per_s": round(healthy["per_s"], 1),
+                      "deliveries_per_s_with_dead_endpoint": round(with_dead["per_s"], 1),
+                      "p99_added_delay_s": round(added, 3),
+                      "p99_delay_difference_s": round(with_dead["p99_delay_s"] - healthy["p99_delay_s"], 3),
+                      "throughput_ratio": round(ratio, 3),
+                      "target_deliveries_per_s": TARGET_RATE, "target_p99_added_delay_s": TARGET_ADDED_DELAY}))
+
+
+if __name__ == "__main__":
+    main()

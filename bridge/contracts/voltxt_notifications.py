@@ -1,0 +1,131 @@
+"""VOLTXT plugin API, notifications: store settings, webhook/email tests, webhook stats and the delivery log.
+
+The API key is in the JSON body, as everywhere in the plugin API. Nothing is sent from here: tests and
+redeliveries go into the outbox and the worker sends them (the challenge GET that verifies a new webhook URL
+is the one outbound request, made outside any transaction).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app
+
+from bridge.contracts.voltxt_wire import api_key, check_network, render_error
+from bridge.errors import register_format
+from bridge.jsonio import json_response, read_json_object
+from gateway_core.adapters.db import UnitOfWork
+from gateway_core.adapters.models import Store
+from gateway_core.bootstrap import Services
+from gateway_core.domain.errors import EmailNotEnabled, WebhookNotConfigured
+from gateway_core.services.delivery_log import delivery_page, delivery_row, endpoint_stats
+from gateway_core.services.keys import authenticate
+from gateway_core.services.notify_settings import (
+    apply_change,
+    needs_verification,
+    parse_change,
+    settings_view,
+    verify_webhook_url,
+)
+from gateway_core.services.outbox import enqueue_test, redeliver
+
+bp = Blueprint("voltxt_notifications", __name__, url_prefix="/api/plugin")
+SETTINGS_FIELDS = ("webhook_url", "webhook_events", "email_notifications", "notification_email", "brand_color",
+                   "support_email", "website_url")
+
+
+@bp.record_once
+def _formats(state: Any) -> None:
+    register_format(state.app, "/api/plugin", render_error)
+
+
+def services() -> Services:
+    return current_app.extensions["voltbridge"]  # type: ignore[no-any-return]
+
+
+def _store(uow: UnitOfWork, body: dict[str, Any]) -> Store:
+    store = authenticate(uow, api_key(body), services().clock)
+    check_network(body.get("network"), store)
+    return store
+
+
+@bp.post("/store/settings")
+def store_settings() -> Response:
+    """Without settings fields: read. With any of them: validate, verify a new webhook URL, save."""
+    body = read_json_object()
+    svc = services()
+    fields = {k: body[k] for k in SETTINGS_FIELDS if k in body}
+    with svc.uow() as uow:
+        store = _store(uow, body)
+        store_id = store.id
+        change = parse_change(fields) if fields else None
+        url = needs_verification(store, change) if change else None
+    if url is not None:
+        assert svc.webhooks is not None
+        verify_webhook_url(svc.webhooks, url)  # outside the transaction: it may take up to 10 s
+    with svc.uow() as uow:
+        store = apply_change(uow, store_id, change, svc.clock.now()) if change else uow.session.get(Store, store_id)
+        assert store is not None
+        data = settings_view(uow, store)
+    message = "Settings updated" if change else "Settings"
+    return json_response({"success": True, "message": message, "data": {"settings": data}, "settings": data})
+
+
+@bp.post("/webhook/test")
+def webhook_test() -> Response:
+    body = read_json_object()
+    svc = services()
+    with svc.uow() as uow:
+        store = _store(uow, body)
+        if not store.webhook_url:
+            raise WebhookNotConfigured("Store webhook settings not configured")
+        delivery = enqueue_test(uow.session, store, "store", svc.clock.now())
+        data = {"delivery_id": delivery.id, "event_id": delivery.event_id, "event_type": delivery.event_type,
+                "url": store.webhook_url, "status": delivery.status}
+    return json_response({"success": True, "message": "Test webhook queued", "data": data}, 202)
+
+
+@bp.post("/email/test")
+def email_test() -> Response:
+    body = read_json_object()
+    svc = services()
+    with svc.uow() as uow:
+        store = _store(uow, body)
+        if not (store.email_notifications and store.notification_email):
+            raise EmailNotEnabled("Email notifications not enabled for store")
+        delivery = enqueue_test(uow.session, store, "email", svc.clock.now())
+        data = {"delivery_id": delivery.id, "event_id": delivery.event_id, "recipient": store.notification_email,
+                "status": delivery.status}
+    return json_response({"success": True, "message": "Test email queued", "data": data}, 202)
+
+
+@bp.post("/webhook/stats")
+def webhook_stats() -> Response:
+    body = read_json_object()
+    svc = services()
+    with svc.uow() as uow:
+        store = _store(uow, body)
+        data = {"endpoints": endpoint_stats(uow, store)}
+    return json_response({"success": True, "data": data})
+
+
+@bp.post("/webhook/deliveries")
+def webhook_deliveries() -> Response:
+    body = read_json_object()
+    svc = services()
+    with svc.uow() as uow:
+        store = _store(uow, body)
+        data = delivery_page(uow, store, body.get("page", 1), body.get("per_page", 20), body.get("status"),
+                             body.get("channel"), body.get("event_id"))
+    return json_response({"success": True, "data": data})
+
+
+@bp.post("/webhook/deliveries/<int:delivery_id>/redeliver")
+def webhook_redeliver(delivery_id: int) -> Response:
+    body = read_json_object()
+    svc = services()
+    with svc.uow() as uow:
+        store = _store(uow, body)
+        copy = redeliver(uow.session, store, delivery_id, svc.clock.now())
+        data = delivery_row(copy, [])
+    return json_response({"success": True, "message": "Redelivery queued", "data": {"delivery": data}}, 202)

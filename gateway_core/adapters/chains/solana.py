@@ -1,0 +1,281 @@
+"""The Solana chain client: SOL and USDC, direct mode by signatures, deposit mode by balances.
+
+Direct mode (a shared merchant wallet, one Solana Pay reference per quote): one
+`getSignaturesForAddress` per scanned account with `until` = its cursor, then `getTransaction` only for
+signatures this process has not read yet. Deposit mode (one derived key per invoice): the owners and
+their USDC token accounts are polled with `getMultipleAccounts`, 100 keys a call, and only accounts
+whose balance moved are read further, the same way as a direct account.
+
+Cursors are per scanned account (scope `<account>`, position `<balance>|<signature>`): the signature is
+the newest *finalized* one seen, so a confirmed transaction that is later dropped is never a cursor.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from solders.pubkey import Pubkey
+
+from gateway_core.adapters.chains.solana_parse import ATA_PROGRAM, TOKEN_PROGRAM, credits
+from gateway_core.adapters.chains.solana_rpc import RpcError, RpcUnavailable, SolanaRpc
+from gateway_core.ports import ObservedTransfer, ScanResult, TxFinality, WatchedAddress
+
+log = logging.getLogger(__name__)
+SIGNATURE_PAGE = 1000  # the server's cap on getSignaturesForAddress
+ACCOUNTS_PER_CALL = 100  # the server's cap on getMultipleAccounts
+STATUSES_PER_CALL = 256  # the server's cap on getSignatureStatuses
+FINAL_CONFIRMATIONS = 32
+_TOKEN_AMOUNT = slice(64, 72)  # SPL token account layout: mint(32) owner(32) amount(u64 LE) ...
+_PROGRAM_IDS = (Pubkey.from_string(TOKEN_PROGRAM), Pubkey.from_string(ATA_PROGRAM))
+
+
+def associated_token_address(owner: str, mint: str) -> str:
+    """The owner's associated token account for `mint` (the address a Solana Pay wallet pays USDC to)."""
+    token, ata = _PROGRAM_IDS
+    address, _ = Pubkey.find_program_address(
+        [bytes(Pubkey.from_string(owner)), bytes(token), bytes(Pubkey.from_string(mint))], ata)
+    return str(address)
+
+
+def parse_cursor(position: str | None) -> tuple[int | None, str | None]:
+    """(last balance, newest finalized signature) of a scope's cursor."""
+    if not position:
+        return None, None
+    balance, _, signature = position.partition("|")
+    return (int(balance) if balance else None), (signature or None)
+
+
+class SolanaChain:
+    """ChainClient for Solana devnet and mainnet."""
+
+    chain = "solana"
+    scoped_cursors = True
+
+    def __init__(self, rpcs: Mapping[str, SolanaRpc], usdc_mints: Mapping[str, str],
+                 monotonic: Callable[[], float] = time.monotonic, outage_backoff: float = 5.0,
+                 max_backoff: float = 300.0, page_size: int = SIGNATURE_PAGE, drop_after: float = 90.0) -> None:
+        self.rpcs = dict(rpcs)
+        self.page_size, self.drop_after = page_size, drop_after
+        self._missing: dict[tuple[str, str], float] = {}  # signatures the cluster stopped knowing, since when
+        self.usdc_mints = dict(usdc_mints)
+        self._now = monotonic
+        self._backoff, self._max_backoff = outage_backoff, max_backoff
+        self._down: dict[str, tuple[float, float]] = {}  # network -> (retry after, current backoff)
+        # Signatures already read, with what they credited (most are someone else's activity: empty).
+        self._read: OrderedDict[tuple[str, str], tuple[ObservedTransfer, ...]] = OrderedDict()
+        self._atas: dict[tuple[str, str], str] = {}
+
+    # -- the protocol ------------------------------------------------------------------------------------------
+
+    def scan(self, network: str, watched: Collection[WatchedAddress], cursor: str | None,
+             scoped: Mapping[str, str] | None = None) -> ScanResult:
+        """New credits to watched owners; per-account cursors come in `scoped` and go out in `cursors`."""
+        scoped = scoped or {}
+        found: list[ObservedTransfer] = []
+        moved: dict[str, str] = {}
+        if not watched or not self._available(network):
+            return ScanResult(found, cursor, moved)
+        rpc, mint = self.rpcs[network], self.usdc_mints[network]
+        owners = {w.address for w in watched}
+        try:
+            for account, balance in self._accounts_to_read(network, watched, scoped):
+                position = scoped.get(account)
+                transfers, newest = self._read_account(network, rpc, account, balance, position, owners, mint)
+                found.extend(transfers)
+                if newest is not None and newest != position:
+                    moved[account] = newest
+        except (RpcUnavailable, RpcError) as exc:
+            # Keep what was read completely; the rest is read after the backoff, from unchanged cursors.
+            log.warning("solana scan interrupted", extra={"network": network, "error": str(exc)})
+            self._failed(network)
+            return ScanResult(found, cursor, moved)
+        self._down.pop(network, None)
+        return ScanResult(found, cursor, moved)
+
+    def finality(self, network: str, tx_ids: Sequence[str]) -> dict[str, TxFinality]:
+        """Statuses from getSignatureStatuses; a signature the cluster no longer knows was dropped."""
+        if not tx_ids or not self._available(network):
+            return {}
+        states: dict[str, TxFinality] = {}
+        try:
+            for start in range(0, len(tx_ids), STATUSES_PER_CALL):
+                chunk = list(tx_ids[start:start + STATUSES_PER_CALL])
+                result = self.rpcs[network].call("getSignatureStatuses", chunk, {"searchTransactionHistory": True})
+                for signature, status in zip(chunk, result["value"], strict=True):
+                    states[signature] = self._judge(network, signature, status)
+        except (RpcUnavailable, RpcError):
+            self._failed(network)
+        return states
+
+    def _judge(self, network: str, signature: str, status: dict[str, Any] | None) -> TxFinality:
+        """A signature the cluster does not know is dropped only once it stayed unknown for `drop_after`
+        seconds (past a blockhash's lifetime): one lagging node behind a load balancer must not drop a payment.
+        """
+        key = (network, signature)
+        if status is not None:
+            self._missing.pop(key, None)
+            return _finality(status)
+        first = self._missing.setdefault(key, self._now())
+        if self._now() - first >= self.drop_after:
+            self._missing.pop(key, None)
+            return TxFinality(0, False, exists=False)
+        return TxFinality(0, False)
+
+    # -- accounts ---------------------------------------------------------------------------------------------
+
+    def token_account(self, owner: str, mint: str) -> str:
+        """Cached associated token address (derivation costs a few hash rounds)."""
+        key = (owner, mint)
+        if key not in self._atas:
+            self._atas[key] = associated_token_address(owner, mint)
+        return self._atas[key]
+
+    @staticmethod
+    def token_balance(info: dict[str, Any] | None) -> int:
+        """Token units in a getMultipleAccounts/getAccountInfo entry (base64), 0 for a missing account."""
+        return _balance(info, "USDC")
+
+    def _accounts_to_read(self, network: str, watched: Iterable[WatchedAddress],
+                          scoped: Mapping[str, str]) -> Iterable[tuple[str, int | None]]:
+        """(account, its current balance for deposit accounts) of every account to read this tick."""
+        mint = self.usdc_mints[network]
+        direct: dict[str, None] = {}
+        deposit: dict[str, str] = {}  # account -> kind ('SOL' lamports or 'USDC' token amount)
+        for w in sorted(watched, key=lambda w: (w.address, w.asset)):
+            # The wallet itself is always read: SOL against a USDC quote or a wrong mint shows up there.
+            accounts = [(w.address, "SOL")]
+            if w.asset == "USDC" or w.deposit:
+                accounts.append((self.token_account(w.address, mint), "USDC"))
+            for account, kind in accounts:
+                if w.deposit:
+                    deposit[account] = kind
+                else:
+                    direct[account] = None
+        for account in direct:
+            yield account, None
+        yield from self._changed_balances(network, deposit, scoped)
+
+    def _changed_balances(self, network: str, accounts: Mapping[str, str],
+                          scoped: Mapping[str, str]) -> Iterable[tuple[str, int]]:
+        """Deposit accounts whose balance differs from the one in their cursor; unchanged ones cost nothing."""
+        keys = list(accounts)
+        for start in range(0, len(keys), ACCOUNTS_PER_CALL):
+            chunk = keys[start:start + ACCOUNTS_PER_CALL]
+            result = self.rpcs[network].call("getMultipleAccounts", chunk,
+                                             {"encoding": "base64", "commitment": "confirmed"})
+            for account, info in zip(chunk, result["value"], strict=True):
+                balance = _balance(info, accounts[account])
+                known, _ = parse_cursor(scoped.get(account))
+                if balance != (known or 0):
+                    yield account, balance
+
+    def _read_account(self, network: str, rpc: SolanaRpc, account: str, balance: int | None,
+                      position: str | None, owners: Collection[str],
+                      mint: str) -> tuple[list[ObservedTransfer], str | None]:
+        """Credits in the account's new transactions, and its next cursor (None: keep the old one).
+
+        A deposit account's balance travels in its cursor, so it is stored only once every new
+        transaction was read; otherwise the moved balance is noticed again next tick.
+        """
+        _, until = parse_cursor(position)
+        complete = True
+        signatures = self._signatures(rpc, account, until)
+        transfers: list[ObservedTransfer] = []
+        newest_final = until
+        for info in signatures:  # newest first
+            if newest_final == until and info.get("confirmationStatus") == "finalized":
+                newest_final = info["signature"]
+            if info.get("err") is not None:
+                continue  # a failed transaction moves no funds
+            known = self._read.get((network, info["signature"]))
+            if known is not None:
+                # Read before: hand its transfers over again rather than trust they were recorded (a failed
+                # record must not lose them); recording is idempotent, so this costs no RPC and no duplicate.
+                transfers.extend(known)
+                continue
+            tx = rpc.call("getTransaction", info["signature"],
+                          {"encoding": "jsonParsed", "maxSupportedTransactionVersion": 0, "commitment": "confirmed"})
+            if tx is None:
+                complete = False  # listed but not yet served by this node: read again next tick
+                continue
+            observed = self._observed(network, info, tx, owners, mint)
+            transfers.extend(observed)
+            self._remember(network, info["signature"], tuple(observed))
+        if not complete:
+            return transfers, None
+        prefix = "" if balance is None else str(balance)
+        return transfers, (f"{prefix}|{newest_final or ''}" if (prefix or newest_final) else None)
+
+    def _signatures(self, rpc: SolanaRpc, account: str, until: str | None) -> list[dict[str, Any]]:
+        """Signatures newer than `until`, paging with `before` while pages are full.
+
+        Without a cursor only the newest page is read: a new account has no older payments of ours.
+        """
+        options: dict[str, Any] = {"limit": self.page_size, "commitment": "confirmed"}
+        if until:
+            options["until"] = until
+        found: list[dict[str, Any]] = []
+        while True:
+            # A refused page aborts the account's read (raised): a partial list could move its cursor past
+            # signatures never read.
+            page = rpc.call("getSignaturesForAddress", account, options)
+            found.extend(page)
+            if len(page) < self.page_size or not until:
+                return found
+            options = {**options, "before": page[-1]["signature"]}
+
+    def _observed(self, network: str, info: dict[str, Any], tx: dict[str, Any], owners: Collection[str],
+                  mint: str) -> list[ObservedTransfer]:
+        final = info.get("confirmationStatus") == "finalized"
+        when = tx.get("blockTime") or info.get("blockTime")
+        block_time = datetime.fromtimestamp(when, UTC) if when else datetime.now(UTC)
+        return [
+            ObservedTransfer(
+                chain=self.chain, network=network, tx_id=info["signature"], transfer_index=c.account_index,
+                asset=c.asset, amount=c.amount, to_address=c.owner, from_address=c.payer, reference=c.reference,
+                block_time=block_time, confirmations=FINAL_CONFIRMATIONS if final else 1, final=final,
+            )
+            for c in credits(tx, owners, mint)
+        ]
+
+    def _remember(self, network: str, signature: str, observed: tuple[ObservedTransfer, ...]) -> None:
+        self._read[(network, signature)] = observed
+        while len(self._read) > 200_000:
+            self._read.popitem(last=False)
+
+    # -- outages ----------------------------------------------------------------------------------------------
+
+    def _available(self, network: str) -> bool:
+        if network not in self.rpcs:
+            return False
+        retry_at, _ = self._down.get(network, (0.0, 0.0))
+        return self._now() >= retry_at
+
+    def _failed(self, network: str) -> None:
+        _, previous = self._down.get(network, (0.0, 0.0))
+        pause = min(self._max_backoff, previous * 2 if previous else self._backoff)
+        self._down[network] = (self._now() + pause, pause)
+        log.warning("solana endpoint down, backing off", extra={"network": network, "seconds": pause})
+
+
+def _balance(info: dict[str, Any] | None, kind: str) -> int:
+    if info is None:
+        return 0
+    if kind == "SOL":
+        return int(info["lamports"])
+    data = base64.b64decode(info["data"][0])
+    return int.from_bytes(data[_TOKEN_AMOUNT], "little") if len(data) >= 72 else 0
+
+
+def _finality(status: dict[str, Any]) -> TxFinality:
+    if status.get("err") is not None:
+        return TxFinality(0, False, exists=False)
+    if status.get("confirmationStatus") == "finalized":
+        return TxFinality(FINAL_CONFIRMATIONS, True)
+    return TxFinality(max(1, int(status.get("confirmations") or 1)), False)

@@ -1,0 +1,28 @@
+"""The Solana client and treasury, built from settings (one rate-limited endpoint per network)."""
+
+from __future__ import annotations
+
+from gateway_core.adapters.chains.solana import SolanaChain
+from gateway_core.adapters.chains.solana_keys import GatewayKeys, seed_bytes
+from gateway_core.adapters.chains.solana_rpc import RateLimiter, SolanaRpc
+from gateway_core.config import Settings
+
+NETWORKS = ("devnet", "mainnet")
+
+
+def solana_chain_from_settings(settings: Settings) -> SolanaChain:
+    """Devnet and mainnet endpoints from SOLANA_RPC_URL_*, each with its own request-rate limit."""
+    urls = {"devnet": settings.solana_rpc_url_devnet, "mainnet": settings.solana_rpc_url_mainnet}
+    rpcs = {
+        network: SolanaRpc(url, limiter=RateLimiter(settings.solana_rpc_rate_limit, settings.solana_rpc_rate_period),
+                           timeout=settings.solana_rpc_timeout, retries=settings.solana_rpc_retries,
+                           backoff=settings.solana_rpc_backoff)
+        for network, url in urls.items()
+    }
+    mints = {"devnet": settings.usdc_mint_devnet, "mainnet": settings.usdc_mint_mainnet}
+    return SolanaChain(rpcs, mints, outage_backoff=max(settings.solana_rpc_backoff, 0.0) * 4)
+
+
+def gateway_keys_from_settings(settings: Settings) -> GatewayKeys:
+    """The fee payer and deposit keys from GATEWAY_SEED (or the seed generated into the instance folder)."""
+    return GatewayKeys(seed_bytes(settings.gateway_seed))

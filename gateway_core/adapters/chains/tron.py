@@ -1,0 +1,241 @@
+"""TRON: USDT-TRC20 to watch-only per-invoice addresses, found by reading each new block once or twice.
+
+Each tick makes one call for the chain's heights (head and solidified), then one call per new block:
+each newly solidified block's receipts once (`walletsolidity/gettransactioninfobyblocknum`), which is
+what makes a payment final, and, while caught up, each new block above the solidified height once as a
+body (`wallet/getblockbynum`), so a payment shows as `paid` as soon as it is in a block. The cost per
+tick grows with blocks, not with open invoices: the watched addresses are a set looked up per transfer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway_core.adapters.chains.tron_api import TronApi, TronApiError
+from gateway_core.adapters.chains.tron_blocks import Watch, from_block, from_receipt, hex20
+from gateway_core.ports import ObservedTransfer, ScanResult, TxFinality, WatchedAddress
+
+MAINNET_USDT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+NILE_USDT = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
+# Store networks onto TRON networks (DESIGN.md §6: devnet means Nile).
+TRON_NETWORKS = {"devnet": "nile", "testnet": "nile", "mainnet": "mainnet"}
+EXPLORERS = {"nile": "https://nile.tronscan.org", "mainnet": "https://tronscan.org"}
+_NUM = re.compile(r"Num:(\d+)")
+
+
+def tron_network(network: str) -> str:
+    """'nile' or 'mainnet' for a store network (devnet/testnet/mainnet)."""
+    try:
+        return TRON_NETWORKS[network]
+    except KeyError:
+        raise ValueError(f"no TRON network for store network {network!r}") from None
+
+
+def explorer_tx_url(network: str, tx_id: str) -> str:
+    """Tronscan link for a transaction on the store network's TRON network."""
+    return f"{EXPLORERS[tron_network(network)]}/#/transaction/{tx_id}"
+
+
+def explorer_address_url(network: str, address: str) -> str:
+    """Tronscan link for an address on the store network's TRON network."""
+    return f"{EXPLORERS[tron_network(network)]}/#/address/{address}"
+
+
+@dataclass(frozen=True)
+class TronNetworkConfig:
+    endpoint: str
+    usdt_contract: str  # base58check
+
+
+@dataclass
+class _Seen:
+    block: int
+    solid: bool
+    checked_at: int = -1  # solidified height when last asked by id (for transfers the scans could not settle)
+    missed_at: int = -1  # solidified height when neither node knew it
+    gone: bool = False  # still unknown long after: dropped with a fork, so it never finalizes
+
+
+@dataclass(frozen=True)
+class Heights:
+    head: int
+    solid: int
+
+
+class TronChain:
+    chain = "tron"
+
+    def __init__(self, networks: dict[str, TronNetworkConfig], api_factory: Callable[[str], TronApi],
+                 max_blocks_per_tick: int = 100, start_lookback_blocks: int = 100,
+                 recheck_blocks: int = 20, drop_after_blocks: int = 1200) -> None:
+        self._networks = networks
+        self._api_factory = api_factory
+        self._apis: dict[str, TronApi] = {}
+        self._max_blocks = max_blocks_per_tick
+        self._lookback = start_lookback_blocks
+        self._recheck = recheck_blocks
+        self._drop_after = drop_after_blocks
+        self._heights: dict[str, Heights] = {}
+        self._solid_read: dict[str, int] = {}  # last solidified block read, per network
+        # What this process saw of watched transfers, so finality needs no call per payment.
+        self._seen: dict[str, dict[str, _Seen]] = {}
+
+    # -- ChainClient ---------------------------------------------------------------------------------------
+
+    def scan(self, network: str, watched: Collection[WatchedAddress], cursor: str | None) -> ScanResult:
+        """Newly solidified blocks' receipts (final), then new head blocks' bodies (not final), once each."""
+        api = self.api(network)
+        heights = self.heights(network)
+        solid_done, head_done = _parse_cursor(cursor, heights.solid - self._lookback)
+        watch = Watch(network, frozenset(hex20(w.address) for w in watched),
+                      hex20(self._config(network).usdt_contract), heights.head)
+        transfers: list[ObservedTransfer] = []
+        solid_to = min(heights.solid, solid_done + self._max_blocks)
+        for number in range(solid_done + 1, solid_to + 1):
+            try:
+                infos = api.post("walletsolidity/gettransactioninfobyblocknum", {"num": number})
+            except TronApiError:
+                if number == solid_done + 1:
+                    raise
+                # Keep what was read; the next tick resumes at this block.
+                return ScanResult(transfers, _cursor(number - 1, max(head_done, number - 1)))
+            transfers += self._solidified(watch, infos if isinstance(infos, list) else [])
+            solid_done = self._solid_read[network] = number
+        head_done = max(head_done, heights.solid)
+        # Early sightings only once caught up: blocks solidified meanwhile are read from their receipts.
+        if solid_done == heights.solid:
+            head_to = min(heights.head, head_done + self._max_blocks)
+            for number in range(head_done + 1, head_to + 1):
+                try:
+                    block = api.post("wallet/getblockbynum", {"num": number})
+                except TronApiError:
+                    break
+                for transfer in from_block(watch, block or {}):
+                    transfers.append(transfer)
+                    self._remember(network, transfer.tx_id, number, solid=False)
+                head_done = number
+        return ScanResult(transfers, _cursor(solid_done, head_done))
+
+    def _solidified(self, watch: Watch, infos: list[dict[str, Any]]) -> list[ObservedTransfer]:
+        """Transfers in a solidified block's receipts; transactions sighted earlier become final here."""
+        found: list[ObservedTransfer] = []
+        seen = self._seen.setdefault(watch.network, {})
+        for info in infos:
+            if info.get("id") in seen:  # includes plain TRX transfers, whose receipts name no recipient
+                self._remember(watch.network, info["id"], int(info["blockNumber"]), solid=True)
+            if watch.wanted:
+                for transfer in from_receipt(watch, info, final=True):
+                    found.append(transfer)
+                    self._remember(watch.network, transfer.tx_id, int(info["blockNumber"]), solid=True)
+        return found
+
+    def _remember(self, network: str, tx_id: str, block: int, solid: bool) -> None:
+        self._seen.setdefault(network, {})[tx_id] = _Seen(block, solid=solid)
+
+    def finality(self, network: str, tx_ids: Sequence[str]) -> dict[str, TxFinality]:
+        """Final once the solidity node has the transaction: from this process's scans, else asked by id."""
+        heights = self._heights.get(network) or self.heights(network)
+        seen = self._seen.setdefault(network, {})
+        answer: dict[str, TxFinality] = {}
+        read = self._solid_read.get(network, heights.solid)
+        for tx_id in tx_ids:
+            entry = seen.get(tx_id)
+            # Unknown here (seen before a restart), or its block solidified without it: ask by id, seldom.
+            if entry is None or (not entry.solid and entry.block <= read
+                                 and heights.solid - entry.checked_at >= self._recheck):
+                entry = self._lookup(network, tx_id, heights)
+            if entry.gone or entry.missed_at >= 0:
+                answer[tx_id] = TxFinality(0, False, exists=not entry.gone)
+                continue
+            confirmations = max(0, heights.head - entry.block + 1)
+            answer[tx_id] = TxFinality(confirmations, entry.solid, exists=True)
+        return answer
+
+    # -- chain reads ---------------------------------------------------------------------------------------
+
+    def api(self, network: str) -> TronApi:
+        """The (lazily built) API client of the store network's TRON network."""
+        name = tron_network(network)
+        if name not in self._apis:
+            self._apis[name] = self._api_factory(self._config(network).endpoint)
+        return self._apis[name]
+
+    def heights(self, network: str) -> Heights:
+        """Head and solidified block numbers in one call (node info), remembered for finality()."""
+        api = self.api(network)
+        info = api.post("wallet/getnodeinfo")
+        head, solid = _num(info.get("block")), _num(info.get("solidityBlock"))
+        if head is None or solid is None:  # a gateway that hides node info: ask for the two blocks instead
+            solid = _block_number(api.post("walletsolidity/getnowblock"))
+            head = _block_number(api.post("wallet/getnowblock"))
+        heights = Heights(max(head, solid), solid)
+        self._heights[network] = heights
+        return heights
+
+    def _lookup(self, network: str, tx_id: str, heights: Heights) -> _Seen:
+        """Where a transaction is, asked by id: for payments seen before a restart, or dropped by a fork.
+
+        Absent from both nodes is only 'gone' after `drop_after_blocks` more solidified blocks: a dropped
+        payment stops counting for good, and a lagging node must not make a real one disappear.
+        """
+        api = self.api(network)
+        seen = self._seen.setdefault(network, {})
+        previous = seen.get(tx_id)
+        info = api.post("walletsolidity/gettransactioninfobyid", {"value": tx_id})
+        if info and "blockNumber" in info:
+            entry = _Seen(int(info["blockNumber"]), solid=True)
+        else:
+            info = api.post("wallet/gettransactioninfobyid", {"value": tx_id})
+            if info and "blockNumber" in info:
+                entry = _Seen(int(info["blockNumber"]), solid=False, checked_at=heights.solid)
+            else:
+                missed_at = previous.missed_at if previous and previous.missed_at >= 0 else heights.solid
+                entry = _Seen(previous.block if previous else heights.solid, solid=False,
+                              checked_at=heights.solid, missed_at=missed_at,
+                              gone=heights.solid - missed_at >= self._drop_after)
+        seen[tx_id] = entry
+        return entry
+
+    def _config(self, network: str) -> TronNetworkConfig:
+        return self._networks[tron_network(network)]
+
+def _parse_cursor(cursor: str | None, start: int) -> tuple[int, int]:
+    """'solid:head' block numbers already read; a first run starts a little before the solidified head."""
+    if not cursor:
+        return max(0, start), max(0, start)
+    solid, _, head = cursor.partition(":")
+    return int(solid), int(head or solid)
+
+
+def _cursor(solid: int, head: int) -> str:
+    return f"{solid}:{max(solid, head)}"
+
+
+def _num(text: object) -> int | None:
+    match = _NUM.search(str(text or ""))
+    return int(match.group(1)) if match else None
+
+
+def _block_number(block: dict[str, Any]) -> int:
+    try:
+        return int(block["block_header"]["raw_data"]["number"])
+    except (KeyError, TypeError, ValueError):
+        raise TronApiError("block without a number") from None
+
+
+def tron_chain_from_settings(settings: Any) -> TronChain:
+    """The TRON client configured from Settings (TronGrid key, endpoints, USDT contracts, limits)."""
+    networks = {
+        "nile": TronNetworkConfig(settings.tron_api_url_nile, settings.tron_usdt_contract_nile),
+        "mainnet": TronNetworkConfig(settings.tron_api_url_mainnet, settings.tron_usdt_contract_mainnet),
+    }
+
+    def factory(endpoint: str) -> TronApi:
+        return TronApi(endpoint, settings.trongrid_api_key, timeout=settings.tron_timeout_seconds,
+                       per_second=settings.tron_requests_per_second)
+
+    return TronChain(networks, factory, max_blocks_per_tick=settings.tron_max_blocks_per_tick,
+                     start_lookback_blocks=settings.tron_start_lookback_blocks)

@@ -1,0 +1,185 @@
+"""The outbox: deliveries (webhooks and emails) written in the same transaction as the event that causes them.
+
+Bodies are rendered here, at enqueue time, from the invoice as the event left it: a retry or a manual
+redelivery sends the same bytes with the same event id. Signatures with time in them are added at send time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway_core.adapters.jsonwire import dumps
+from gateway_core.adapters.models import Delivery, Event, Invoice, Store, WebhookEndpoint
+from gateway_core.adapters.notify.signing import invoice_signature, new_endpoint_secret
+from gateway_core.adapters.notify.ssrf import Allowlist, creation_problem
+from gateway_core.adapters.notify.voltxt_payloads import (
+    invoice_payload,
+    store_block,
+    store_payload,
+    voltxt_event,
+    webhook_headers,
+)
+from gateway_core.domain.errors import DeliveryNotFound, ValidationFailed
+from gateway_core.domain.identifiers import new_event_id
+from gateway_core.services.views import invoice_view
+
+
+def check_callback_url(url: str, allowlist: Sequence[str]) -> None:
+    """The SSRF guard at invoice creation: VALIDATION_ERROR for a callback URL we would never call."""
+    problem = creation_problem(url, Allowlist(allowlist))
+    if problem:
+        raise ValidationFailed("Request validation failed", errors={"callback_url": f"not allowed: {problem}"})
+
+
+def subscribed(store: Store, event_type: str) -> bool:
+    """Every event until the merchant chooses a list."""
+    chosen = (store.webhook_events or {}).get("events")
+    return chosen is None or event_type in chosen
+
+
+def endpoint_for(session: Session, store_id: int, kind: str, url: str, now: datetime) -> WebhookEndpoint:
+    """The endpoint row for this URL (created with its own whsec_ secret on first use)."""
+    digest = hashlib.sha256(url.encode()).hexdigest()
+    query = select(WebhookEndpoint).where(WebhookEndpoint.store_id == store_id, WebhookEndpoint.kind == kind,
+                                          WebhookEndpoint.url_digest == digest)
+    found = session.execute(query).scalar_one_or_none()
+    if found is not None:
+        return found
+    endpoint = WebhookEndpoint(store_id=store_id, kind=kind, url=url, url_digest=digest,
+                               secret=new_endpoint_secret(), created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(endpoint)
+            session.flush()
+    except IntegrityError:  # created concurrently by another transaction
+        return session.execute(query).scalar_one()
+    return endpoint
+
+
+def enqueue_for_event(session: Session, invoice: Invoice, event: Event, now: datetime) -> list[Delivery]:
+    """The deliveries an invoice event causes: callback webhook, store webhook, merchant email."""
+    store = invoice.store
+    event_type = voltxt_event(event.type, store.settlement_mode)
+    if event_type is None:
+        return []
+    view = invoice_view(invoice, now)
+    common: dict[str, Any] = {"store_id": store.id, "event": event, "event_id": event.event_id,
+                              "event_type": event_type, "invoice_number": invoice.number,
+                              "next_attempt_at": now, "created_at": now, "updated_at": now}
+    deliveries = []
+    if invoice.callback_url:
+        payload = invoice_payload(view, event_type, event.created_at, event.event_id)
+        payload["signature"] = invoice_signature(payload, store.webhook_secret)
+        deliveries.append(Delivery(
+            channel="callback", endpoint=endpoint_for(session, store.id, "callback", invoice.callback_url, now),
+            body=dumps(payload), headers=webhook_headers("callback", event_type, invoice.number, invoice.network,
+                                                         store.id), **common))
+    if subscribed(store, event_type) and (store.webhook_url or _email_on(store)):
+        body = dumps(store_payload(view, store, event_type, event.created_at, event.event_id))
+        if store.webhook_url:
+            deliveries.append(Delivery(
+                channel="store", endpoint=endpoint_for(session, store.id, "store", store.webhook_url, now),
+                body=body, headers=webhook_headers("store", event_type, invoice.number, invoice.network, store.id),
+                **common))
+        if _email_on(store):
+            deliveries.append(Delivery(channel="email", recipient=store.notification_email, body=body, **common))
+    session.add_all(deliveries)
+    return deliveries
+
+
+def _email_on(store: Store) -> bool:
+    return bool(store.email_notifications and store.notification_email)
+
+
+def sample_payload(store: Store, event_type: str, at: datetime, event_id: str) -> dict[str, Any]:
+    """A synthetic store payload for test sends: the real shape, an invoice that does not exist."""
+    sandbox = store.network == "sandbox"
+    cluster = "" if store.network == "mainnet" else "?cluster=devnet"
+    return {
+        "event_type": event_type, "event_id": event_id, "timestamp": at, "webhook_version": "1.0", "test": True,
+        "invoice": {
+            "invoice_number": "TEST00000000", "external_invoice_id": "test_order", "status": "paid",
+            "lifecycle_status": "paid", "network": store.network, "platform": "custom", "platform_display": "Custom",
+            "amount_crypto": Decimal("0.1"), "crypto_currency": "SOL", "amount_fiat": Decimal("15.00"),
+            "fiat_currency": "USD",
+            "amount_received_crypto": Decimal("0.1"), "remaining_amount_crypto": Decimal("0"),
+            "payment_progress_percentage": Decimal("100.00"), "paid_currency": "SOL", "is_overpaid": False,
+            "is_paid_late": False,
+            "payment_breakdown": {"type": "pda_based" if store.settlement_mode == "deposit" else "direct_wallet",
+                                  "customer_payment_sol": Decimal("0.1"), "customer_payment_lamports": 100_000_000,
+                                  "rent_sol": Decimal("0"), "rent_lamports": 0, "total_sol": Decimal("0.1"),
+                                  "total_lamports": 100_000_000, "paid_currency": "SOL",
+                                  "customer_payment_amount": Decimal("0.1"), "customer_payment_currency": "SOL"},
+            "platform_fee_percentage": store.platform_fee_percent, "platform_fee_amount": Decimal("0"),
+            "customer_name": "Test Customer", "customer_email": "customer@example.com",
+            "description": "Test webhook from voltbridge", "created_at": at, "updated_at": at, "expiry_date": at,
+            "is_expired": False, "deposit_address": "TestDepositAddress", "payment_tx_id": "test_tx",
+            "auto_process_tx_id": None,
+            "explorer_urls": {"payment_tx": None if sandbox else f"https://explorer.solana.com/tx/test_tx{cluster}",
+                              "auto_process_tx": None, "deposit_address": None},
+        },
+        "store": store_block(store),
+        "merchant": {"id": store.id, "name": store.name, "email": store.notification_email},
+        "network_info": {"network": store.network, "cluster_param": None, "explorer_base_url": None},
+        "metadata": {"test": True},
+    }
+
+
+def enqueue_test(session: Session, store: Store, channel: str, now: datetime) -> Delivery:
+    """A synthetic event to the store webhook (channel 'store') or the merchant's mailbox ('email')."""
+    event_id = new_event_id()
+    event_type = "webhook_test" if channel == "store" else "email_test"
+    body = dumps(sample_payload(store, event_type, now, event_id))
+    delivery = Delivery(store_id=store.id, event_id=event_id, event_type=event_type, invoice_number="TEST00000000",
+                        channel=channel, body=body, next_attempt_at=now, created_at=now, updated_at=now)
+    if channel == "store":
+        assert store.webhook_url
+        delivery.endpoint = endpoint_for(session, store.id, "store", store.webhook_url, now)
+        delivery.headers = webhook_headers("store", event_type, "TEST00000000", store.network, store.id)
+    else:
+        delivery.recipient = store.notification_email
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def enqueue_dead_letter_notice(session: Session, failed: Delivery, store: Store, now: datetime) -> Delivery | None:
+    """Tell the merchant a webhook was given up on (never for a failed email: that would loop)."""
+    if failed.channel == "email" or not store.notification_email:
+        return None
+    context = {"event_type": "delivery_failed", "event_id": failed.event_id, "timestamp": now,
+               "failed": {"delivery_id": failed.id, "event_id": failed.event_id, "event_type": failed.event_type,
+                          "invoice_number": failed.invoice_number, "channel": failed.channel,
+                          "url": failed.endpoint.url if failed.endpoint else None, "attempts": failed.attempts,
+                          "last_status_code": failed.last_status_code, "last_error": failed.last_error,
+                          "first_attempt_at": failed.first_attempt_at},
+               "store": store_block(store), "merchant": {"id": store.id, "name": store.name,
+                                                         "email": store.notification_email}}
+    notice = Delivery(store_id=store.id, event_id=failed.event_id, event_type="delivery_failed",
+                      invoice_number=failed.invoice_number, channel="email", recipient=store.notification_email,
+                      body=dumps(context), next_attempt_at=now, created_at=now, updated_at=now)
+    session.add(notice)
+    return notice
+
+
+def redeliver(session: Session, store: Store, delivery_id: int, now: datetime) -> Delivery:
+    """A new delivery of the same message: same event id and body, marked as a redelivery, due now."""
+    original = session.get(Delivery, delivery_id)
+    if original is None or original.store_id != store.id:
+        raise DeliveryNotFound("Delivery not found")
+    copy = Delivery(store_id=store.id, event_ref=original.event_ref, event_id=original.event_id,
+                    event_type=original.event_type, invoice_number=original.invoice_number,
+                    channel=original.channel, endpoint_id=original.endpoint_id, recipient=original.recipient,
+                    body=original.body, headers=original.headers, next_attempt_at=now, is_redelivery=True,
+                    redelivery_of=original.redelivery_of or original.id, created_at=now, updated_at=now)
+    session.add(copy)
+    session.flush()
+    return copy

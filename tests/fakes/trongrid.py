@@ -1,0 +1,202 @@
+"""A TronGrid stand-in for `responses`: blocks whose bodies and TransactionInfo answers have the documented shape.
+
+Each transaction is a pair: its body (as `wallet/getblockbynum` lists it) and its receipt (as
+`gettransactioninfobyblocknum` lists it), log data and call data built with tronpy's ABI encoder (the
+watcher decodes them with tronpy's decoder). The full node (`wallet/`) answers for blocks up to the head;
+the solidity node (`walletsolidity/`) only up to the solidified height, as the real nodes do. Every
+request is logged with its headers.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import responses
+from tronpy.abi import trx_abi
+from tronpy.keys import to_hex_address
+
+from gateway_core.adapters.chains.tron_blocks import TRANSFER_SELECTOR, TRANSFER_TOPIC
+
+NILE = "https://nile.trongrid.io"
+NILE_USDT = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
+OTHER_TOKEN = "TF17BgPaZYbz8oxbjhriubPDsA7ArKoLX3"  # some other TRC20 contract on Nile
+PAYER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+GENESIS_MS = 1_768_478_400_000  # 2026-01-15T12:00:00Z
+
+
+def tx_id() -> str:
+    return secrets.token_hex(32)
+
+
+def _word(kind: str, value: Any) -> str:
+    return bytes(trx_abi.encode([kind], [value])).hex()
+
+
+def transfer_log(token: str, sender: str, to: str, amount: int) -> dict[str, Any]:
+    """A TRC20 Transfer(address,address,uint256) event as TransactionInfo.log lists it (hex, no 0x, no 41)."""
+    return {"address": to_hex_address(token)[2:], "topics": [TRANSFER_TOPIC, _word("address", sender),
+                                                               _word("address", to)],
+            "data": _word("uint256", amount)}
+
+
+@dataclass(frozen=True)
+class FakeTx:
+    """One transaction as the two node APIs show it: its body, and its receipt (TransactionInfo)."""
+
+    body: dict[str, Any]
+    info: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.info["id"])
+
+    @property
+    def block(self) -> int:
+        return int(self.info["blockNumber"])
+
+
+def tx_body(txid: str, number: int, contract_type: str, value: dict[str, Any], ret: str) -> dict[str, Any]:
+    return {
+        "ret": [{"contractRet": ret}], "signature": [secrets.token_hex(65)], "txID": txid,
+        "raw_data": {"contract": [{"parameter": {"value": value,
+                                                 "type_url": f"type.googleapis.com/protocol.{contract_type}"},
+                                   "type": contract_type}],
+                     "ref_block_bytes": f"{number % 65536:04x}", "ref_block_hash": secrets.token_hex(8),
+                     "expiration": GENESIS_MS + number * 3000 + 60_000, "fee_limit": 100_000_000,
+                     "timestamp": GENESIS_MS + number * 3000 - 1_000},
+        "raw_data_hex": secrets.token_hex(100),
+    }
+
+
+def trc20_transfer(number: int, to: str, amount: int, token: str = NILE_USDT, sender: str = PAYER,
+                   result: str = "SUCCESS") -> FakeTx:
+    """A TriggerSmartContract transfer(to, amount) call on a TRC20 token, and its receipt."""
+    txid = tx_id()
+    call = TRANSFER_SELECTOR + bytes(trx_abi.encode(["address", "uint256"], [to, amount])).hex()
+    body = tx_body(txid, number, "TriggerSmartContract",
+                 {"data": call, "owner_address": to_hex_address(sender), "contract_address": to_hex_address(token)},
+                 result)
+    info: dict[str, Any] = {
+        "id": txid, "fee": 13_844_850, "blockNumber": number, "blockTimeStamp": GENESIS_MS + number * 3000,
+        "contractResult": ["0000000000000000000000000000000000000000000000000000000000000001"
+                           if result == "SUCCESS" else ""],
+        "contract_address": to_hex_address(token),
+        "receipt": {"energy_fee": 13_499_850, "energy_usage_total": 64_285, "net_fee": 345_000,
+                    "result": result},
+    }
+    if result == "SUCCESS":
+        info["log"] = [transfer_log(token, sender, to, amount)]
+    else:
+        info["result"] = "FAILED"
+        info["resMessage"] = "5245564552540f6f70636f6465"
+    return FakeTx(body, info)
+
+
+def contract_trx_payout(number: int, to: str, sun: int, contract: str = OTHER_TOKEN) -> FakeTx:
+    """A contract call that sent TRX on to `to`: an internal transaction in the receipt only."""
+    txid = tx_id()
+    body = tx_body(txid, number, "TriggerSmartContract",
+                 {"data": "e63d38ed" + "00" * 64, "owner_address": to_hex_address(PAYER),
+                  "contract_address": to_hex_address(contract), "call_value": sun}, "SUCCESS")
+    info = {
+        "id": txid, "fee": 1_100_000, "blockNumber": number, "blockTimeStamp": GENESIS_MS + number * 3000,
+        "contractResult": [""], "contract_address": to_hex_address(contract),
+        "receipt": {"energy_usage_total": 9_000, "net_fee": 345_000, "result": "SUCCESS"},
+        "internal_transactions": [{"hash": secrets.token_hex(32), "caller_address": to_hex_address(contract),
+                                   "transferTo_address": to_hex_address(to),
+                                   "callValueInfo": [{"callValue": sun}], "note": "63616c6c"}],
+    }
+    return FakeTx(body, info)
+
+
+def trx_transfer(number: int, to: str, sun: int, sender: str = PAYER) -> FakeTx:
+    """A plain TransferContract: its receipt names no address, only its body says where the TRX went."""
+    txid = tx_id()
+    body = tx_body(txid, number, "TransferContract",
+                 {"amount": sun, "owner_address": to_hex_address(sender), "to_address": to_hex_address(to)},
+                 "SUCCESS")
+    info = {"id": txid, "blockNumber": number, "blockTimeStamp": GENESIS_MS + number * 3000,
+            "contractResult": [""], "receipt": {"net_usage": 268}}
+    return FakeTx(body, info)
+
+
+@dataclass
+class FakeTronGrid:
+    head: int = 1_000
+    solid: int = 981
+    base: str = NILE
+    blocks: dict[int, list[FakeTx]] = field(default_factory=dict)
+    down: bool = False
+    hide_node_info: bool = False  # some gateways leave the heights out of getnodeinfo
+    requests: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
+
+    def add(self, tx: FakeTx) -> FakeTx:
+        self.blocks.setdefault(tx.block, []).append(tx)
+        return tx
+
+    def advance(self, blocks: int, solid_lag: int = 19) -> None:
+        self.head += blocks
+        self.solid = self.head - solid_lag
+
+    def calls(self, path: str | None = None) -> int:
+        return sum(1 for p, _, _ in self.requests if path is None or p == path)
+
+    def install(self, mock: responses.RequestsMock) -> None:
+        for path in ("wallet/getnodeinfo", "wallet/getnowblock", "walletsolidity/getnowblock", "wallet/getblockbynum",
+                     "wallet/gettransactioninfobyblocknum", "walletsolidity/gettransactioninfobyblocknum",
+                     "wallet/gettransactioninfobyid", "walletsolidity/gettransactioninfobyid"):
+            mock.add_callback(responses.POST, f"{self.base}/{path}", callback=self._answer(path),
+                              content_type="application/json")
+
+    def _answer(self, path: str) -> Any:
+        def callback(request: Any) -> tuple[int, dict[str, str], str]:
+            params = json.loads(request.body or b"{}")
+            self.requests.append((path, params, dict(request.headers)))
+            if self.down:
+                return 503, {}, json.dumps({"Error": "service unavailable"})
+            return 200, {}, json.dumps(self.tx_body(path, params))
+        return callback
+
+    def tx_body(self, path: str, params: dict[str, Any]) -> Any:
+        solid_view = path.startswith("walletsolidity/")
+        if path == "wallet/getnodeinfo" and self.hide_node_info:
+            return {"configNodeInfo": {"codeVersion": "4.7.6"}}
+        if path == "wallet/getnodeinfo":
+            return {"beginSyncNum": self.head - 5000, "block": f"Num:{self.head},ID:{self.head:064x}",
+                    "solidityBlock": f"Num:{self.solid},ID:{self.solid:064x}", "currentConnectCount": 30,
+                    "activeConnectCount": 10, "passiveConnectCount": 20, "totalFlow": 0,
+                    "peerInfoList": [], "configNodeInfo": {"codeVersion": "4.7.6"}, "machineInfo": {},
+                    "cheatWitnessInfoMap": {}}
+        if path.endswith("getnowblock"):
+            number = self.solid if solid_view else self.head
+            return {"blockID": f"{number:064x}", "block_header": {"raw_data": {
+                "number": number, "timestamp": GENESIS_MS + number * 3000}}}
+        limit = self.solid if solid_view else self.head
+        if path.endswith("gettransactioninfobyblocknum"):
+            number = int(params["num"])
+            if number > limit:
+                return []  # the node does not have it (yet): indistinguishable from an empty block
+            return [tx.info for tx in self.blocks.get(number, [])]
+        if path == "wallet/getblockbynum":
+            number = int(params["num"])
+            if number > limit:
+                return {}
+            block: dict[str, Any] = {"blockID": f"{number:016x}" + secrets.token_hex(24), "block_header": {
+                "raw_data": {"number": number, "txTrieRoot": secrets.token_hex(32), "parentHash": "00" * 32,
+                             "witness_address": to_hex_address(PAYER), "version": 30,
+                             "timestamp": GENESIS_MS + number * 3000},
+                "witness_signature": secrets.token_hex(65)}}
+            if self.blocks.get(number):  # an empty block has no "transactions" key at all
+                block["transactions"] = [tx.body for tx in self.blocks[number]]
+            return block
+        if path.endswith("gettransactioninfobyid"):
+            for number in sorted(self.blocks):
+                if number <= limit:
+                    for tx in self.blocks[number]:
+                        if tx.id == params["value"]:
+                            return tx.info
+            return {}
+        raise AssertionError(path)
