@@ -113,8 +113,9 @@ class Dispatcher:
         while time.monotonic() < deadline:
             with self._cond:
                 while self._total >= self.max_claimed:
-                    if not self._cond.wait(timeout=max(0.0, deadline - time.monotonic())):
+                    if time.monotonic() >= deadline:
                         return submitted
+                    self._cond.wait(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
                 free = self.max_claimed - self._total
                 busy = dict(self._in_flight)
             jobs, blocked = self._claim(min(free, self.batch), busy)
@@ -154,15 +155,23 @@ class Dispatcher:
         token = secrets.token_hex(8)
         due = self._due(now)
         saturated = [slot for slot, n in busy.items() if n >= self.claim_cap]
-        query = select(Delivery.id, Delivery.endpoint_id).where(due)  # type: ignore[arg-type]
+        filters = []
         endpoints = [s for s in saturated if s != MAIL_KEY]
         if endpoints:
-            query = query.where(or_(Delivery.endpoint_id.is_(None), Delivery.endpoint_id.not_in(endpoints)))
+            filters.append(or_(Delivery.endpoint_id.is_(None), Delivery.endpoint_id.not_in(endpoints)))
         if MAIL_KEY in saturated:
-            query = query.where(Delivery.endpoint_id.is_not(None))
+            filters.append(Delivery.endpoint_id.is_not(None))
+        # Two index range scans rather than one OR: the due-pending scan comes out in order from the
+        # (status, next_attempt_at) index, so its cost does not grow with the backlog.
+        pending = (select(Delivery.id, Delivery.endpoint_id)
+                   .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, *filters)
+                   .order_by(Delivery.status, Delivery.next_attempt_at).limit(limit * 4))
+        expired = (select(Delivery.id, Delivery.endpoint_id)
+                   .where(Delivery.status == "sending", Delivery.claimed_until < now, *filters).limit(limit * 4))
         with self.uow_factory() as uow:
             session = uow.session
-            rows = session.execute(query.order_by(Delivery.next_attempt_at, Delivery.id).limit(limit * 4)).all()
+            rows = list(session.execute(expired).all()) + list(session.execute(pending).all())
+            rows = rows[:limit * 4]
             if rows:
                 # Per endpoint, one invoice's events go out in order: a storefront that sees payment_completed
                 # before payment_received would move the order back. A later event waits while an earlier one
@@ -232,7 +241,10 @@ class Dispatcher:
                 self._running[job.slot] -= 1
                 if not self._running[job.slot]:
                     del self._running[job.slot]
-            self._cond.notify_all()
+            # Wake the pump only when this endpoint's queue has run down: waking it on every send makes it
+            # re-query for work that is only waiting on a slow endpoint, and those queries slow everyone.
+            if self._in_flight.get(job.slot, 0) <= self.per_endpoint:
+                self._cond.notify_all()
         self._outcomes.put((job, started_at, outcome))
         if following is not None:
             self._pool.submit(self._run, following)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import ApiKey, Store
@@ -36,21 +37,18 @@ def authenticate(uow: UnitOfWork, raw_key: object, clock: Clock, kind: str = "vo
     if not isinstance(raw_key, str) or len(raw_key) != API_KEY_LENGTH:
         raise InvalidApiKey("The provided API key is invalid")
     digest = key_digest(raw_key)
-    now = clock.now()
+    # One round trip: the key, its store and the store's wallets (this runs on every API request).
     row = uow.session.execute(
-        select(ApiKey).where(
-            ApiKey.digest == digest,
-            ApiKey.kind == kind,
-            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
-        )
-    ).scalar_one_or_none()
+        select(ApiKey.digest, Store)
+        .join(Store, Store.id == ApiKey.store_id)
+        .options(joinedload(Store.wallets))
+        .where(ApiKey.digest == digest, ApiKey.kind == kind,
+               or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > clock.now()))
+    ).unique().first()
     # The index lookup already matched; the constant-time compare keeps the check honest if lookup changes.
-    if row is None or not digests_match(row.digest, digest):
+    if row is None or not digests_match(row[0], digest):
         raise InvalidApiKey("The provided API key is invalid")
-    store = uow.session.get(Store, row.store_id)
-    if store is None:
-        raise InvalidApiKey("The provided API key is invalid")
-    return store
+    return row[1]
 
 
 def rotate_key(
