@@ -21,7 +21,7 @@ from gateway_core.adapters.secrets import KeyVault
 from gateway_core.clock import SystemClock
 from gateway_core.config import Settings
 from gateway_core.ports import ChainClient, Clock, Mailer, RateSource, WebhookTransport
-from gateway_core.services.allocation import register_allocator
+from gateway_core.services.allocation import Allocator
 from gateway_core.services.solana_deposits import SolanaTreasury
 
 
@@ -42,6 +42,8 @@ class Services:
     mailer: Mailer | None = None
     # Solana deposit mode (issue 5): derives deposit keys, opens token accounts, sweeps.
     solana: SolanaTreasury | None = None
+    # Per-chain address allocation at invoice creation (deposit keys and token accounts), by chain name.
+    allocators: dict[str, Allocator] = field(default_factory=dict)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
@@ -86,7 +88,7 @@ def build_services(
     services.chains["solana"] = solana
     services.solana = SolanaTreasury(gateway_keys_from_settings(settings), solana,
                                      settings.fee_payer_low_balance_lamports)
-    register_allocator("solana", services.solana.allocate)
+    services.allocators["solana"] = services.solana.allocate
     # TRON (issue 6): builds its TronGrid clients lazily, on the first tick with TRON invoices.
     services.chains["tron"] = tron_chain_from_settings(settings)
     services.webhooks = GuardedHttp(settings.outbound_allowlist)

@@ -60,7 +60,8 @@ def initiate() -> Response:
         check_network(body.get("network"), store)
         session_request = parse_invoice_request(body, kind="dynamic")
         view, created = create_invoice(uow, store, session_request, svc.rates, svc.clock, svc.limits,
-                                       outbound_allowlist=svc.settings.outbound_allowlist)
+                                       outbound_allowlist=svc.settings.outbound_allowlist,
+                                       allocators=svc.allocators)
     return _respond(view, 201 if created else 200)
 
 

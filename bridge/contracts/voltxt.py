@@ -40,7 +40,8 @@ def create() -> Response:
         check_network(body.get("network"), store)
         invoice_request = parse_invoice_request(body, kind="invoice")
         view, created = create_invoice(uow, store, invoice_request, svc.rates, svc.clock, svc.limits,
-                                       outbound_allowlist=svc.settings.outbound_allowlist)
+                                       outbound_allowlist=svc.settings.outbound_allowlist,
+                                       allocators=svc.allocators)
     return invoice_response(view, 201 if created else 200)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -28,7 +28,7 @@ from gateway_core.domain.errors import (
 from gateway_core.domain.identifiers import new_invoice_number, new_solana_pubkey, new_tron_address
 from gateway_core.domain.lifecycle import OPEN, Status
 from gateway_core.ports import Clock, RateSource
-from gateway_core.services.allocation import allocate_addresses
+from gateway_core.services.allocation import Allocator, allocate_addresses
 from gateway_core.services.assess import emit, lock_invoice, move
 from gateway_core.services.outbox import check_callback_url
 from gateway_core.services.tron_deposits import accepts_tron, tron_deposit_quote
@@ -154,6 +154,7 @@ def create_invoice(
     uow: UnitOfWork, store: Store, request: InvoiceRequest, rates: RateSource, clock: Clock,
     limits: tuple[Decimal, Decimal] = (Decimal("0.01"), Decimal("1000000")),
     outbound_allowlist: Sequence[str] = (),
+    allocators: Mapping[str, Allocator] | None = None,
 ) -> tuple[InvoiceView, bool]:
     """Create the invoice, or return the existing one for an identical retry. Returns (view, created)."""
     session = uow.session
@@ -194,7 +195,8 @@ def create_invoice(
         if existing is None:
             raise
         return _same_or_conflict(existing, request, clock), False
-    allocate_addresses(session, invoice)  # per-chain deposit keys/accounts; a failure rolls the invoice back
+    # Per-chain deposit keys and token accounts; a failure rolls the invoice back.
+    allocate_addresses(session, invoice, allocators or {})
     emit(session, invoice, "invoice.created", now)
     return invoice_view(invoice, now), True
 
