@@ -99,7 +99,8 @@ def _ensure_demo_store(svc: Services, host: str, port: int) -> None:
     click.echo("Create an invoice:")
     click.echo(f"  curl -sS -X POST {base}/api/plugin/invoice/create -H 'Content-Type: application/json' "
                f"-d {shlex.quote(payload)}")
-    click.echo("Then pay it: .venv/bin/voltbridge simulate pay <invoice_number>  (or POST /pay/<invoice_number>/simulate)")
+    click.echo("Then pay it: .venv/bin/voltbridge simulate pay <invoice_number>"
+               "  (or POST /pay/<invoice_number>/simulate)")
     click.echo("")
 
 
