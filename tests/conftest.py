@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -99,24 +100,41 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+@contextmanager
+def running_services(settings: Settings, clock: FrozenClock) -> Iterator[Services]:
+    """The worker's view (plain SQLAlchemy sessions), with its engine disposed afterwards."""
+    svc = build_services(settings, clock=clock)
+    try:
+        yield svc
+    finally:
+        if svc.engine is not None:
+            svc.engine.dispose()
+
+
+@contextmanager
+def running_app(settings: Settings, clock: FrozenClock) -> Iterator[Any]:
+    """A testing Flask app on these settings, with its engine disposed afterwards."""
+    from bridge.extensions import db
+
+    application = create_app(settings, clock=clock)
+    application.testing = True
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture
 def services(settings: Settings, clock: FrozenClock) -> Iterator[Services]:
-    """The worker's view: plain SQLAlchemy sessions."""
-    svc = build_services(settings, clock=clock)
-    yield svc
-    if svc.engine is not None:
-        svc.engine.dispose()
+    with running_services(settings, clock) as svc:
+        yield svc
 
 
 @pytest.fixture
 def app(settings: Settings, clock: FrozenClock) -> Iterator[Any]:
-    application = create_app(settings, clock=clock)
-    application.testing = True
-    yield application
-    from bridge.extensions import db
-
-    with application.app_context():
-        db.engine.dispose()
+    with running_app(settings, clock) as application:
+        yield application
 
 
 @pytest.fixture

@@ -10,15 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bridge import create_app
 from gateway_core.adapters.chains.solana_keys import GatewayKeys, seed_bytes
 from gateway_core.adapters.models import Event, Invoice, Payment
-from gateway_core.bootstrap import Services, build_services
+from gateway_core.bootstrap import Services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
 from gateway_core.services.stores import create_store
 from gateway_core.worker import sweep_deposits
-from tests.conftest import invoice_body, post_json, tick
+from tests.conftest import invoice_body, post_json, running_app, running_services, tick
 from tests.fakes.solana_rpc import FakeSolanaRpc
 from tests.solana_support import OTHER_MINT, SEED_HEX, USDC_DEVNET, Buyer
 
@@ -42,21 +41,14 @@ def sol_settings(database_url: str, tmp_path: Path, fake_rpc: FakeSolanaRpc) -> 
 
 @pytest.fixture
 def sol(sol_settings: Settings, clock: FrozenClock) -> Iterator[Services]:
-    svc = build_services(sol_settings, clock=clock)
-    yield svc
-    if svc.engine is not None:
-        svc.engine.dispose()
+    with running_services(sol_settings, clock) as svc:
+        yield svc
 
 
 @pytest.fixture
 def sol_client(sol_settings: Settings, clock: FrozenClock, sol: Services) -> Iterator[Any]:
-    app = create_app(sol_settings, clock=clock)
-    app.testing = True
-    yield app.test_client()
-    from bridge.extensions import db
-
-    with app.app_context():
-        db.engine.dispose()
+    with running_app(sol_settings, clock) as app:
+        yield app.test_client()
 
 
 @pytest.fixture

@@ -12,15 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bridge import create_app
 from gateway_core.adapters.models import Delivery, Store
-from gateway_core.bootstrap import Services, build_services
+from gateway_core.bootstrap import Services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
 from gateway_core.services.dispatch import Dispatcher, dispatcher_for
 from gateway_core.services.sandbox import simulate_payment
 from gateway_core.services.stores import NewStore, create_store
-from tests.conftest import invoice_body, post_json, tick
+from tests.conftest import invoice_body, post_json, running_app, running_services, tick
 from tests.fakes.receiver import Receiver
 
 CREATE = "/api/plugin/invoice/create"
@@ -47,21 +46,14 @@ def nsettings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def nsvc(nsettings: Settings, clock: FrozenClock) -> Iterator[Services]:
-    svc = build_services(nsettings, clock=clock)
-    yield svc
-    if svc.engine is not None:
-        svc.engine.dispose()
+    with running_services(nsettings, clock) as svc:
+        yield svc
 
 
 @pytest.fixture
 def napp(nsettings: Settings, clock: FrozenClock) -> Iterator[Any]:
-    app = create_app(nsettings, clock=clock)
-    app.testing = True
-    yield app
-    from bridge.extensions import db
-
-    with app.app_context():
-        db.engine.dispose()
+    with running_app(nsettings, clock) as app:
+        yield app
 
 
 @pytest.fixture
