@@ -231,29 +231,15 @@ def store_list() -> None:
 def store_set(store: str, as_json: bool, **options: Any) -> None:
     """Show or change STORE's notification settings (the same as POST /api/plugin/store/settings)."""
     from bridge.jsonio import dumps
-    from gateway_core.services.notify_settings import (
-        apply_change,
-        needs_verification,
-        parse_change,
-        settings_view,
-        verify_webhook_url,
-    )
+    from gateway_core.services.notify_settings import update_settings
 
     svc = _services()
     fields = {k: v for k, v in options.items() if v is not None}
     try:
-        with svc.uow() as uow:
-            found = find_store(uow, store)
-            store_id = found.id
-            change = parse_change(fields) if fields else None
-            url = needs_verification(found, change) if change else None
-        if url is not None:
-            assert svc.webhooks is not None
-            click.echo(f"Verifying {url} with a challenge request ...")
-            verify_webhook_url(svc.webhooks, url)
-        with svc.uow() as uow:
-            saved = apply_change(uow, store_id, change, svc.clock.now()) if change else find_store(uow, store_id)
-            view = settings_view(uow, saved)
+        view, changed = update_settings(
+            svc.uow, svc.webhooks, svc.clock.now(), lambda uow: find_store(uow, store), fields,
+            on_verify=lambda url: click.echo(f"Verifying {url} with a challenge request ..."),
+        )
     except GatewayError as exc:
         _fail(exc)
         return
@@ -261,7 +247,7 @@ def store_set(store: str, as_json: bool, **options: Any) -> None:
         click.echo(dumps(view))
         return
     events = "all" if view["webhook_events_all"] else ",".join(view["webhook_events"])
-    click.echo(f"Store {view['store_id']} notification settings{' updated' if change else ''}:")
+    click.echo(f"Store {view['store_id']} notification settings{' updated' if changed else ''}:")
     click.echo(f"  webhook_url          {view['webhook_url'] or '-'}")
     click.echo(f"  webhook_events       {events}")
     click.echo(f"  email_notifications  {'on' if view['email_notifications'] else 'off'}")

@@ -20,13 +20,7 @@ from gateway_core.bootstrap import Services
 from gateway_core.domain.errors import EmailNotEnabled, WebhookNotConfigured
 from gateway_core.services.delivery_log import delivery_page, delivery_row, endpoint_stats
 from gateway_core.services.keys import authenticate
-from gateway_core.services.notify_settings import (
-    apply_change,
-    needs_verification,
-    parse_change,
-    settings_view,
-    verify_webhook_url,
-)
+from gateway_core.services.notify_settings import update_settings
 from gateway_core.services.outbox import enqueue_test, redeliver
 
 bp = Blueprint("voltxt_notifications", __name__, url_prefix="/api/plugin")
@@ -55,19 +49,8 @@ def store_settings() -> Response:
     body = read_json_object()
     svc = services()
     fields = {k: body[k] for k in SETTINGS_FIELDS if k in body}
-    with svc.uow() as uow:
-        store = _store(uow, body)
-        store_id = store.id
-        change = parse_change(fields) if fields else None
-        url = needs_verification(store, change) if change else None
-    if url is not None:
-        assert svc.webhooks is not None
-        verify_webhook_url(svc.webhooks, url)  # outside the transaction: it may take up to 10 s
-    with svc.uow() as uow:
-        store = apply_change(uow, store_id, change, svc.clock.now()) if change else uow.session.get(Store, store_id)
-        assert store is not None
-        data = settings_view(uow, store)
-    message = "Settings updated" if change else "Settings"
+    data, changed = update_settings(svc.uow, svc.webhooks, svc.clock.now(), lambda uow: _store(uow, body), fields)
+    message = "Settings updated" if changed else "Settings"
     return json_response({"success": True, "message": message, "data": {"settings": data}, "settings": data})
 
 

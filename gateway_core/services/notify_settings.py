@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -134,6 +135,31 @@ def apply_change(uow: UnitOfWork, store_id: int, change: SettingsChange, now: da
     if store.webhook_url:
         endpoint_for(uow.session, store.id, "store", store.webhook_url, now)
     return store
+
+
+def update_settings(
+    uow_factory: Callable[[], UnitOfWork], transport: WebhookTransport | None, now: datetime,
+    find: Callable[[UnitOfWork], Store], fields: dict[str, Any],
+    on_verify: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Read the settings, or validate, verify a new webhook URL and save them; returns (view, changed).
+
+    The challenge request may take seconds, so it runs between two transactions, never inside one.
+    """
+    with uow_factory() as uow:
+        store = find(uow)
+        store_id = store.id
+        change = parse_change(fields) if fields else None
+        url = needs_verification(store, change) if change else None
+        if change is None:
+            return settings_view(uow, store), False
+    if url is not None:
+        assert transport is not None
+        if on_verify is not None:
+            on_verify(url)
+        verify_webhook_url(transport, url)
+    with uow_factory() as uow:
+        return settings_view(uow, apply_change(uow, store_id, change, now)), True
 
 
 def settings_view(uow: UnitOfWork, store: Store) -> dict[str, Any]:
