@@ -36,7 +36,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
-    app.extensions["voltbridge"] = services or build_services(settings, sessions=lambda: db.session, **overrides)
+    from storefront_adapters import install_channels
+
+    app.extensions["voltbridge"] = services or install_channels(
+        build_services(settings, sessions=lambda: db.session, **overrides))
     app.extensions["voltbridge.settings"] = settings
 
     if settings.trust_proxy:

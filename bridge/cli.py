@@ -19,6 +19,7 @@ from gateway_core.logs import configure_logging
 from gateway_core.services.keys import rotate_key
 from gateway_core.services.sandbox import simulate_payment
 from gateway_core.services.stores import create_store, find_store, list_stores
+from storefront_adapters import install_channels
 
 log = logging.getLogger("voltbridge")
 
@@ -71,7 +72,7 @@ def run_command(host: str, port: int) -> None:
     svc = _services()
     upgrade(svc.settings.database_url)
     _ensure_demo_store(svc, host, port)
-    worker = background_worker(build_services(svc.settings, clock=svc.clock))
+    worker = background_worker(install_channels(build_services(svc.settings, clock=svc.clock)))
     worker.start()
     click.echo(f"voltbridge is serving on http://{host}:{port} (worker running in this process)")
     try:
@@ -124,7 +125,7 @@ def worker_command() -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_json)
     log.info("worker starting", extra={"watch_interval": settings.watch_interval_seconds})
-    blocking_worker(build_services(settings)).start()
+    blocking_worker(install_channels(build_services(settings))).start()
 
 
 # -- database ----------------------------------------------------------------------------------------------
@@ -219,6 +220,9 @@ def store_list() -> None:
 
 @store_group.command("set")
 @click.argument("store")
+@click.option("--contract", default=None, type=click.Choice(["virtexgate", "veltpay", "venta"]),
+              help="set the webhook of another contract (with --webhook-url) instead of the VOLTXT settings")
+@click.option("--rotate-secret", is_flag=True, help="with --contract: issue a new signing secret")
 @click.option("--webhook-url", default=None, help="store webhook URL (verified by a challenge GET); '' removes it")
 @click.option("--webhook-events", default=None, help="comma-separated VOLTXT events, or 'all'")
 @click.option("--email-notifications/--no-email-notifications", default=None, help="merchant email on events")
@@ -228,12 +232,15 @@ def store_list() -> None:
 @click.option("--website-url", default=None)
 @click.option("--json", "as_json", is_flag=True, help="print the settings as one JSON object")
 @with_appcontext
-def store_set(store: str, as_json: bool, **options: Any) -> None:
+def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bool, **options: Any) -> None:
     """Show or change STORE's notification settings (the same as POST /api/plugin/store/settings)."""
     from bridge.jsonio import dumps
     from gateway_core.services.notify_settings import update_settings
 
     svc = _services()
+    if contract is not None:
+        _set_contract_webhook(svc, store, contract, options.get("webhook_url"), rotate_secret, as_json)
+        return
     fields = {k: v for k, v in options.items() if v is not None}
     try:
         view, changed = update_settings(
@@ -256,16 +263,87 @@ def store_set(store: str, as_json: bool, **options: Any) -> None:
     click.echo(f"  support_email        {view['support_email'] or '-'}")
 
 
+def _set_contract_webhook(svc: Services, store: str, contract: str, url: str | None, rotate: bool,
+                          as_json: bool) -> None:
+    """Another contract's webhook URL and signing secret for the store (the secret is shown when issued)."""
+    from gateway_core.services.contract_webhooks import contract_webhook, set_contract_webhook
+
+    try:
+        with svc.uow() as uow:
+            found = find_store(uow, store)
+            if url is None and not rotate:
+                hook = contract_webhook(uow.session, found.id, contract)
+                shown = {"store_id": found.id, "contract": contract, "webhook_url": hook.url if hook else None}
+                click.echo(json.dumps(shown) if as_json else f"{contract} webhook_url  {shown['webhook_url'] or '-'}")
+                return
+            if url is None:
+                hook = contract_webhook(uow.session, found.id, contract)
+                if hook is None:
+                    raise click.UsageError("--rotate-secret needs a webhook URL set first (--webhook-url)")
+                url = hook.url
+            url, secret = set_contract_webhook(uow, svc.vault, svc.clock, found.id, contract, url,
+                                               svc.settings.outbound_allowlist, new_secret=rotate)
+            store_id = found.id
+    except GatewayError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps({"store_id": store_id, "contract": contract, "webhook_url": url,
+                               "webhook_secret": secret}))
+        return
+    click.echo(f"Store {store_id} {contract} webhook_url  {url}")
+    click.echo(f"Signing secret: {secret}")
+
+
 @main.group("key")
 def key_group() -> None:
-    """API keys."""
+    """API keys, one set per contract (--kind)."""
+
+
+KINDS = click.Choice(["voltxt", "virtexgate", "veltpay", "venta"])
+
+
+def _print_key(issued: Any, as_json: bool, heading: str) -> None:
+    if as_json:
+        shown = {"store_id": issued.store_id, "kind": issued.kind, "api_key": issued.api_key}
+        if issued.key_id is not None:  # VeltPay: the key id travels, the secret signs
+            shown.update(key_id=issued.key_id, secret=issued.api_key)
+        click.echo(json.dumps(shown))
+        return
+    click.echo(heading)
+    if issued.key_id is not None:
+        click.echo(f"  key_id: {issued.key_id}")
+        click.echo(f"  secret (shown once): {issued.api_key}")
+    else:
+        click.echo(f"  API key (shown once): {issued.api_key}")
+
+
+@key_group.command("create")
+@click.argument("store")
+@click.option("--kind", type=KINDS, default="voltxt", show_default=True, help="the contract the key is for")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object (for scripts)")
+@with_appcontext
+def key_create(store: str, kind: str, as_json: bool) -> None:
+    """Issue a key for STORE (id or name) in the KIND contract's format; existing keys keep working."""
+    from gateway_core.services.keys import issue_key
+
+    svc = _services()
+    try:
+        with svc.uow() as uow:
+            issued = issue_key(uow, svc.vault, find_store(uow, store).id, kind)
+    except GatewayError as exc:
+        _fail(exc)
+        return
+    _print_key(issued, as_json, f"New {kind} key for store {issued.store_id}:")
 
 
 @key_group.command("rotate")
 @click.argument("store")
+@click.option("--kind", type=KINDS, default="voltxt", show_default=True)
 @click.option("--grace-hours", type=int, default=None, help="how long old keys keep working (default 24)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object (for scripts)")
 @with_appcontext
-def key_rotate(store: str, grace_hours: int | None) -> None:
+def key_rotate(store: str, kind: str, grace_hours: int | None, as_json: bool) -> None:
     """Issue a new key for STORE (id or name); old keys keep working for the grace period."""
     from datetime import timedelta
 
@@ -273,11 +351,17 @@ def key_rotate(store: str, grace_hours: int | None) -> None:
     grace = timedelta(hours=grace_hours) if grace_hours is not None else svc.key_grace
     try:
         with svc.uow() as uow:
-            issued = rotate_key(uow, svc.vault, find_store(uow, store).id, svc.clock, grace)
+            issued = rotate_key(uow, svc.vault, find_store(uow, store).id, svc.clock, grace, kind)
     except GatewayError as exc:
         _fail(exc)
         return
-    click.echo(f"New API key for store {issued.store_id} (shown once): {issued.api_key}")
+    if as_json:
+        _print_key(issued, True, "")
+        return
+    if kind == "voltxt":
+        click.echo(f"New API key for store {issued.store_id} (shown once): {issued.api_key}")
+    else:
+        _print_key(issued, False, f"New {kind} key for store {issued.store_id}:")
     click.echo(f"Previous keys keep working for {grace.total_seconds() / 3600:g} hours.")
 
 

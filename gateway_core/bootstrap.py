@@ -20,8 +20,9 @@ from gateway_core.adapters.rates.fixed import FixedRateSource
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.clock import SystemClock
 from gateway_core.config import Settings
-from gateway_core.ports import ChainClient, Clock, Mailer, RateSource, WebhookTransport
+from gateway_core.ports import ChainClient, Clock, DeliveryChannel, Mailer, RateSource, WebhookTransport
 from gateway_core.services.allocation import Allocator
+from gateway_core.services.contract_webhooks import contract_channels
 from gateway_core.services.solana_deposits import SolanaTreasury
 
 
@@ -44,6 +45,9 @@ class Services:
     solana: SolanaTreasury | None = None
     # Per-chain address allocation at invoice creation (deposit keys and token accounts), by chain name.
     allocators: dict[str, Allocator] = field(default_factory=dict)
+    # Outbox channels beyond VOLTXT's, by Delivery.channel: other contracts' webhooks (filled here) and
+    # storefront platforms (filled by the composition root: storefront_adapters.install_channels).
+    channels: dict[str, DeliveryChannel] = field(default_factory=dict)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
@@ -92,5 +96,6 @@ def build_services(
     # TRON (issue 6): builds its TronGrid clients lazily, on the first tick with TRON invoices.
     services.chains["tron"] = tron_chain_from_settings(settings)
     services.webhooks = GuardedHttp(settings.outbound_allowlist)
+    services.channels.update(contract_channels())
     services.mailer = mailer_from_url(settings.smtp_url)
     return services

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,19 @@ class WebhookTransport(Protocol):
     def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResult: ...
 
     def get(self, url: str, timeout: float, headers: Mapping[str, str] | None = None) -> HttpResult: ...
+
+
+class DeliveryChannel(Protocol):
+    """Sends outbox deliveries of one channel beyond the VOLTXT ones: another contract's webhooks, or the calls a
+    storefront adapter makes to its platform (Saleor, Shopify, WooCommerce). Registered in Services.channels.
+
+    `credentials` runs in the claim transaction (read and decrypt what signing needs); `send` runs outside any
+    transaction, through the SSRF-guarded transport, and answers ok only when the other side accepted.
+    """
+
+    def credentials(self, session: Any, delivery: Any, vault: Any) -> dict[str, str]: ...
+
+    def send(self, job: Any, at: datetime, transport: WebhookTransport, timeout: float) -> HttpResult: ...
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
 from gateway_core.services.stores import NewStore, create_store
 from gateway_core.worker import expire_invoices, watch_chains
+from storefront_adapters import install_channels
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -103,7 +104,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @contextmanager
 def running_services(settings: Settings, clock: FrozenClock) -> Iterator[Services]:
     """The worker's view (plain SQLAlchemy sessions), with its engine disposed afterwards."""
-    svc = build_services(settings, clock=clock)
+    svc = install_channels(build_services(settings, clock=clock))  # as the worker process wires it
     try:
         yield svc
     finally:

@@ -147,6 +147,10 @@ class ApiKey(Base):
     hint: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column()
+    # Contracts whose keys have a public id besides the secret (VeltPay's key_id; the secret is `encrypted`).
+    public_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Requests per minute for this key where its contract limits them (None: the contract's default).
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
 
 
 class Invoice(Base):
@@ -160,6 +164,8 @@ class Invoice(Base):
     number: Mapped[str] = mapped_column(String(32), unique=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16), default="invoice")  # invoice | dynamic
+    # The wire contract the invoice was created through: its webhooks and status names follow that contract.
+    contract: Mapped[str] = mapped_column(String(16), default="voltxt", server_default="voltxt")
     external_id: Mapped[str | None] = mapped_column(String(191))
     platform: Mapped[str | None] = mapped_column(String(50))
     network: Mapped[str] = mapped_column(String(16))
@@ -431,3 +437,57 @@ class SolanaSweep(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# -- other contracts and storefront platforms (issues 7 and 8) ---------------------------------------------
+
+
+class ContractWebhook(Base):
+    """A store's webhook URL and signing secret for one non-VOLTXT contract (virtexgate, veltpay, venta)."""
+
+    __tablename__ = "contract_webhooks"
+    __table_args__ = (UniqueConstraint("store_id", "contract"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    contract: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(2048))
+    secret_encrypted: Mapped[str] = mapped_column(Text)  # KeyVault-encrypted; signing needs it in the clear
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PlatformInstallation(Base):
+    """One storefront install (a Saleor instance, a Shopify shop, a WooCommerce site) mapped to a store."""
+
+    __tablename__ = "platform_installations"
+    __table_args__ = (UniqueConstraint("platform", "account"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))  # woocommerce | saleor | shopify
+    account: Mapped[str] = mapped_column(String(512))  # Saleor API URL, Shopify shop domain, WooCommerce site URL
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    credentials_encrypted: Mapped[str | None] = mapped_column(Text)  # KeyVault-encrypted JSON (tokens, keys)
+    data: Mapped[dict[str, Any] | None] = mapped_column(ExactJSON)  # non-secret facts (app id, JWKS, scopes)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    store: Mapped[Store] = relationship()
+
+
+class PlatformOrder(Base):
+    """The one invoice of one platform order (or payment session / transaction), whatever the retries."""
+
+    __tablename__ = "platform_orders"
+    __table_args__ = (UniqueConstraint("installation_id", "order_ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installation_id: Mapped[int] = mapped_column(
+        ForeignKey("platform_installations.id", ondelete="CASCADE"), index=True)
+    order_ref: Mapped[str] = mapped_column(String(255))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    data: Mapped[dict[str, Any] | None] = mapped_column(ExactJSON)  # what the platform needs to report back
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    installation: Mapped[PlatformInstallation] = relationship(lazy="joined")
+    invoice: Mapped[Invoice] = relationship()

@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +29,7 @@ from gateway_core.adapters.notify.email_render import build_email
 from gateway_core.adapters.notify.signing import standard_webhook_headers, store_signature
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.domain.delivery import next_retry
-from gateway_core.ports import Clock, HttpResult, Mailer, OutgoingEmail, WebhookTransport
+from gateway_core.ports import Clock, DeliveryChannel, HttpResult, Mailer, OutgoingEmail, WebhookTransport
 from gateway_core.services.keys import signing_key
 from gateway_core.services.outbox import enqueue_dead_letter_notice
 
@@ -60,6 +60,8 @@ class Job:
     store_name: str
     brand_color: str | None
     api_key: str | None
+    # What a registered channel (ports.DeliveryChannel) needs to sign or authenticate; never logged.
+    credentials: Mapping[str, str] | None = None
 
     @property
     def slot(self) -> int:
@@ -78,7 +80,9 @@ class Dispatcher:
     def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock, transport: WebhookTransport,
                  mailer: Mailer, vault: KeyVault, *, mail_from: str = "", public_url: str = "",
                  concurrency: int = 32, per_endpoint: int = 8, timeout: float = 30.0,
-                 lease: float = 90.0, batch: int = 100) -> None:
+                 lease: float = 90.0, batch: int = 100,
+                 channels: Mapping[str, DeliveryChannel] | None = None) -> None:
+        self.channels = dict(channels or {})
         self.uow_factory, self.clock, self.transport, self.mailer, self.vault = (
             uow_factory, clock, transport, mailer, vault)
         self.mail_from, self.public_url = mail_from, public_url
@@ -93,6 +97,7 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="deliver")
         self._cond = threading.Condition()
         self._keys: dict[int, tuple[str | None, float]] = {}
+        self._credentials: dict[tuple[str, int, int | None], tuple[dict[str, str], float]] = {}
         self._in_flight: dict[int, int] = {}  # claimed and not finished, per endpoint (sending or waiting)
         self._running: dict[int, int] = {}
         self._backlog: dict[int, deque[Job]] = {}
@@ -217,8 +222,20 @@ class Dispatcher:
                     d.id, token, d.channel, d.endpoint_id, d.endpoint.url if d.endpoint else None,
                     d.endpoint.secret if d.endpoint else None, d.recipient, d.body, dict(d.headers or {}),
                     d.event_id, d.event_type, d.is_redelivery, store.id, store.name, store.brand_color,
-                    keys[store.id][0] if store.id in keys else None))
+                    keys[store.id][0] if store.id in keys else None, self._channel_credentials(session, d)))
         return jobs, False
+
+    def _channel_credentials(self, session: Session, delivery: Delivery) -> dict[str, str] | None:
+        """A registered channel's secrets for this delivery, cached like the store keys."""
+        channel = self.channels.get(delivery.channel)
+        if channel is None:
+            return None
+        slot = (delivery.channel, delivery.store_id, delivery.endpoint_id)
+        cached = self._credentials.get(slot)
+        if cached is None or cached[1] < time.monotonic():
+            cached = (channel.credentials(session, delivery, self.vault), time.monotonic() + KEY_CACHE_SECONDS)
+            self._credentials[slot] = cached
+        return cached[0]
 
     # -- sending -------------------------------------------------------------------------------------------
 
@@ -254,6 +271,9 @@ class Dispatcher:
     def _send(self, job: Job, at: datetime) -> Outcome:
         if job.channel == "email":
             return self._send_email(job, at)
+        channel = self.channels.get(job.channel)
+        if channel is not None:
+            return Outcome(channel.send(job, at, self.transport, self.timeout))
         body = job.body.encode()
         headers = dict(job.headers)
         if job.channel == "store" and job.api_key:
@@ -401,6 +421,7 @@ def dispatcher_for(services: object, **options: object) -> Dispatcher:
     values: dict[str, object] = {"mail_from": settings.mail_from, "public_url": settings.public_url,
                                  "concurrency": settings.delivery_concurrency,
                                  "timeout": settings.webhook_timeout_seconds,
-                                 "lease": settings.delivery_lease_seconds, **options}
+                                 "lease": settings.delivery_lease_seconds, "channels": services.channels,
+                                 **options}
     return Dispatcher(services.uow, services.clock, services.webhooks, services.mailer, services.vault,
                       **values)  # type: ignore[arg-type]

@@ -46,6 +46,7 @@ class InvoiceRequest:
     currency: str = "USD"
     fiat_currency: str = "USD"  # the currency amounts are reported in for crypto-priced invoices
     kind: str = "invoice"
+    contract: str = "voltxt"  # the wire contract it came through (its webhooks and status names)
     external_id: str | None = None
     platform: str | None = None
     expiry_hours: int | None = None
@@ -176,7 +177,7 @@ def create_invoice(
     expires_at = now + timedelta(hours=hours)
     invoice = Invoice(
         number=new_invoice_number(), store=store, store_id=store.id, kind=request.kind,
-        external_id=request.external_id, platform=request.platform, network=store.network,
+        contract=request.contract, external_id=request.external_id, platform=request.platform, network=store.network,
         status=Status.PENDING.value, amount_type=request.amount_type, price_currency=request.currency,
         price_units=priced.price_units, fiat_currency=priced.fiat_currency, fiat_minor=priced.fiat_minor,
         request_fingerprint=request.fingerprint(), description=request.description,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,26 +17,59 @@ from gateway_core.domain.errors import InvalidApiKey, StoreNotFound
 from gateway_core.domain.identifiers import API_KEY_LENGTH, new_api_key
 from gateway_core.ports import Clock
 
+# The contracts whose keys a store can hold (`voltbridge key create --kind`), each in its own documented format.
+KEY_KINDS = ("voltxt", "virtexgate", "veltpay", "venta")
+
 
 @dataclass(frozen=True)
 class IssuedKey:
     store_id: int
     kind: str
-    api_key: str
+    api_key: str  # the secret: the API key itself, or VeltPay's signing secret
+    key_id: str | None = None  # VeltPay's public key id (sent as X-Api-Key; the secret never travels)
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def new_raw_key(kind: str) -> str:
+    if kind == "voltxt":
+        return new_api_key()  # 32 characters, the VOLTXT plugins check the length
+    if kind == "virtexgate":
+        return "vgk_" + _b64url(secrets.token_bytes(32))  # the format VirtexGate documents
+    if kind == "veltpay":
+        return secrets.token_hex(32)
+    if kind == "venta":
+        return "vc_" + _b64url(secrets.token_bytes(32))
+    raise ValueError(f"unknown key kind {kind!r}")
+
+
+def plausible_key(kind: str, raw: object) -> bool:
+    """Cheap shape check before hashing anything (and so malformed keys never reach the database)."""
+    if not isinstance(raw, str):
+        return False
+    if kind == "voltxt":
+        return len(raw) == API_KEY_LENGTH
+    if kind == "virtexgate":
+        return raw.startswith("vgk_") and len(raw) == 47
+    if kind == "venta":
+        return raw.startswith("vc_") and len(raw) == 46
+    return 16 <= len(raw) <= 128
 
 
 def issue_key(uow: UnitOfWork, vault: KeyVault, store_id: int, kind: str = "voltxt") -> IssuedKey:
     """Create a key for the store (inside the caller's transaction) and return it in the clear, once."""
-    raw = new_api_key()
-    uow.session.add(
-        ApiKey(store_id=store_id, kind=kind, digest=key_digest(raw), encrypted=vault.encrypt(raw), hint=raw[:4])
-    )
-    return IssuedKey(store_id, kind, raw)
+    raw = new_raw_key(kind)
+    key_id = "vk_" + secrets.token_hex(12) if kind == "veltpay" else None
+    uow.session.add(ApiKey(store_id=store_id, kind=kind, digest=key_digest(raw), encrypted=vault.encrypt(raw),
+                           hint=(key_id or raw)[:4] if kind != "virtexgate" else raw[4:8], public_id=key_id))
+    return IssuedKey(store_id, kind, raw, key_id)
 
 
 def authenticate(uow: UnitOfWork, raw_key: object, clock: Clock, kind: str = "voltxt") -> Store:
     """The store this key belongs to, or InvalidApiKey (unknown, expired after rotation, or malformed)."""
-    if not isinstance(raw_key, str) or len(raw_key) != API_KEY_LENGTH:
+    if not isinstance(raw_key, str) or not plausible_key(kind, raw_key):
         raise InvalidApiKey("The provided API key is invalid")
     digest = key_digest(raw_key)
     # One round trip: the key, its store and the store's wallets (this runs on every API request).

@@ -17,7 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway_core.adapters.jsonwire import dumps
-from gateway_core.adapters.models import Delivery, Event, Invoice, Store, WebhookEndpoint
+from gateway_core.adapters.models import (
+    ContractWebhook,
+    Delivery,
+    Event,
+    Invoice,
+    PlatformOrder,
+    Store,
+    WebhookEndpoint,
+)
+from gateway_core.adapters.notify.contract_formats import formats
 from gateway_core.adapters.notify.signing import invoice_signature, new_endpoint_secret
 from gateway_core.adapters.notify.ssrf import Allowlist, creation_problem
 from gateway_core.adapters.notify.voltxt_payloads import (
@@ -30,6 +39,9 @@ from gateway_core.adapters.notify.voltxt_payloads import (
 from gateway_core.domain.errors import DeliveryNotFound, ValidationFailed
 from gateway_core.domain.identifiers import new_event_id
 from gateway_core.services.views import invoice_view
+
+# Invoices created by a storefront adapter carry the platform as their contract and may have PlatformOrder rows.
+PLATFORM_CONTRACTS = frozenset({"woocommerce", "saleor", "shopify"})
 
 
 def check_callback_url(url: str, allowlist: Sequence[str]) -> None:
@@ -65,7 +77,76 @@ def endpoint_for(session: Session, store_id: int, kind: str, url: str, now: date
 
 
 def enqueue_for_event(session: Session, invoice: Invoice, event: Event, now: datetime) -> list[Delivery]:
-    """The deliveries an invoice event causes: callback webhook, store webhook, merchant email."""
+    """Every delivery an invoice event causes, in the same transaction as the event."""
+    deliveries = _voltxt_deliveries(session, invoice, event, now)
+    deliveries += _contract_deliveries(session, invoice, event, now)
+    deliveries += _platform_deliveries(session, invoice, event, now)
+    session.add_all(deliveries)
+    return deliveries
+
+
+def _contract_deliveries(session: Session, invoice: Invoice, event: Event, now: datetime) -> list[Delivery]:
+    """The webhook of the contract the invoice was created through, to the store's URL for that contract."""
+    if invoice.contract == "voltxt":
+        return []
+    fmt = formats().get(invoice.contract)
+    if fmt is None:
+        return []
+    hook = session.execute(select(ContractWebhook).where(
+        ContractWebhook.store_id == invoice.store_id, ContractWebhook.contract == invoice.contract)
+    ).scalar_one_or_none()
+    if hook is None:
+        return []
+    message = fmt.message(invoice_view(invoice, now), event.type, event.event_id, event.created_at)
+    if message is None:
+        return []
+    return [Delivery(
+        store_id=invoice.store_id, event=event, event_id=event.event_id, event_type=message.event_name,
+        invoice_number=invoice.number, channel=invoice.contract,
+        endpoint=endpoint_for(session, invoice.store_id, invoice.contract, hook.url, now),
+        body=dumps(message.payload), headers={"Content-Type": "application/json", **message.headers},
+        next_attempt_at=now, created_at=now, updated_at=now)]
+
+
+def _platform_deliveries(session: Session, invoice: Invoice, event: Event, now: datetime) -> list[Delivery]:
+    """A report to each storefront order paid by this invoice (Saleor, Shopify, WooCommerce REST).
+
+    The body is the canonical event and the order's reference; the platform's channel (storefront_adapters)
+    turns it into the platform's own call at send time. An order lists the events it wants in data["events"].
+    """
+    if invoice.contract not in PLATFORM_CONTRACTS:
+        return []  # no query on the hot path of every other invoice
+    orders = session.execute(select(PlatformOrder).where(PlatformOrder.invoice_id == invoice.id)).scalars().all()
+    if not orders:
+        return []
+    view = invoice_view(invoice, now)
+    deliveries = []
+    for order in orders:
+        wanted = (order.data or {}).get("events")
+        if wanted is not None and event.type not in wanted:
+            continue
+        installation = order.installation
+        body = {"event_type": event.type, "event_id": event.event_id, "occurred_at": event.created_at,
+                "order_ref": order.order_ref, "order": order.data or {}, "installation_id": installation.id,
+                "invoice": platform_invoice_facts(view)}
+        deliveries.append(Delivery(
+            store_id=invoice.store_id, event=event, event_id=event.event_id, event_type=event.type,
+            invoice_number=invoice.number, channel=installation.platform,
+            endpoint=endpoint_for(session, invoice.store_id, installation.platform, installation.account, now),
+            body=dumps(body), headers={}, next_attempt_at=now, created_at=now, updated_at=now))
+    return deliveries
+
+
+def platform_invoice_facts(view: Any) -> dict[str, Any]:
+    """What a storefront needs to report an invoice event: status, amounts in the order's currency, the tx."""
+    return {"number": view.number, "status": view.status.value, "paid_late": view.paid_late,
+            "overpaid": view.overpaid, "fiat_currency": view.fiat_currency, "fiat_amount": view.fiat_amount,
+            "paid_asset": view.paid_asset, "payment_tx_id": view.payment_tx_id, "network": view.network,
+            "expires_at": view.expires_at}
+
+
+def _voltxt_deliveries(session: Session, invoice: Invoice, event: Event, now: datetime) -> list[Delivery]:
+    """The VOLTXT deliveries: callback webhook, store webhook, merchant email."""
     store = invoice.store
     event_type = voltxt_event(event.type, store.settlement_mode)
     if event_type is None:
@@ -91,7 +172,6 @@ def enqueue_for_event(session: Session, invoice: Invoice, event: Event, now: dat
                 **common))
         if _email_on(store):
             deliveries.append(Delivery(channel="email", recipient=store.notification_email, body=body, **common))
-    session.add_all(deliveries)
     return deliveries
 
 

@@ -50,6 +50,7 @@ class PaymentView:
 class InvoiceView:
     number: str
     kind: str
+    contract: str
     store_id: int
     store_name: str
     network: str
@@ -158,6 +159,7 @@ def invoice_view(invoice: Invoice, now: datetime) -> InvoiceView:
     return InvoiceView(
         number=invoice.number,
         kind=invoice.kind,
+        contract=invoice.contract,
         store_id=store.id,
         store_name=store.name,
         network=invoice.network,
