@@ -68,6 +68,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from bridge.contracts import voltxt_notifications  # issue 4: notification settings, tests, stats, log
 
     app.register_blueprint(voltxt_notifications.bp)
+    from bridge import openapi  # issue 8: /openapi/<contract>.yaml
+
+    app.register_blueprint(openapi.bp)
+    # Contracts and storefront platforms (issues 7 and 8) register their blueprints below, one block each.
     errors.init_app(app)
     cli.init_app(app)
     return app
