@@ -49,8 +49,8 @@ class Services:
     # storefront platforms (filled by the composition root: storefront_adapters.install_channels).
     channels: dict[str, DeliveryChannel] = field(default_factory=dict)
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+    def uow(self, read_only: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.sessions, read_only)
 
     @property
     def limits(self) -> tuple[Decimal, Decimal]:

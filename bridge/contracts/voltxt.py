@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, request
 from bridge.contracts.voltxt_wire import api_key, check_network, invoice_body, parse_invoice_request, render_error
 from bridge.errors import register_format
 from bridge.jsonio import json_response, read_json_object
+from gateway_core.adapters.jsonwire import dumps
 from gateway_core.bootstrap import Services
 from gateway_core.services.invoices import create_invoice, find_by_external_id, get_invoice
 from gateway_core.services.keys import authenticate
@@ -26,19 +27,24 @@ def services() -> Services:
 
 
 def invoice_response(view: Any, status: int = 200) -> Response:
+    """The invoice flat, under `invoice` and under `data` (plugins read either): serialised once, placed thrice."""
     svc = services()
-    body = invoice_body(view, svc.settings.public_url, svc.clock.now())
-    return json_response({"success": True, **body, "invoice": body, "data": body}, status)
+    inner = dumps(invoice_body(view, svc.settings.public_url, svc.clock.now()))
+    text = f'{{"success":true,{inner[1:-1]},"invoice":{inner},"data":{inner}}}'
+    return Response(text, status=status, mimetype="application/json")
 
 
 @bp.post("/invoice/create")
 def create() -> Response:
     body = read_json_object()
     svc = services()
-    with svc.uow() as uow:
+    # Authenticate in a read-only transaction and write in a short one of its own: on SQLite the write lock
+    # is then held for the inserts only, not for parsing, pricing and rendering too.
+    with svc.uow(read_only=True) as uow:
         store = authenticate(uow, api_key(body), svc.clock)
-        check_network(body.get("network"), store)
-        invoice_request = parse_invoice_request(body, kind="invoice")
+    check_network(body.get("network"), store)
+    invoice_request = parse_invoice_request(body, kind="invoice")
+    with svc.uow() as uow:
         view, created = create_invoice(uow, store, invoice_request, svc.rates, svc.clock, svc.limits,
                                        outbound_allowlist=svc.settings.outbound_allowlist,
                                        allocators=svc.allocators)

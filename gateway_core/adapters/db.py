@@ -45,7 +45,8 @@ def configure_engine(engine: Engine) -> Engine:
     # and the lock is what serialises competing watchers on SQLite (PostgreSQL uses FOR UPDATE).
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit of work reads a WAL snapshot and never blocks the writers.
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -55,15 +56,25 @@ def make_engine(url: str) -> Engine:
     return configure_engine(create_engine(url, **engine_options(url)))
 
 
-class UnitOfWork:
-    """One transaction: commit on success, roll back on error. Services take one of these."""
+READ_ONLY = "voltbridge_read_only"
 
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
+
+class UnitOfWork:
+    """One transaction: commit on success, roll back on error. Services take one of these.
+
+    read_only: the caller promises not to write. On SQLite the transaction then starts deferred instead of
+    taking the write lock up front, so reads (authenticating a request, say) never queue behind writers.
+    """
+
+    def __init__(self, session_factory: Callable[[], Session], read_only: bool = False) -> None:
         self._factory = session_factory
+        self.read_only = read_only
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
+        if self.read_only and self.session.get_bind().dialect.name == "sqlite":
+            self.session.connection(execution_options={READ_ONLY: True})
         return self
 
     def __exit__(

@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway_core.adapters.db import UnitOfWork
@@ -30,11 +30,13 @@ from gateway_core.domain.lifecycle import OPEN, Status
 from gateway_core.ports import Clock, RateSource
 from gateway_core.services.allocation import Allocator, allocate_addresses
 from gateway_core.services.assess import emit, lock_invoice, move
+from gateway_core.services.invoice_insert import insert_new_invoice
 from gateway_core.services.outbox import check_callback_url
 from gateway_core.services.tron_deposits import accepts_tron, tron_deposit_quote
 from gateway_core.services.views import InvoiceView, invoice_view
 
 MIN_EXPIRY_HOURS, MAX_EXPIRY_HOURS = 1, 168
+MIN_TTL = timedelta(seconds=60)  # the shortest exact lifetime a contract may ask for (VeltPay's ttl_seconds)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class InvoiceRequest:
     external_id: str | None = None
     platform: str | None = None
     expiry_hours: int | None = None
+    ttl: timedelta | None = None  # an exact lifetime (VeltPay's ttl_seconds); when set, expiry_hours is unused
+    assets: tuple[str, ...] | None = None  # offer only these of the store's assets (VeltPay: USDT alone)
     description: str | None = None
     customer_email: str | None = None
     customer_name: str | None = None
@@ -161,20 +165,23 @@ def create_invoice(
     session = uow.session
     if request.callback_url:  # issue 4: the SSRF guard refuses callback URLs we would never call
         check_callback_url(request.callback_url, outbound_allowlist)
-    if request.external_id is not None:
+    lean = not _needs_allocation(store, allocators)
+    if not lean and inspect(store).detached:
+        session.add(store)  # authenticated in an earlier transaction; allocation updates the store's row
+    if request.external_id is not None and not lean:  # the lean path learns this from its INSERT
         existing = _by_external_id(uow, store.id, request.kind, request.external_id)
         if existing is not None:
             return _same_or_conflict(existing, request, clock), False
     assets = accepted_assets(store)
+    if request.assets is not None:
+        assets = [code for code in assets if code in request.assets]
     if not assets:
         raise NoDestinationWallet("Store doesn't have a destination wallet configured")
     priced = price(request, assets, rates)
     check_limits(priced, rates, *limits)
-    hours = request.expiry_hours or store.default_expiry_hours
-    if not MIN_EXPIRY_HOURS <= hours <= MAX_EXPIRY_HOURS:
-        raise ValidationFailed("Invalid expiry", errors={"expiry_hours": "must be between 1 and 168"})
+    lifetime = _lifetime(request, store)
     now = clock.now()
-    expires_at = now + timedelta(hours=hours)
+    expires_at = now + lifetime
     invoice = Invoice(
         number=new_invoice_number(), store=store, store_id=store.id, kind=request.kind,
         contract=request.contract, external_id=request.external_id, platform=request.platform, network=store.network,
@@ -186,6 +193,12 @@ def create_invoice(
         extra=request.metadata, created_at=now, updated_at=now, expires_at=expires_at,
         quotes=_quotes(store, priced, expires_at), payments=[],
     )
+    if lean:
+        if not insert_new_invoice(session, invoice, now):  # an identical retry, or a conflicting one
+            existing = _by_external_id(uow, store.id, request.kind, request.external_id or "")
+            assert existing is not None
+            return _same_or_conflict(existing, request, clock), False
+        return invoice_view(invoice, now), True
     try:
         with session.begin_nested():
             session.add(invoice)
@@ -200,6 +213,24 @@ def create_invoice(
     allocate_addresses(session, invoice, allocators or {})
     emit(session, invoice, "invoice.created", now)
     return invoice_view(invoice, now), True
+
+
+def _needs_allocation(store: Store, allocators: Mapping[str, Allocator] | None) -> bool:
+    """Deposit keys and xpub addresses are allocated through the ORM (they flush to number their keys)."""
+    return bool(allocators) and (store.settlement_mode == "deposit" or accepts_tron(store))
+
+
+def _lifetime(request: InvoiceRequest, store: Store) -> timedelta:
+    """How long the invoice stays open: the exact ttl a contract asked for, else whole hours."""
+    if request.ttl is not None:
+        if not MIN_TTL <= request.ttl <= timedelta(hours=MAX_EXPIRY_HOURS):
+            raise ValidationFailed("Invalid expiry", errors={
+                "ttl": f"must be between {int(MIN_TTL.total_seconds())} seconds and {MAX_EXPIRY_HOURS} hours"})
+        return request.ttl
+    hours = request.expiry_hours or store.default_expiry_hours
+    if not MIN_EXPIRY_HOURS <= hours <= MAX_EXPIRY_HOURS:
+        raise ValidationFailed("Invalid expiry", errors={"expiry_hours": "must be between 1 and 168"})
+    return timedelta(hours=hours)
 
 
 def _same_or_conflict(existing: Invoice, request: InvoiceRequest, clock: Clock) -> InvoiceView:

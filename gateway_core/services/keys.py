@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from gateway_core.adapters.db import UnitOfWork
@@ -67,19 +69,22 @@ def issue_key(uow: UnitOfWork, vault: KeyVault, store_id: int, kind: str = "volt
     return IssuedKey(store_id, kind, raw, key_id)
 
 
+@functools.cache
+def _key_lookup() -> Select[Any]:
+    """One round trip for the key, its store and the store's wallets; built once (this runs on every request)."""
+    return (select(ApiKey.digest, Store)
+            .join(Store, Store.id == ApiKey.store_id)
+            .options(joinedload(Store.wallets))
+            .where(ApiKey.digest == bindparam("digest"), ApiKey.kind == bindparam("kind"),
+                   or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > bindparam("now"))))
+
+
 def authenticate(uow: UnitOfWork, raw_key: object, clock: Clock, kind: str = "voltxt") -> Store:
     """The store this key belongs to, or InvalidApiKey (unknown, expired after rotation, or malformed)."""
     if not isinstance(raw_key, str) or not plausible_key(kind, raw_key):
         raise InvalidApiKey("The provided API key is invalid")
     digest = key_digest(raw_key)
-    # One round trip: the key, its store and the store's wallets (this runs on every API request).
-    row = uow.session.execute(
-        select(ApiKey.digest, Store)
-        .join(Store, Store.id == ApiKey.store_id)
-        .options(joinedload(Store.wallets))
-        .where(ApiKey.digest == digest, ApiKey.kind == kind,
-               or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > clock.now()))
-    ).unique().first()
+    row = uow.session.execute(_key_lookup(), {"digest": digest, "kind": kind, "now": clock.now()}).unique().first()
     # The index lookup already matched; the constant-time compare keeps the check honest if lookup changes.
     if row is None or not digests_match(row[0], digest):
         raise InvalidApiKey("The provided API key is invalid")

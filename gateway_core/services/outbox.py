@@ -76,6 +76,12 @@ def endpoint_for(session: Session, store_id: int, kind: str, url: str, now: date
     return endpoint
 
 
+def event_link(event: Event) -> dict[str, Any]:
+    """How a delivery points at its event: by key when the event row is already written (the lean create path
+    inserts it with Core), else through the relationship so the ORM orders the inserts."""
+    return {"event_ref": event.id} if event.id is not None else {"event": event}
+
+
 def enqueue_for_event(session: Session, invoice: Invoice, event: Event, now: datetime) -> list[Delivery]:
     """Every delivery an invoice event causes, in the same transaction as the event."""
     deliveries = _voltxt_deliveries(session, invoice, event, now)
@@ -101,7 +107,7 @@ def _contract_deliveries(session: Session, invoice: Invoice, event: Event, now: 
     if message is None:
         return []
     return [Delivery(
-        store_id=invoice.store_id, event=event, event_id=event.event_id, event_type=message.event_name,
+        store_id=invoice.store_id, **event_link(event), event_id=event.event_id, event_type=message.event_name,
         invoice_number=invoice.number, channel=invoice.contract,
         endpoint=endpoint_for(session, invoice.store_id, invoice.contract, hook.url, now),
         body=dumps(message.payload), headers={"Content-Type": "application/json", **message.headers},
@@ -130,7 +136,7 @@ def _platform_deliveries(session: Session, invoice: Invoice, event: Event, now: 
                 "order_ref": order.order_ref, "order": order.data or {}, "installation_id": installation.id,
                 "invoice": platform_invoice_facts(view)}
         deliveries.append(Delivery(
-            store_id=invoice.store_id, event=event, event_id=event.event_id, event_type=event.type,
+            store_id=invoice.store_id, **event_link(event), event_id=event.event_id, event_type=event.type,
             invoice_number=invoice.number, channel=installation.platform,
             endpoint=endpoint_for(session, invoice.store_id, installation.platform, installation.account, now),
             body=dumps(body), headers={}, next_attempt_at=now, created_at=now, updated_at=now))
@@ -152,7 +158,7 @@ def _voltxt_deliveries(session: Session, invoice: Invoice, event: Event, now: da
     if event_type is None:
         return []
     view = invoice_view(invoice, now)
-    common: dict[str, Any] = {"store_id": store.id, "event": event, "event_id": event.event_id,
+    common: dict[str, Any] = {"store_id": store.id, **event_link(event), "event_id": event.event_id,
                               "event_type": event_type, "invoice_number": invoice.number,
                               "next_attempt_at": now, "created_at": now, "updated_at": now}
     deliveries = []
