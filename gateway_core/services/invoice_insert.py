@@ -60,11 +60,12 @@ def _statements(dialect: str) -> _Statements:
     """Built once per dialect and executed with parameters, so SQLAlchemy compiles each exactly once."""
     invoices: Table = Invoice.__table__  # type: ignore[assignment]
     events: Table = Event.__table__  # type: ignore[assignment]
+    quotes: Table = Quote.__table__  # type: ignore[assignment]
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return _Statements(
         invoice=insert(invoices).on_conflict_do_nothing(index_elements=["store_id", "kind", "external_id"])
         .returning(invoices.c.id),
-        quote=Quote.__table__.insert(),
+        quote=quotes.insert(),
         event=events.insert().returning(events.c.id),
     )
 

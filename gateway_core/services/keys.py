@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from gateway_core.adapters.db import UnitOfWork
@@ -70,7 +70,7 @@ def issue_key(uow: UnitOfWork, vault: KeyVault, store_id: int, kind: str = "volt
 
 
 @functools.cache
-def _key_lookup() -> Select[Any]:
+def _key_lookup() -> Any:
     """One round trip for the key, its store and the store's wallets; built once (this runs on every request)."""
     return (select(ApiKey.digest, Store)
             .join(Store, Store.id == ApiKey.store_id)
