@@ -17,6 +17,9 @@ class WatchedAddress:
     asset: str
     # Deposit mode: a per-invoice address the gateway derived (balances can be polled instead of histories).
     deposit: bool = False
+    # Deposit mode: whether the buyer picked this asset on the payment page (None: no pick yet). A client may
+    # read the accounts of assets the buyer did not pick less often than every tick.
+    chosen: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway_core.adapters.chains.solana import SolanaChain
+from gateway_core.adapters.chains.solana import ClusterFinality, SolanaChain
 from gateway_core.adapters.chains.solana_keys import GatewayKeys
 from gateway_core.adapters.chains.solana_rpc import RpcError, RpcUnavailable, SolanaRpc
 from gateway_core.adapters.chains.solana_tx import (
@@ -31,6 +31,7 @@ from gateway_core.domain.errors import VaultInitializationFailed
 from gateway_core.domain.lifecycle import Status
 from gateway_core.ports import Clock
 from gateway_core.services.assess import emit, lock_invoice, move
+from gateway_core.services.payments import refresh_finality
 
 log = logging.getLogger(__name__)
 UowFactory = Callable[[], UnitOfWork]
@@ -98,10 +99,27 @@ class SolanaTreasury:
                              "lamports": lamports, "threshold": self.low_balance_lamports})
         return lamports
 
+    # -- finality ---------------------------------------------------------------------------------------------
+
+    def follow_payments(self, uow_factory: UowFactory, clock: Clock) -> int:
+        """Finality of the Solana payments in flight that the watcher's listings did not report: one
+        getSignatureStatuses per 256 of them. Returns how many payments moved.
+
+        The watch tick learns finality only from the signatures it lists anyway, so that its cost stays one
+        poll per 100 deposit accounts plus the accounts that changed. A deposit payment's account is not
+        listed again once its balance stops moving, and a dropped transaction is listed nowhere: both are
+        followed here, every sweep run. That is about as often as Solana finalizes (~13 s), and a deposit's
+        finality matters first to its sweep, which this same run then builds.
+        """
+        client = ClusterFinality(self.chain)
+        return sum(refresh_finality(uow_factory, client, network, clock) for network in self.chain.rpcs)
+
     # -- sweeps -----------------------------------------------------------------------------------------------
 
     def sweep_due(self, uow_factory: UowFactory, clock: Clock, limit: int = 50) -> int:
-        """Advance every confirmed deposit invoice's sweep by one step; returns how many settled."""
+        """Follow payments in flight to finality, then advance every confirmed deposit invoice's sweep by one
+        step; returns how many settled."""
+        self.follow_payments(uow_factory, clock)
         with uow_factory() as uow:
             ids = list(uow.session.execute(
                 select(Invoice.id).join(SolanaDeposit, SolanaDeposit.invoice_id == Invoice.id)

@@ -27,16 +27,24 @@ class TickReport:
 def watched_addresses(
     uow: UnitOfWork, chain: str, network: str, clock: Clock, late_window: timedelta
 ) -> set[WatchedAddress]:
-    """Addresses of open invoices, and of recently closed ones so late payments are still seen."""
+    """Addresses of open invoices, and of recently closed ones so late payments are still seen.
+
+    Deposit addresses say whether the buyer picked their asset; shared direct-mode wallets do not (they are
+    read whole whatever anyone picked, and leaving the pick out keeps one entry per wallet and asset).
+    """
     recently = clock.now() - late_window
     rows = uow.session.execute(
-        select(Quote.address, Quote.asset, Store.settlement_mode).select_from(Quote)
+        select(Quote.address, Quote.asset, Store.settlement_mode, Invoice.chosen_asset).select_from(Quote)
         .join(Invoice).join(Store, Store.id == Invoice.store_id)
         .where(Quote.chain == chain, Invoice.network == network)
         .where(or_(Invoice.closed_at.is_(None), Invoice.closed_at >= recently))
         .distinct()
     ).all()
-    return {WatchedAddress(address, asset, mode == "deposit") for address, asset, mode in rows}
+    return {
+        WatchedAddress(address, asset, True, None if not picked else asset.upper() == picked.upper())
+        if mode == "deposit" else WatchedAddress(address, asset)
+        for address, asset, mode, picked in rows
+    }
 
 
 def scoped_cursors(uow: UnitOfWork, chain: str, network: str) -> dict[str, str]:

@@ -95,6 +95,7 @@ class FakeSolanaRpc:
     def __init__(self, mints: dict[str, int] | None = None) -> None:
         self.ledger = Ledger(mint_decimals=dict(mints or {}))
         self.calls: Counter[str] = Counter()
+        self.polled: list[str] = []  # every account asked for by getMultipleAccounts, in order
         self.faults: deque[str] = deque()
         self.outage: str | None = None  # a fault applied to every request until cleared
         self.method_faults: dict[str, deque[str]] = {}
@@ -212,6 +213,7 @@ class FakeSolanaRpc:
         if len(addresses) > MAX_ACCOUNTS:
             raise RpcRefused(-32602, f"Too many inputs provided; max {MAX_ACCOUNTS}")
         self._base64_only(config)
+        self.polled.extend(addresses)
         with self.ledger.lock:
             values = [_solders_account(self.ledger.accounts.get(a)) for a in addresses]
         return GetMultipleAccountsResp(values, self._context()).to_json()

@@ -286,3 +286,83 @@ def test_two_sweepers_at_once_send_one_sweep(sol, sol_settings, sol_client, fake
     assert fake_rpc.ledger.accounts[wallet].lamports == amount
     if other.engine is not None:
         other.engine.dispose()
+
+
+def _pick(client, number: str, asset: str) -> None:
+    from tests.conftest import post_json as post
+
+    response = post(client, f"/pay/{number}/asset", {"asset": asset})
+    assert response.status_code == 200 and response.get_json()["chosen_asset"] == asset
+
+
+def test_only_the_picked_assets_account_is_polled_every_tick(sol, sol_client, fake_rpc, fee_payer, buyer) -> None:
+    key, _ = make_store(sol, mode="deposit")
+    invoice = create_invoice(sol_client, key)
+    number = invoice["invoice_number"]
+    owner = option(invoice, "SOL")["address"]
+    ata = associated_token_address(owner, USDC_DEVNET)
+    chain, now = sol.chains["solana"], [0.0]
+    chain._now = lambda: now[0]
+    tick(sol)
+    fake_rpc.polled.clear()
+    tick(sol)
+    assert fake_rpc.polled == [owner, ata]  # no pick yet: both assets' accounts, every tick
+    _pick(sol_client, number, "USDC")
+    fake_rpc.polled.clear()
+    tick(sol)
+    assert fake_rpc.polled == [ata]
+    # The buyer picked USDC but pays in SOL: that account is polled every `unchosen_every` seconds.
+    buyer.pay_sol(owner, option(invoice, "SOL")["amount_base_units"])
+    now[0] += chain.unchosen_every - 1
+    tick(sol)
+    assert payments(sol) == [] and status(sol_client, key, number)["lifecycle_status"] == "pending"
+    fake_rpc.polled.clear()
+    now[0] += 1
+    tick(sol)
+    assert fake_rpc.polled == [owner, ata]
+    [payment] = payments(sol, number)
+    assert (payment.asset, payment.disposition) == ("SOL", "matched")
+    assert status(sol_client, key, number)["lifecycle_status"] == "paid"
+    fake_rpc.polled.clear()
+    tick(sol)
+    assert fake_rpc.polled == [ata]  # the next pass is `unchosen_every` away again
+
+
+def test_unpicked_account_pass_is_redone_after_an_outage(sol, sol_client, fake_rpc, fee_payer, buyer) -> None:
+    key, _ = make_store(sol, mode="deposit")
+    invoice = create_invoice(sol_client, key)
+    owner = option(invoice, "SOL")["address"]
+    _pick(sol_client, invoice["invoice_number"], "SOL")
+    chain, now = sol.chains["solana"], [0.0]
+    chain._now = lambda: now[0]
+    tick(sol)  # a fresh process polls every account once
+    buyer.pay_token(owner, 99_990_000)
+    now[0] += chain.unchosen_every
+    fake_rpc.fail("getMultipleAccounts", "500", "500")
+    tick(sol)  # the pass fails
+    now[0] += 1  # past the (zero) backoff: the failed pass is due again, not `unchosen_every` later
+    fake_rpc.polled.clear()
+    tick(sol)
+    assert associated_token_address(owner, USDC_DEVNET) in fake_rpc.polled
+    assert [p.asset for p in payments(sol)] == ["USDC"]
+
+
+def test_deposit_finality_is_followed_by_the_deposit_job_not_the_tick(sol, sol_client, fake_rpc, fee_payer,
+                                                                      buyer) -> None:
+    key, _ = make_store(sol, mode="deposit", assets=("USDC",))
+    numbers = []
+    for i in range(3):
+        invoice = create_invoice(sol_client, key, external_invoice_id=f"o{i}", amount="10.00")
+        buyer.pay_token(option(invoice, "USDC")["address"], 10_000_000)
+        numbers.append(invoice["invoice_number"])
+    tick(sol)
+    assert {status(sol_client, key, n)["lifecycle_status"] for n in numbers} == {"paid"}
+    fake_rpc.ledger.finalize()
+    fake_rpc.calls.clear()
+    tick(sol)  # no balance moved: one poll, and no status call on the watcher's path
+    assert dict(fake_rpc.calls) == {"getMultipleAccounts": 1}
+    assert {status(sol_client, key, n)["lifecycle_status"] for n in numbers} == {"paid"}
+    fake_rpc.calls.clear()
+    assert sol.solana.follow_payments(sol.uow, sol.clock) == 3
+    assert fake_rpc.calls["getSignatureStatuses"] == 1  # one batch for every payment in flight
+    assert {status(sol_client, key, n)["lifecycle_status"] for n in numbers} == {"confirmed"}

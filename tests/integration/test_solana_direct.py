@@ -182,3 +182,75 @@ def test_mainnet_uses_its_own_mint_and_explorer_cluster(sol, sol_client, fake_rp
         links[network + "_sig"] = signature
     assert links["mainnet"] == f"https://explorer.solana.com/tx/{links['mainnet_sig']}"
     assert links["devnet"] == f"https://explorer.solana.com/tx/{links['devnet_sig']}?cluster=devnet"
+
+
+def test_finality_comes_from_the_listing_with_no_status_call(sol, sol_client, fake_rpc, buyer) -> None:
+    from tests.conftest import tick
+
+    key, wallet = make_store(sol, assets=("SOL",))
+    first = create_invoice(sol_client, key, external_invoice_id="first")
+    second = create_invoice(sol_client, key, external_invoice_id="second")
+    one = buyer.pay_sol(wallet, option(first, "SOL")["amount_base_units"], option(first, "SOL")["reference"])
+    two = buyer.pay_sol(wallet, option(second, "SOL")["amount_base_units"], option(second, "SOL")["reference"])
+
+    def cursor() -> str | None:
+        with sol.uow() as uow:
+            row = uow.session.get(ChainCursor, ("solana", "devnet", wallet))
+            return row.position if row else None
+
+    fake_rpc.calls.clear()
+    tick(sol)  # the watch job alone: one listing, one read per new transaction, nothing else
+    assert dict(fake_rpc.calls) == {"getSignaturesForAddress": 1, "getTransaction": 2}
+    assert cursor() is None  # nothing finalized yet
+    fake_rpc.ledger.finalize(two)  # the newer one first: the older one still holds the cursor back
+    fake_rpc.calls.clear()
+    tick(sol)
+    assert dict(fake_rpc.calls) == {"getSignaturesForAddress": 1}  # both listed again, neither read again
+    assert status(sol_client, key, second["invoice_number"])["lifecycle_status"] == "settled"
+    assert status(sol_client, key, first["invoice_number"])["lifecycle_status"] == "paid"
+    assert cursor() is None
+    fake_rpc.ledger.finalize(one)
+    tick(sol)
+    assert status(sol_client, key, first["invoice_number"])["lifecycle_status"] == "settled"
+    assert cursor() == f"|{two}"  # every signature up to the newest is final: the cursor passes them all
+    fake_rpc.calls.clear()
+    tick(sol)
+    assert dict(fake_rpc.calls) == {"getSignaturesForAddress": 1}
+    assert "getSignatureStatuses" not in fake_rpc.calls
+
+
+def test_pending_signature_outside_a_fresh_listing_is_asked_of_the_cluster(sol, sol_client, fake_rpc,
+                                                                           buyer) -> None:
+    from gateway_core.adapters.chains.solana import LISTING_FRESH
+
+    key, wallet = make_store(sol, assets=("SOL",))
+    invoice = create_invoice(sol_client, key)
+    buyer.pay_sol(wallet, option(invoice, "SOL")["amount_base_units"], option(invoice, "SOL")["reference"])
+    chain, now = sol.chains["solana"], [0.0]
+    chain._now = lambda: now[0]
+    run_worker(sol)
+    fake_rpc.calls.clear()
+    sol.solana.follow_payments(sol.uow, sol.clock)  # the deposit job: the tick's listing answered already
+    assert fake_rpc.calls["getSignatureStatuses"] == 0
+    now[0] += LISTING_FRESH + 1  # the watcher stalled: its listing no longer answers
+    fake_rpc.ledger.finalize()
+    sol.solana.follow_payments(sol.uow, sol.clock)
+    assert fake_rpc.calls["getSignatureStatuses"] == 1
+    assert status(sol_client, key, invoice["invoice_number"])["lifecycle_status"] == "settled"
+
+
+def test_confirmations_count_up_from_the_slots_listed(sol, sol_client, fake_rpc, buyer) -> None:
+    from tests.conftest import tick
+
+    key, wallet = make_store(sol, assets=("SOL",))
+    invoice = create_invoice(sol_client, key)
+    buyer.pay_sol(wallet, option(invoice, "SOL")["amount_base_units"], option(invoice, "SOL")["reference"])
+    tick(sol)
+    assert [p.confirmations for p in payments(sol)] == [1]
+    for _ in range(5):  # later transfers to the same wallet: the newest slot listed moves on
+        buyer.pay_sol(wallet, 1_000_000)
+    tick(sol)
+    assert payments(sol)[0].confirmations == 5 and payments(sol)[0].final is False
+    fake_rpc.ledger.finalize()
+    tick(sol)
+    assert payments(sol)[0].confirmations == 32 and payments(sol)[0].final is True

@@ -4,10 +4,16 @@ Direct mode (a shared merchant wallet, one Solana Pay reference per quote): one
 `getSignaturesForAddress` per scanned account with `until` = its cursor, then `getTransaction` only for
 signatures this process has not read yet. Deposit mode (one derived key per invoice): the owners and
 their USDC token accounts are polled with `getMultipleAccounts`, 100 keys a call, and only accounts
-whose balance moved are read further, the same way as a direct account.
+whose balance moved are read further, the same way as a direct account. Once the buyer picked an asset,
+only that asset's account is polled every tick; the other one is polled every `unchosen_every` seconds.
 
 Cursors are per scanned account (scope `<account>`, position `<balance>|<signature>`): the signature is
-the newest *finalized* one seen, so a confirmed transaction that is later dropped is never a cursor.
+the newest signature that is finalized with every older one listed since the previous cursor finalized
+too. Signatures still in flight are therefore listed again on every read of their account, which is how
+their finality is learnt without a `getSignatureStatuses` per tick, and a confirmed transaction that is
+later dropped is never a cursor. Signatures no listing of the last scan covered (deposit accounts whose
+balance did not move, a dropped transaction) are asked of the cluster by `finality(..., ask_cluster=True)`,
+which the deposit job calls on its own schedule (ClusterFinality).
 """
 
 from __future__ import annotations
@@ -31,6 +37,14 @@ SIGNATURE_PAGE = 1000  # the server's cap on getSignaturesForAddress
 ACCOUNTS_PER_CALL = 100  # the server's cap on getMultipleAccounts
 STATUSES_PER_CALL = 256  # the server's cap on getSignatureStatuses
 FINAL_CONFIRMATIONS = 32
+# How often the account of an asset the buyer did not pick is polled. A buyer who picked USDC and sends SOL
+# anyway (or the reverse) is seen within this delay instead of the watcher's interval; a payment seen after
+# the invoice closed still counts by its block time, as after an RPC outage. Sixty seconds keeps that wait
+# short next to an invoice's lifetime while the per-tick poll stays at one account per picked invoice.
+UNCHOSEN_EVERY = 60.0
+# A listing older than this no longer answers for a signature's finality: the cluster is asked instead
+# (the watcher is the one refreshing listings; if it stalls, the deposit job must not trust old ones).
+LISTING_FRESH = 60.0
 _TOKEN_AMOUNT = slice(64, 72)  # SPL token account layout: mint(32) owner(32) amount(u64 LE) ...
 _PROGRAM_IDS = (Pubkey.from_string(TOKEN_PROGRAM), Pubkey.from_string(ATA_PROGRAM))
 
@@ -59,9 +73,14 @@ class SolanaChain:
 
     def __init__(self, rpcs: Mapping[str, SolanaRpc], usdc_mints: Mapping[str, str],
                  monotonic: Callable[[], float] = time.monotonic, outage_backoff: float = 5.0,
-                 max_backoff: float = 300.0, page_size: int = SIGNATURE_PAGE, drop_after: float = 90.0) -> None:
+                 max_backoff: float = 300.0, page_size: int = SIGNATURE_PAGE, drop_after: float = 90.0,
+                 unchosen_every: float = UNCHOSEN_EVERY) -> None:
         self.rpcs = dict(rpcs)
-        self.page_size, self.drop_after = page_size, drop_after
+        self.page_size, self.drop_after, self.unchosen_every = page_size, drop_after, unchosen_every
+        # network -> (when, signature -> its entry in the last scan's listings): finality without a status call.
+        self._listed: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
+        self._tip: dict[str, int] = {}  # network -> newest slot seen, for confirmations of listed signatures
+        self._unchosen_due: dict[str, float] = {}  # network -> when unpicked deposit accounts are next polled
         self._missing: dict[tuple[str, str], float] = {}  # signatures the cluster stopped knowing, since when
         self.usdc_mints = dict(usdc_mints)
         self._now = monotonic
@@ -83,35 +102,68 @@ class SolanaChain:
             return ScanResult(found, cursor, moved)
         rpc, mint = self.rpcs[network], self.usdc_mints[network]
         owners = {w.address for w in watched}
+        listed: dict[str, dict[str, Any]] = {}
+        unchosen = self._now() >= self._unchosen_due.get(network, float("-inf"))
         try:
-            for account, balance in self._accounts_to_read(network, watched, scoped):
+            for account, balance in self._accounts_to_read(network, watched, scoped, unchosen):
                 position = scoped.get(account)
-                transfers, newest = self._read_account(network, rpc, account, balance, position, owners, mint)
+                transfers, newest = self._read_account(network, rpc, account, balance, position, owners, mint,
+                                                       listed)
                 found.extend(transfers)
                 if newest is not None and newest != position:
                     moved[account] = newest
         except (RpcUnavailable, RpcError) as exc:
             # Keep what was read completely; the rest is read after the backoff, from unchanged cursors.
             log.warning("solana scan interrupted", extra={"network": network, "error": str(exc)})
+            self._listed[network] = (self._now(), listed)
             self._failed(network)
             return ScanResult(found, cursor, moved)
+        self._listed[network] = (self._now(), listed)
+        if unchosen:  # only a pass that completed moves the next one on: an interrupted pass is redone
+            self._unchosen_due[network] = self._now() + self.unchosen_every
         self._down.pop(network, None)
         return ScanResult(found, cursor, moved)
 
-    def finality(self, network: str, tx_ids: Sequence[str]) -> dict[str, TxFinality]:
-        """Statuses from getSignatureStatuses; a signature the cluster no longer knows was dropped."""
-        if not tx_ids or not self._available(network):
+    def finality(self, network: str, tx_ids: Sequence[str], ask_cluster: bool = False) -> dict[str, TxFinality]:
+        """Finality of signatures from the last scan's listings, at no RPC cost; with `ask_cluster`, the
+        signatures no recent listing covered are asked with getSignatureStatuses (256 a call), and one the
+        cluster no longer knows was dropped. Without it they are left out (unchanged for this tick).
+        """
+        if not tx_ids or network not in self.rpcs:
             return {}
+        when, listed = self._listed.get(network, (float("-inf"), {}))
+        if self._now() - when > LISTING_FRESH:
+            listed = {}
         states: dict[str, TxFinality] = {}
+        unknown: list[str] = []
+        for signature in tx_ids:
+            info = listed.get(signature)
+            if info is None:
+                unknown.append(signature)
+                continue
+            self._missing.pop((network, signature), None)
+            states[signature] = self._listed_finality(network, info)
+        if not ask_cluster or not unknown or not self._available(network):
+            return states
         try:
-            for start in range(0, len(tx_ids), STATUSES_PER_CALL):
-                chunk = list(tx_ids[start:start + STATUSES_PER_CALL])
+            for start in range(0, len(unknown), STATUSES_PER_CALL):
+                chunk = unknown[start:start + STATUSES_PER_CALL]
                 result = self.rpcs[network].call("getSignatureStatuses", chunk, {"searchTransactionHistory": True})
                 for signature, status in zip(chunk, result["value"], strict=True):
                     states[signature] = self._judge(network, signature, status)
         except (RpcUnavailable, RpcError):
             self._failed(network)
         return states
+
+    def _listed_finality(self, network: str, info: dict[str, Any]) -> TxFinality:
+        """A listing entry's finality; confirmations are counted against the newest slot seen, and stay
+        below the final count until the cluster says finalized."""
+        if info.get("err") is not None:
+            return TxFinality(0, False, exists=False)
+        if info.get("confirmationStatus") == "finalized":
+            return TxFinality(FINAL_CONFIRMATIONS, True)
+        depth = self._tip.get(network, 0) - int(info.get("slot") or 0)
+        return TxFinality(min(FINAL_CONFIRMATIONS - 1, max(1, depth)), False)
 
     def _judge(self, network: str, signature: str, status: dict[str, Any] | None) -> TxFinality:
         """A signature the cluster does not know is dropped only once it stayed unknown for `drop_after`
@@ -141,22 +193,31 @@ class SolanaChain:
         """Token units in a getMultipleAccounts/getAccountInfo entry (base64), 0 for a missing account."""
         return _balance(info, "USDC")
 
-    def _accounts_to_read(self, network: str, watched: Iterable[WatchedAddress],
-                          scoped: Mapping[str, str]) -> Iterable[tuple[str, int | None]]:
-        """(account, its current balance for deposit accounts) of every account to read this tick."""
+    def _accounts_to_read(self, network: str, watched: Iterable[WatchedAddress], scoped: Mapping[str, str],
+                          unchosen: bool = True) -> Iterable[tuple[str, int | None]]:
+        """(account, its current balance for deposit accounts) of every account to read this tick.
+
+        A deposit owner's SOL account and USDC token account are both polled while the buyer has not picked
+        an asset; after a pick, the other one only when `unchosen` (every `unchosen_every` seconds).
+        """
         mint = self.usdc_mints[network]
         direct: dict[str, None] = {}
-        deposit: dict[str, str] = {}  # account -> kind ('SOL' lamports or 'USDC' token amount)
+        picks: dict[str, set[str] | None] = {}  # deposit owner -> the assets picked (None: no pick)
         for w in sorted(watched, key=lambda w: (w.address, w.asset)):
+            if w.deposit:
+                picked = picks.setdefault(w.address, None)
+                if w.chosen is not None:
+                    picks[w.address] = (picked or set()) | ({w.asset} if w.chosen else set())
+                continue
             # The wallet itself is always read: SOL against a USDC quote or a wrong mint shows up there.
-            accounts = [(w.address, "SOL")]
-            if w.asset == "USDC" or w.deposit:
-                accounts.append((self.token_account(w.address, mint), "USDC"))
-            for account, kind in accounts:
-                if w.deposit:
+            direct[w.address] = None
+            if w.asset == "USDC":
+                direct[self.token_account(w.address, mint)] = None
+        deposit: dict[str, str] = {}  # account -> kind ('SOL' lamports or 'USDC' token amount)
+        for owner, picked in picks.items():
+            for account, kind in ((owner, "SOL"), (self.token_account(owner, mint), "USDC")):
+                if picked is None or kind in picked or unchosen:
                     deposit[account] = kind
-                else:
-                    direct[account] = None
         for account in direct:
             yield account, None
         yield from self._changed_balances(network, deposit, scoped)
@@ -169,6 +230,7 @@ class SolanaChain:
             chunk = keys[start:start + ACCOUNTS_PER_CALL]
             result = self.rpcs[network].call("getMultipleAccounts", chunk,
                                              {"encoding": "base64", "commitment": "confirmed"})
+            self._saw_slot(network, (result.get("context") or {}).get("slot"))
             for account, info in zip(chunk, result["value"], strict=True):
                 balance = _balance(info, accounts[account])
                 known, _ = parse_cursor(scoped.get(account))
@@ -176,21 +238,28 @@ class SolanaChain:
                     yield account, balance
 
     def _read_account(self, network: str, rpc: SolanaRpc, account: str, balance: int | None,
-                      position: str | None, owners: Collection[str],
-                      mint: str) -> tuple[list[ObservedTransfer], str | None]:
+                      position: str | None, owners: Collection[str], mint: str,
+                      listed: dict[str, dict[str, Any]]) -> tuple[list[ObservedTransfer], str | None]:
         """Credits in the account's new transactions, and its next cursor (None: keep the old one).
 
         A deposit account's balance travels in its cursor, so it is stored only once every new
-        transaction was read; otherwise the moved balance is noticed again next tick.
+        transaction was read; otherwise the moved balance is noticed again next tick. Every listed entry
+        goes into `listed`, which answers `finality` for this scan.
         """
         _, until = parse_cursor(position)
         complete = True
         signatures = self._signatures(rpc, account, until)
         transfers: list[ObservedTransfer] = []
         newest_final = until
+        # Oldest first: the cursor stops below the oldest signature not yet finalized, so that one and
+        # everything newer are listed again next time, with their confirmation status.
+        for info in reversed(signatures):
+            if info.get("confirmationStatus") != "finalized":
+                break
+            newest_final = info["signature"]
         for info in signatures:  # newest first
-            if newest_final == until and info.get("confirmationStatus") == "finalized":
-                newest_final = info["signature"]
+            listed[info["signature"]] = info
+            self._saw_slot(network, info.get("slot"))
             if info.get("err") is not None:
                 continue  # a failed transaction moves no funds
             known = self._read.get((network, info["signature"]))
@@ -244,6 +313,10 @@ class SolanaChain:
             for c in credits(tx, owners, mint)
         ]
 
+    def _saw_slot(self, network: str, slot: Any) -> None:
+        if isinstance(slot, int) and slot > self._tip.get(network, 0):
+            self._tip[network] = slot
+
     def _remember(self, network: str, signature: str, observed: tuple[ObservedTransfer, ...]) -> None:
         self._read[(network, signature)] = observed
         while len(self._read) > 200_000:
@@ -262,6 +335,22 @@ class SolanaChain:
         pause = min(self._max_backoff, previous * 2 if previous else self._backoff)
         self._down[network] = (self._now() + pause, pause)
         log.warning("solana endpoint down, backing off", extra={"network": network, "seconds": pause})
+
+
+class ClusterFinality:
+    """The Solana client as the deposit job follows payments: signatures that no recent listing covered
+    (a deposit account whose balance did not move again, a dropped transaction, a restart) are asked of
+    the cluster, off the watcher's per-tick path."""
+
+    def __init__(self, client: SolanaChain) -> None:
+        self.client = client
+        self.chain = client.chain
+
+    def scan(self, network: str, watched: Collection[WatchedAddress], cursor: str | None) -> ScanResult:
+        return self.client.scan(network, watched, cursor)
+
+    def finality(self, network: str, tx_ids: Sequence[str]) -> dict[str, TxFinality]:
+        return self.client.finality(network, tx_ids, ask_cluster=True)
 
 
 def _balance(info: dict[str, Any] | None, kind: str) -> int:
