@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck bench install clean
+.PHONY: help run test lint typecheck bench install clean system
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -25,7 +25,10 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint ## Lint, type-check and run the whole suite (SQLite, and PostgreSQL when TEST_DATABASE_URL is set)
+system: ## Debian packages the suite drives (Chromium, PHP, PHPUnit), installed when missing
+	@scripts/system-packages
+
+test: system lint ## Lint, type-check and run the whole suite (SQLite, and PostgreSQL when TEST_DATABASE_URL is set)
 	$(BIN)/pytest -q
 
 bench: $(STAMP) ## Benchmarks under bench/ (each prints its figures; its last line is one JSON object)

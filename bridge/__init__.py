@@ -72,6 +72,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.register_blueprint(openapi.bp)
     # Contracts and storefront platforms (issues 7 and 8) register their blueprints below, one block each.
+    from bridge.contracts import venta  # issue 8: VentaConnect (/v1/checkout, /v1/dev; errors registered there)
+
+    app.register_blueprint(venta.bp)
+    from bridge.contracts import virtexgate  # issue 8: VirtexGate (/api/invoices; errors registered there)
+
+    app.register_blueprint(virtexgate.bp)
+    from bridge.contracts import veltpay  # issue 8: VeltPay (/v1/orders signed, /v1/public; errors registered there)
+
+    app.register_blueprint(veltpay.api)
+    app.register_blueprint(veltpay.public)
     errors.init_app(app)
     cli.init_app(app)
     return app

@@ -220,7 +220,7 @@ def store_list() -> None:
 
 @store_group.command("set")
 @click.argument("store")
-@click.option("--contract", default=None, type=click.Choice(["virtexgate", "veltpay", "venta"]),
+@click.option("--contract", default=None, type=click.Choice(["virtexgate", "veltpay"]),
               help="set the webhook of another contract (with --webhook-url) instead of the VOLTXT settings")
 @click.option("--rotate-secret", is_flag=True, help="with --contract: issue a new signing secret")
 @click.option("--webhook-url", default=None, help="store webhook URL (verified by a challenge GET); '' removes it")
@@ -363,6 +363,42 @@ def key_rotate(store: str, kind: str, grace_hours: int | None, as_json: bool) ->
     else:
         _print_key(issued, False, f"New {kind} key for store {issued.store_id}:")
     click.echo(f"Previous keys keep working for {grace.total_seconds() / 3600:g} hours.")
+
+
+@key_group.command("limit")
+@click.argument("store")
+@click.option("--kind", type=KINDS, default="venta", show_default=True)
+@click.option("--per-minute", type=click.IntRange(1), default=None, help="requests per minute for each live key")
+@click.option("--default", "use_default", is_flag=True, help="back to the contract's default (120)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object (for scripts)")
+@with_appcontext
+def key_limit(store: str, kind: str, per_minute: int | None, use_default: bool, as_json: bool) -> None:
+    """Show or set the request budget of STORE's live KIND keys (a key issued later starts at the default)."""
+    from gateway_core.services.key_limits import rate_limits, set_rate_limit
+
+    if per_minute is not None and use_default:
+        raise click.UsageError("--per-minute and --default exclude each other")
+    svc = _services()
+    try:
+        with svc.uow() as uow:
+            store_id = find_store(uow, store).id
+            if per_minute is not None or use_default:
+                set_rate_limit(uow, store_id, kind, per_minute, svc.clock)
+            limits = rate_limits(uow, store_id, kind, svc.clock)
+    except GatewayError as exc:
+        _fail(exc)
+        return
+    keys = [{"created_at": k.created_at.isoformat(), "expires_at": k.expires_at.isoformat() if k.expires_at else None,
+             "per_minute": k.per_minute, "default": k.default} for k in limits]
+    if as_json:
+        click.echo(json.dumps({"store_id": store_id, "kind": kind, "keys": keys}))
+        return
+    if not keys:
+        click.echo(f"Store {store_id} has no live {kind} keys (`voltbridge key create {store_id} --kind {kind}`).")
+    for key in keys:
+        note = " (default)" if key["default"] else ""
+        until = f", expires {key['expires_at']}" if key["expires_at"] else ""
+        click.echo(f"{kind} key created {key['created_at']}{until}: {key['per_minute']} requests/minute{note}")
 
 
 # -- sandbox -----------------------------------------------------------------------------------------------

@@ -88,6 +88,19 @@ class Settings:
     tron_timeout_seconds: float = 10.0
     tron_max_blocks_per_tick: int = 100
     tron_start_lookback_blocks: int = 100
+    # Shared counters (issue 8): per-key rate limits across web processes; empty = counted in each process.
+    redis_url: str = field(default="", repr=False)
+    # Shopify payments app (issue 7): the app's credentials and scopes, the Payments Apps API version, and how
+    # the TLS terminator vouches for Shopify's client certificate (mTLS). SHOPIFY_API_ORIGIN replaces
+    # https://{shop} for the API calls (a local fake in development and tests; never set in production).
+    shopify_api_key: str = ""
+    shopify_api_secret: str = field(default="", repr=False)
+    shopify_scopes: str = "write_payment_gateways,write_payment_sessions"
+    shopify_api_version: str = "2025-07"
+    shopify_api_origin: str = ""
+    shopify_require_client_cert: bool = True
+    shopify_client_cert_header: str = "X-Client-Cert-Subject"
+    shopify_client_cert_subject: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -117,6 +130,15 @@ class Settings:
             "tron_api_url_mainnet": env.get("TRON_API_URL_MAINNET") or cls.tron_api_url_mainnet,
             "tron_usdt_contract_nile": env.get("TRON_USDT_CONTRACT_NILE") or cls.tron_usdt_contract_nile,
             "tron_usdt_contract_mainnet": env.get("TRON_USDT_CONTRACT_MAINNET") or cls.tron_usdt_contract_mainnet,
+            "redis_url": env.get("REDIS_URL", "").strip(),
+            "shopify_api_key": env.get("SHOPIFY_API_KEY", ""),
+            "shopify_api_secret": env.get("SHOPIFY_API_SECRET", ""),
+            "shopify_scopes": env.get("SHOPIFY_SCOPES") or cls.shopify_scopes,
+            "shopify_api_version": env.get("SHOPIFY_API_VERSION") or cls.shopify_api_version,
+            "shopify_api_origin": env.get("SHOPIFY_API_ORIGIN", "").rstrip("/"),
+            "shopify_require_client_cert": _bool(env.get("SHOPIFY_REQUIRE_CLIENT_CERT", "1")),
+            "shopify_client_cert_header": env.get("SHOPIFY_CLIENT_CERT_HEADER") or cls.shopify_client_cert_header,
+            "shopify_client_cert_subject": env.get("SHOPIFY_CLIENT_CERT_SUBJECT", ""),
         }
         numeric = {
             "key_rotation_grace_hours": ("KEY_ROTATION_GRACE_HOURS", int),

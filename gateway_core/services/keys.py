@@ -60,12 +60,14 @@ def plausible_key(kind: str, raw: object) -> bool:
     return 16 <= len(raw) <= 128
 
 
-def issue_key(uow: UnitOfWork, vault: KeyVault, store_id: int, kind: str = "voltxt") -> IssuedKey:
+def issue_key(uow: UnitOfWork, vault: KeyVault, store_id: int, kind: str = "voltxt",
+              rate_limit_per_minute: int | None = None) -> IssuedKey:
     """Create a key for the store (inside the caller's transaction) and return it in the clear, once."""
     raw = new_raw_key(kind)
     key_id = "vk_" + secrets.token_hex(12) if kind == "veltpay" else None
     uow.session.add(ApiKey(store_id=store_id, kind=kind, digest=key_digest(raw), encrypted=vault.encrypt(raw),
-                           hint=(key_id or raw)[:4] if kind != "virtexgate" else raw[4:8], public_id=key_id))
+                           hint=(key_id or raw)[:4] if kind != "virtexgate" else raw[4:8], public_id=key_id,
+                           rate_limit_per_minute=rate_limit_per_minute))
     return IssuedKey(store_id, kind, raw, key_id)
 
 
@@ -98,13 +100,17 @@ def rotate_key(
     if uow.session.get(Store, store_id) is None:
         raise StoreNotFound(f"store {store_id} not found")
     ends = clock.now() + grace
+    # The new key keeps the limit the merchant set on the newest key it replaces.
+    limit = uow.session.execute(
+        select(ApiKey.rate_limit_per_minute).where(ApiKey.store_id == store_id, ApiKey.kind == kind)
+        .order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).limit(1)).scalar_one_or_none()
     uow.session.execute(
         update(ApiKey)
         .where(ApiKey.store_id == store_id, ApiKey.kind == kind)
         .where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > ends))
         .values(expires_at=ends)
     )
-    return issue_key(uow, vault, store_id, kind)
+    return issue_key(uow, vault, store_id, kind, rate_limit_per_minute=limit)
 
 
 def signing_key(uow: UnitOfWork, vault: KeyVault, store_id: int, kind: str = "voltxt") -> str | None:

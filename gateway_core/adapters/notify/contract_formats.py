@@ -39,4 +39,10 @@ class ContractWebhookFormat(Protocol):
 # One line per contract; each module defines FORMAT (kept explicit so the set of contracts is greppable).
 def formats() -> dict[str, ContractWebhookFormat]:
     found: dict[str, ContractWebhookFormat] = {}
+    from gateway_core.adapters.notify.veltpay_payloads import FORMAT as veltpay  # imports this module: load late
+
+    found["veltpay"] = veltpay
+    from gateway_core.adapters.notify.virtexgate_payloads import FORMAT as virtexgate  # likewise
+
+    found["virtexgate"] = virtexgate
     return found

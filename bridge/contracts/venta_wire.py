@@ -1,0 +1,192 @@
+"""VentaConnect's shapes (shared/specs/ventaconnect-api.txt, docs/openapi/venta.yaml): the checkout request,
+the session object, the WebSocket envelopes and the error body.
+
+The spec leaves the bodies open; the choices (camelCase, decimal strings, the code for each of our states)
+are documented in docs/openapi/venta.yaml.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from flask import Response
+
+from bridge.checkout_wire import payment_request
+from bridge.contracts.voltxt_wire import parse_amount
+from bridge.errors import Problem
+from bridge.jsonio import iso, json_response
+from gateway_core.config import Settings
+from gateway_core.domain import money
+from gateway_core.domain.errors import ValidationFailed
+from gateway_core.domain.lifecycle import Status
+from gateway_core.services.checkout import checkout_state
+from gateway_core.services.invoices import MIN_EXPIRY_HOURS, InvoiceRequest
+from gateway_core.services.views import InvoiceView
+
+TOKENS = ("USDC", "SOL")  # Solana Pay: what a POS QR code can ask for
+_ORDER_ID = re.compile(r"^[\x21-\x7e]{1,120}$")  # printable ASCII, no spaces: POS order numbers and UUIDs
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+MAX_MESSAGE = 200
+# A POS session waits at the counter: the shortest window the core offers (its expiry is counted in hours).
+SESSION_HOURS = MIN_EXPIRY_HOURS
+# encodeURIComponent leaves exactly these unescaped (besides A-Z a-z 0-9): ECMA-262 uriUnreserved.
+_URI_COMPONENT_SAFE = "-_.!~*'()"
+HTTP_NAMES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+              405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type",
+              422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+              502: "Bad Gateway", 503: "Service Unavailable"}
+# Our core's codes where VentaConnect speaks of sessions and orders rather than invoices.
+CODES = {"INVOICE_NOT_FOUND": "SESSION_NOT_FOUND", "DUPLICATE_EXTERNAL_ID": "DUPLICATE_ORDER_ID",
+         "INVALID_INVOICE_STATE": "INVALID_SESSION_STATE", "EXPIRED_INVOICE": "SESSION_EXPIRED"}
+
+
+def encode_uri_component(text: str) -> str:
+    """JavaScript's encodeURIComponent: UTF-8 percent-encoding of all but A-Z a-z 0-9 - _ . ! ~ * ' ( )."""
+    return quote(text, safe=_URI_COMPONENT_SAFE)
+
+
+def render_error(problem: Problem, request_id: str) -> Response:
+    """{"statusCode", "error", "code", "message", "details"?, "requestId"}."""
+    body: dict[str, Any] = {"statusCode": problem.status, "error": HTTP_NAMES.get(problem.status, "Error"),
+                            "code": CODES.get(problem.code, problem.code), "message": problem.message}
+    if problem.errors:
+        body["details"] = problem.errors
+    body["requestId"] = request_id
+    return json_response(body, problem.status)
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    invoice: InvoiceRequest
+    token: str
+    order_id: str | None
+
+
+def parse_checkout(body: dict[str, Any]) -> CheckoutRequest:
+    """amount (decimal string or number, in `currency`), currency (USD), token (USDC|SOL), orderId, message."""
+    errors: dict[str, str] = {}
+    amount = parse_amount(body.get("amount"), "amount", errors)
+    currency = body.get("currency") or "USD"
+    if not isinstance(currency, str) or not _CURRENCY.match(currency) or currency.upper() not in money.FIAT_EXPONENTS:
+        errors["currency"] = f"must be one of {', '.join(sorted(money.FIAT_EXPONENTS))}"
+        currency = "USD"
+    coin = body.get("token") or TOKENS[0]
+    if not isinstance(coin, str) or coin.upper() not in TOKENS:
+        errors["token"] = f"must be one of {', '.join(TOKENS)}"
+        coin = TOKENS[0]
+    order_id = body.get("orderId")
+    if isinstance(order_id, int) and not isinstance(order_id, bool):
+        order_id = str(order_id)
+    if order_id is not None and (not isinstance(order_id, str) or not _ORDER_ID.match(order_id)):
+        errors["orderId"] = "must be 1 to 120 printable characters without spaces"
+        order_id = None
+    message = body.get("message")
+    if message is not None and (not isinstance(message, str) or len(message) > MAX_MESSAGE):
+        errors["message"] = f"must be a string of at most {MAX_MESSAGE} characters"
+        message = None
+    if errors or amount is None:
+        raise ValidationFailed("Request validation failed", errors=errors)
+    currency = currency.upper()
+    # The wallet shows it before the buyer approves: the POS's text, else its order number.
+    description = (message.strip() if message else None) or (f"Order {order_id}" if order_id else None)
+    return CheckoutRequest(
+        InvoiceRequest(amount=amount, currency=currency, fiat_currency=currency, contract="venta",
+                       platform="venta", external_id=f"venta:{order_id}" if order_id else None,
+                       expiry_hours=SESSION_HOURS, description=description),
+        coin.upper(), order_id,
+    )
+
+
+def socket_url(public_url: str, ref: str) -> str:
+    """The session's WebSocket: ws:// behind http, wss:// behind https, on the gateway's public address."""
+    parts = urlsplit(public_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/v1/checkout/{ref}/ws"
+
+
+def solana_pay_link(view: InvoiceView, token: str, settings: Settings, now: datetime) -> str:
+    """The Solana Pay transfer request for `token` (the remainder once part is paid), URI-component encoded."""
+    option = checkout_state(view, now).option(token)
+    if option is None:  # the store accepts no such token; create refuses that before this is reached
+        raise ValidationFailed("Token not accepted", errors={"token": f"this shop does not accept {token}"})
+    return encode_uri_component(payment_request(option, view, settings))
+
+
+def token_of(view: InvoiceView) -> str:
+    """The token the session's link asks for (chosen at creation)."""
+    return view.chosen_asset if view.chosen_asset in TOKENS else view.display_quote.asset
+
+
+def _amounts(view: InvoiceView) -> dict[str, str]:
+    quote_ = next(q for q in view.quotes if q.asset == token_of(view))
+    paid = min(view.progress, Fraction(1)) * quote_.amount_due
+    return {"token": quote_.asset, "tokenAmount": money.plain(quote_.units(quote_.amount_due)),
+            "amountPaid": money.plain(quote_.units(int(paid))),
+            "amountRemaining": money.plain(quote_.units(max(0, quote_.amount_due - int(paid))))}
+
+
+def envelope(view: InvoiceView) -> dict[str, Any] | None:
+    """The WebSocket message for the session's state now; None while nothing has happened yet.
+
+    Derived from the stored state, not from events, so a socket that connects late (or a poll) sees the same.
+    """
+    status = view.status
+    base: dict[str, Any] = {"ref": view.number, "status": status.value}
+    if status in (Status.CONFIRMED, Status.SETTLED):
+        return {"type": "confirmed", "code": "PAYMENT_CONFIRMED", **base, "txSig": view.payment_tx_id,
+                "message": "Payment landed", "overpaid": view.overpaid, "paidLate": view.paid_late,
+                **_amounts(view)}
+    if status is Status.EXPIRED:
+        return {"type": "expired", "code": "ORDER_EXPIRED", **base, "message": "Payment window elapsed"}
+    if status is Status.CANCELLED:
+        return {"type": "expired", "code": "ORDER_EXPIRED", **base, "message": "Checkout session cancelled"}
+    if status is Status.UNDERPAID:
+        return {"type": "expired", "code": "CONFIRMATION_TIMEOUT", **base,
+                "message": "Payment window elapsed with only part of the amount received", **_amounts(view)}
+    if status is Status.PAID:
+        return {"type": "update", "code": "RECEIVE_REQUEST", **base, "txSig": view.payment_tx_id,
+                "message": "Payment received, waiting for finality", **_amounts(view)}
+    if status is Status.PARTIALLY_PAID:
+        return {"type": "update", "code": "INSUFFICIENT_FUNDS", **base,
+                "message": "Part of the amount received", **_amounts(view)}
+    stray = [p for p in view.payments if p.disposition in ("wrong_asset", "dropped")]
+    if not stray:
+        return None
+    latest = max(stray, key=lambda p: p.block_time)
+    if latest.disposition == "wrong_asset":
+        return {"type": "update", "code": "INSUFFICIENT_FUNDS", **base, "txSig": latest.tx_id,
+                "message": f"Received {latest.asset}, which this session does not ask for", **_amounts(view)}
+    return {"type": "update", "code": "TX_BUILD_ERROR", **base, "txSig": latest.tx_id,
+            "message": "The transaction did not land; scan the code again", **_amounts(view)}
+
+
+def is_final(message: dict[str, Any] | None) -> bool:
+    return message is not None and message["type"] in ("confirmed", "expired")
+
+
+def session_body(view: InvoiceView, settings: Settings, now: datetime) -> dict[str, Any]:
+    """The session: link, ref and ws (the spec's three), then what a POS shows; status as the socket says it."""
+    token = token_of(view)
+    message = envelope(view)
+    return {
+        "ref": view.number,
+        "link": solana_pay_link(view, token, settings, now),
+        "ws": socket_url(settings.public_url, view.number),
+        "status": message["type"] if message else "pending",
+        "code": message["code"] if message else None,
+        "txSig": message.get("txSig") if message else None,
+        "final": is_final(message),
+        "orderId": view.external_id.removeprefix("venta:") if view.external_id else None,
+        "amount": format(view.fiat_amount, "f"),
+        "currency": view.fiat_currency,
+        **_amounts(view),
+        "network": view.network,
+        "createdAt": iso(view.created_at),
+        "expiresAt": iso(view.expires_at),
+        "event": message,
+    }

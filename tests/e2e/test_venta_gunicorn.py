@@ -1,0 +1,116 @@
+"""The VentaConnect WebSocket under `voltbridge web` (gunicorn, gthread workers, two processes) with a
+separate `voltbridge worker`, as production runs it: the socket learns of the payment from the database.
+
+SQLite only (the processes share the instance folder's file); the Werkzeug path is covered by
+tests/integration/test_venta_socket.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.e2e.test_run_command import _free_port, _voltbridge
+
+START_SECONDS = 45.0
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    port = _free_port()
+    values = {k: v for k, v in os.environ.items()
+              if k not in {"DATABASE_URL", "TEST_DATABASE_URL", "SECRET_KEY", "FLASK_APP", "REDIS_URL"}}
+    values.update({"INSTANCE_PATH": str(tmp_path / "instance"), "PUBLIC_URL": f"http://127.0.0.1:{port}",
+                   "PORT": str(port), "SANDBOX_FINALITY_SECONDS": "0.5", "WATCH_INTERVAL_SECONDS": "0.3",
+                   "LOG_JSON": "0", "PYTHONUNBUFFERED": "1"})
+    return values
+
+
+def cli(env: dict[str, str], cwd: Path, *args: str) -> str:
+    done = subprocess.run([_voltbridge(), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=90,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+def start(env: dict[str, str], cwd: Path, name: str, *args: str) -> subprocess.Popen[bytes]:
+    with (cwd / f"{name}.log").open("wb") as log:
+        return subprocess.Popen([_voltbridge(), *args], env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT)
+
+
+def wait_ready(base: str, web: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if web.poll() is not None:
+            pytest.fail(f"voltbridge web exited with {web.returncode}\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"voltbridge web did not start\n{log.read_text(errors='replace')}")
+
+
+def test_socket_under_gunicorn_reports_the_payment_the_worker_saw(env, tmp_path, processes) -> None:
+    cli(env, tmp_path, "db", "upgrade")
+    store: dict[str, Any] = json.loads(cli(env, tmp_path, "store", "create", "--name", "Kiosk", "--network",
+                                           "sandbox", "--json"))
+    key = json.loads(cli(env, tmp_path, "key", "create", str(store["id"]), "--kind", "venta", "--json"))["api_key"]
+    base = env["PUBLIC_URL"]
+    web = start(env, tmp_path, "web", "web", "--host", "127.0.0.1", "--port", env["PORT"], "--workers", "2",
+                "--threads", "4")
+    processes.append(web)
+    processes.append(start(env, tmp_path, "worker", "worker"))
+    wait_ready(base, web, tmp_path / "web.log")
+
+    created = requests.post(f"{base}/v1/dev/checkout/session", json={"amount": "4.20", "orderId": "K-1"},
+                            headers={"x-api-key": key}, timeout=10)
+    assert created.status_code == 201, created.text
+    session = created.json()
+    assert session["ws"].startswith(f"ws://127.0.0.1:{env['PORT']}/")
+
+    with connect(session["ws"], open_timeout=10) as ws:
+        paid = cli(env, tmp_path, "simulate", "pay", session["ref"])
+        messages = []
+        while not messages or messages[-1]["type"] != "confirmed":
+            messages.append(json.loads(ws.recv(timeout=30)))
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+        assert ws.close_code == 1000
+    assert messages[-1]["code"] == "PAYMENT_CONFIRMED" and messages[-1]["txSig"] in paid
+    assert all(m["type"] == "update" for m in messages[:-1])
+    polled = requests.get(f"{base}/v1/checkout/{session['ref']}", headers={"x-api-key": key}, timeout=10).json()
+    assert polled["status"] == "confirmed" and polled["event"] == messages[-1]
+    assert key not in (tmp_path / "web.log").read_text(errors="replace")
