@@ -72,6 +72,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.register_blueprint(openapi.bp)
     # Contracts and storefront platforms (issues 7 and 8) register their blueprints below, one block each.
+    from bridge import plugins, woocommerce  # issue 7: /plugins/woocommerce.zip; WooCommerce REST + order webhook
+
+    app.register_blueprint(plugins.bp)
+    app.register_blueprint(woocommerce.bp)
     from bridge.contracts import venta  # issue 8: VentaConnect (/v1/checkout, /v1/dev; errors registered there)
 
     app.register_blueprint(venta.bp)
@@ -82,6 +86,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.register_blueprint(veltpay.api)
     app.register_blueprint(veltpay.public)
+    from bridge import saleor  # issue 7: the Saleor payment app (/saleor/api; errors registered there)
+
+    app.register_blueprint(saleor.bp)
+    from bridge import shopify  # issue 7: the Shopify payments app (/shopify; errors registered there)
+
+    app.register_blueprint(shopify.bp)
     errors.init_app(app)
     cli.init_app(app)
     return app

@@ -111,6 +111,11 @@ class WebhookTransport(Protocol):
 
     def get(self, url: str, timeout: float, headers: Mapping[str, str] | None = None) -> HttpResult: ...
 
+    def request(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
+                timeout: float) -> HttpResult:
+        """Any method (storefront REST calls such as WooCommerce's PUT), under the same guard."""
+        ...
+
 
 class DeliveryChannel(Protocol):
     """Sends outbox deliveries of one channel beyond the VOLTXT ones: another contract's webhooks, or the calls a

@@ -12,5 +12,14 @@ def install_channels(services: Any) -> Any:
     """
     channels: dict[str, Any] = {}
     # One line per platform (kept explicit so the set of platforms is greppable).
+    from storefront_adapters.woocommerce.channel import WooCommerceChannel
+
+    channels["woocommerce"] = WooCommerceChannel(services.settings.public_url)
+    from storefront_adapters.saleor.channel import SaleorChannel
+
+    channels["saleor"] = SaleorChannel()
+    from storefront_adapters import shopify
+
+    channels["shopify"] = shopify.channel(services)
     services.channels.update(channels)
     return services

@@ -1,0 +1,171 @@
+"""The sync webhook handlers: each takes a verified installation and a payload, and returns Saleor's answer.
+
+Errors never vanish: a payment that cannot start is answered with a failure result and a message, which
+Saleor records as the transaction's event (the shop owner sees it in the dashboard, the buyer's checkout fails).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway_core.adapters.db import UnitOfWork
+from gateway_core.adapters.models import Invoice, PlatformOrder, Store
+from gateway_core.bootstrap import Services
+from gateway_core.domain.errors import GatewayError, InvalidState
+from gateway_core.services.invoices import accepted_assets, cancel_invoice, create_invoice
+from gateway_core.services.views import InvoiceView, invoice_view
+from storefront_adapters.base import PlatformOrder as StorefrontOrder
+from storefront_adapters.saleor.adapter import SaleorAdapter, UnsupportedFlow, failure_answer, session_answer
+from storefront_adapters.saleor.consts import REPORTED_EVENTS
+from storefront_adapters.saleor.installations import Installation
+
+ADAPTER = SaleorAdapter()
+Handler = Callable[[Services, Installation, Mapping[str, Any]], dict[str, Any]]
+
+
+def payment_url(svc: Services, number: str) -> str:
+    return f"{svc.settings.public_url}/pay/{number}"
+
+
+def _order(session: Session, installation_id: int, transaction_id: str) -> PlatformOrder | None:
+    return session.execute(select(PlatformOrder).where(
+        PlatformOrder.installation_id == installation_id, PlatformOrder.order_ref == transaction_id)
+    ).scalar_one_or_none()
+
+
+def _amount(data: Mapping[str, Any] | None) -> Decimal:
+    return Decimal(str((data or {})["amount"]))
+
+
+def open_order(uow: UnitOfWork, svc: Services, installation: Installation,
+               order: StorefrontOrder) -> tuple[InvoiceView, Decimal]:
+    """The transaction's invoice, created on first sight; retries and concurrent requests get the same one.
+
+    Two guards make it one invoice: the core's (store, kind, external id) uniqueness on the invoice, and
+    (installation, order_ref) on the link; a request that loses either race reads the winner's rows.
+    """
+    session = uow.session
+    existing = _order(session, installation.id, order.order_id)
+    if existing is not None:
+        return invoice_view(existing.invoice, svc.clock.now()), _amount(existing.data)
+    store = session.get(Store, installation.store_id)
+    assert store is not None  # the installation's foreign key
+    request = order.request
+    view, _ = create_invoice(uow, store, request, svc.rates, svc.clock, svc.limits,
+                             outbound_allowlist=svc.settings.outbound_allowlist, allocators=svc.allocators)
+    invoice_id = session.execute(select(Invoice.id).where(Invoice.number == view.number)).scalar_one()
+    data = {"pspReference": view.number, "events": list(REPORTED_EVENTS), "amount": request.amount,
+            "currency": request.currency, "paymentUrl": payment_url(svc, view.number),
+            "source": (request.metadata or {}).get("saleor_source")}
+    try:
+        with session.begin_nested():
+            session.add(PlatformOrder(installation_id=installation.id, order_ref=order.order_id,
+                                      invoice_id=invoice_id, data=data, created_at=svc.clock.now()))
+    except IntegrityError:
+        winner = _order(session, installation.id, order.order_id)
+        if winner is None:
+            raise
+        return invoice_view(winner.invoice, svc.clock.now()), _amount(winner.data)
+    return view, request.amount
+
+
+def initialize(svc: Services, installation: Installation, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """TRANSACTION_INITIALIZE_SESSION: create (or find) the invoice and send the buyer to pay it."""
+    try:
+        order = ADAPTER.order_from_request(dict(payload))
+    except UnsupportedFlow as exc:
+        return failure_answer(exc.message, _action_amount(payload), result="AUTHORIZATION_FAILURE", code=exc.code)
+    except GatewayError as exc:
+        return failure_answer(_explain(exc), _action_amount(payload), code=exc.code)
+    try:
+        with svc.uow() as uow:
+            view, amount = open_order(uow, svc, installation, order)
+            answer = session_answer(view, amount, payment_url(svc, view.number))
+    except GatewayError as exc:
+        return failure_answer(_explain(exc), order.request.amount, code=exc.code)
+    return answer
+
+
+def process(svc: Services, installation: Installation, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """TRANSACTION_PROCESS_SESSION: the invoice's current state."""
+    tx_id = _transaction_id(payload)
+    with svc.uow() as uow:
+        order = _order(uow.session, installation.id, tx_id) if tx_id else None
+        if order is None:
+            return failure_answer("No crypto payment was started for this transaction", _action_amount(payload),
+                                  code="INVOICE_NOT_FOUND")
+        view = invoice_view(order.invoice, svc.clock.now())
+        return session_answer(view, _amount(order.data), payment_url(svc, view.number))
+
+
+def cancel(svc: Services, installation: Installation, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """TRANSACTION_CANCELATION_REQUESTED: cancel the invoice while nothing is paid; say why not otherwise."""
+    tx_id = _transaction_id(payload)
+    amount = _action_amount(payload)
+    with svc.uow() as uow:
+        order = _order(uow.session, installation.id, tx_id) if tx_id else None
+        if order is None:
+            return _cancel_answer("CANCEL_FAILURE", None, amount, "No crypto payment exists for this transaction")
+        number, amount = order.invoice.number, amount or _amount(order.data)
+        store = uow.session.get(Store, installation.store_id)
+        assert store is not None
+        try:
+            cancel_invoice(uow, store, number, svc.clock)
+        except InvalidState as exc:  # raised before anything is written: paid, expired or closed
+            return _cancel_answer("CANCEL_FAILURE", number, amount, exc.message)
+    return _cancel_answer("CANCEL_SUCCESS", number, amount, f"Invoice {number} cancelled")
+
+
+def gateway_initialize(svc: Services, installation: Installation, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """PAYMENT_GATEWAY_INITIALIZE_SESSION: what the storefront shows before the buyer picks crypto."""
+    with svc.uow() as uow:
+        store = uow.session.get(Store, installation.store_id)
+        assert store is not None
+        assets = accepted_assets(store)
+        data: dict[str, Any] = {"gateway": "voltbridge", "network": store.network, "assets": assets,
+                                "flow": "redirect", "storeName": store.name,
+                                "expiryHours": store.default_expiry_hours}
+    if not assets:
+        data["error"] = {"code": "NO_DESTINATION_WALLET",
+                         "message": "The gateway's store has no wallet to receive payments"}
+    return {"data": data}
+
+
+def _cancel_answer(result: str, number: str | None, amount: Decimal | None, message: str) -> dict[str, Any]:
+    answer: dict[str, Any] = {"result": result, "message": message}
+    if number is not None:
+        answer["pspReference"] = number
+    if amount is not None:
+        answer["amount"] = amount
+    return answer
+
+
+def _transaction_id(payload: Mapping[str, Any]) -> str | None:
+    transaction = payload.get("transaction")
+    tx_id = transaction.get("id") if isinstance(transaction, dict) else None
+    return tx_id if isinstance(tx_id, str) and tx_id else None
+
+
+def _action_amount(payload: Mapping[str, Any]) -> Decimal | None:
+    action = payload.get("action")
+    amount = action.get("amount") if isinstance(action, dict) else None
+    return amount if isinstance(amount, Decimal) and amount.is_finite() and amount > 0 else None
+
+
+def _explain(exc: GatewayError) -> str:
+    detail = "; ".join(f"{field}: {text}" for field, text in exc.errors.items())
+    return f"{exc.message} ({detail})" if detail else exc.message
+
+
+HANDLERS: dict[str, Handler] = {
+    "PAYMENT_GATEWAY_INITIALIZE_SESSION": gateway_initialize,
+    "TRANSACTION_INITIALIZE_SESSION": initialize,
+    "TRANSACTION_PROCESS_SESSION": process,
+    "TRANSACTION_CANCELATION_REQUESTED": cancel,
+}
