@@ -261,6 +261,8 @@ def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bo
     click.echo(f"  notification_email   {view['notification_email'] or '-'}")
     click.echo(f"  brand_color          {view['brand_color'] or '-'}")
     click.echo(f"  support_email        {view['support_email'] or '-'}")
+    for hook in view["contract_webhooks"]:
+        click.echo(f"  {hook['contract'] + ' webhook':<20} {hook['url']}")
 
 
 def _set_contract_webhook(svc: Services, store: str, contract: str, url: str | None, rotate: bool,

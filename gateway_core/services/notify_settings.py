@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from gateway_core.adapters.db import UnitOfWork
-from gateway_core.adapters.models import Store, WebhookEndpoint
+from gateway_core.adapters.models import ContractWebhook, Store, WebhookEndpoint
 from gateway_core.adapters.notify.voltxt_payloads import STORE_EVENTS
 from gateway_core.domain.errors import StoreNotFound, ValidationFailed
 from gateway_core.ports import WebhookTransport
@@ -169,6 +169,9 @@ def settings_view(uow: UnitOfWork, store: Store) -> dict[str, Any]:
     ).scalars().all()
     current = next((e for e in endpoints if e.kind == "store" and e.url == store.webhook_url), None)
     chosen = (store.webhook_events or {}).get("events")
+    contract_hooks = uow.session.execute(
+        select(ContractWebhook).where(ContractWebhook.store_id == store.id).order_by(ContractWebhook.contract)
+    ).scalars().all()
     return {
         "store_id": store.id,
         "webhook_url": store.webhook_url,
@@ -180,6 +183,9 @@ def settings_view(uow: UnitOfWork, store: Store) -> dict[str, Any]:
         "brand_color": store.brand_color,
         "support_email": store.support_email,
         "website_url": store.website_url,
+        # Other contracts' webhooks (`voltbridge store set <store> --contract …`); their secrets are shown there.
+        "contract_webhooks": [{"contract": h.contract, "url": h.url, "updated_at": h.updated_at}
+                              for h in contract_hooks],
         "signing": {
             "invoice_webhook_secret": store.webhook_secret,
             "store_webhook_secret": current.secret if current else None,

@@ -127,6 +127,11 @@ def test_cli_sets_and_shows_the_virtexgate_webhook_and_refuses_private_addresses
     assert secret not in shown.output  # the secret is shown when issued, not in the settings
     human = cli(napp, "store", "set", str(shop.id), "--contract", "virtexgate")
     assert f"virtexgate webhook_url  {receiver.url(HOOK)}" in human.output
+    # The store's settings list it too (URL only), in the CLI and in the plugin API's settings view.
+    settings = json.loads(cli(napp, "store", "set", str(shop.id), "--json").output)
+    assert [(h["contract"], h["url"]) for h in settings["contract_webhooks"]] == [("virtexgate", receiver.url(HOOK))]
+    assert secret not in json.dumps(settings["contract_webhooks"])
+    assert f"virtexgate webhook   {receiver.url(HOOK)}" in cli(napp, "store", "set", str(shop.id)).output
     # Moving the URL keeps the secret; --rotate-secret issues a new one.
     moved = cli(napp, "store", "set", str(shop.id), "--contract", "virtexgate", "--webhook-url",
                 receiver.url("/other"), "--json")
