@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -25,15 +25,15 @@ from gateway_core.domain import money
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.domain.lifecycle import Status
 from gateway_core.services.checkout import checkout_state
-from gateway_core.services.invoices import MIN_EXPIRY_HOURS, InvoiceRequest
+from gateway_core.services.invoices import InvoiceRequest
 from gateway_core.services.views import InvoiceView
 
 TOKENS = ("USDC", "SOL")  # Solana Pay: what a POS QR code can ask for
 _ORDER_ID = re.compile(r"^[\x21-\x7e]{1,120}$")  # printable ASCII, no spaces: POS order numbers and UUIDs
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 MAX_MESSAGE = 200
-# A POS session waits at the counter: the shortest window the core offers (its expiry is counted in hours).
-SESSION_HOURS = MIN_EXPIRY_HOURS
+# A POS session waits at the counter, with the buyer in front of it: a short window keeps the quoted rate fresh.
+SESSION_TTL = timedelta(minutes=15)
 # encodeURIComponent leaves exactly these unescaped (besides A-Z a-z 0-9): ECMA-262 uriUnreserved.
 _URI_COMPONENT_SAFE = "-_.!~*'()"
 HTTP_NAMES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -97,7 +97,7 @@ def parse_checkout(body: dict[str, Any]) -> CheckoutRequest:
     return CheckoutRequest(
         InvoiceRequest(amount=amount, currency=currency, fiat_currency=currency, contract="venta",
                        platform="venta", external_id=f"venta:{order_id}" if order_id else None,
-                       expiry_hours=SESSION_HOURS, description=description),
+                       ttl=SESSION_TTL, description=description),
         coin.upper(), order_id,
     )
 

@@ -153,7 +153,7 @@ def test_key_create_rotate_and_the_grace_period(app, client, store, clock) -> No
     assert new_key != issued["api_key"]
     for usable in (issued["api_key"], new_key):
         assert post(client, CHECKOUT, usable, {"amount": "1"}).status_code == 201
-    clock.advance(hours=1, seconds=1)
+    clock.advance(hours=1, seconds=1)  # the grace period
     assert_venta_error(post(client, CHECKOUT, issued["api_key"], {"amount": "1"}), 401, "INVALID_API_KEY")
     assert post(client, CHECKOUT, new_key, {"amount": "1"}).status_code == 201
 

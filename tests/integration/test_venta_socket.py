@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -127,11 +128,18 @@ def test_a_late_connection_gets_the_final_message_at_once(gateway, key, services
 
 def test_expiry_sends_order_expired_and_closes(gateway, key, services, clock) -> None:
     session = open_session(gateway, key)
+    # A POS session lasts 15 minutes: a quote the buyer at the counter pays now, not an hour later.
+    assert (datetime.fromisoformat(session["expiresAt"]) - datetime.fromisoformat(session["createdAt"])
+            == timedelta(minutes=15))
     with connect(session["ws"], open_timeout=10) as ws:
         tick(services)
         with pytest.raises(TimeoutError):  # nothing to say while the session waits for its payment
             ws.recv(timeout=0.5)
-        clock.advance(hours=1, seconds=1)
+        clock.advance(minutes=14, seconds=59)
+        tick(services)
+        with pytest.raises(TimeoutError):  # still open one second before the end
+            ws.recv(timeout=0.5)
+        clock.advance(seconds=2)
         tick(services)
         message = next_message(ws)
         assert message["type"] == "expired" and message["code"] == "ORDER_EXPIRED"
@@ -151,7 +159,7 @@ def test_part_payment_is_an_update_and_the_closed_window_a_confirmation_timeout(
         update = next_message(ws)
         assert (update["type"], update["code"]) == ("update", "INSUFFICIENT_FUNDS")
         assert (update["amountPaid"], update["amountRemaining"], update["token"]) == ("5", "7.5", "USDC")
-        clock.advance(hours=1, seconds=1)
+        clock.advance(minutes=15, seconds=1)
         tick(services)
         message = next_message(ws)
         assert (message["type"], message["code"]) == ("expired", "CONFIRMATION_TIMEOUT")
