@@ -10,6 +10,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway_core.adapters import sqlite_writers
+
 
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for plain postgres URLs (postgres:// and postgresql://)."""
@@ -41,12 +43,9 @@ def configure_engine(engine: Engine) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    # Take the write lock up front: a read-then-write transaction can otherwise fail on upgrade,
-    # and the lock is what serialises competing watchers on SQLite (PostgreSQL uses FOR UPDATE).
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # A read-only unit of work reads a WAL snapshot and never blocks the writers.
-        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+    # Take the write lock up front (a read-then-write transaction can otherwise fail on upgrade); it is what
+    # serialises competing watchers on SQLite (PostgreSQL uses FOR UPDATE). Writers queue at a gate.
+    sqlite_writers.install(engine, READ_ONLY)
 
     return engine
 
