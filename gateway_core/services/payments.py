@@ -152,7 +152,8 @@ def _apply_finality(session: Session, invoice_id: int, payment_ids: Sequence[int
     changed = 0
     for payment in invoice.payments:
         state = statuses.get(payment.tx_id)
-        if payment.id not in payment_ids or state is None or payment.final:
+        # Under the invoice's lock, re-checked: another worker may have finalised or dropped it meanwhile.
+        if payment.id not in payment_ids or state is None or payment.final or payment.disposition == DROPPED:
             continue
         if not state.exists:
             _drop(session, invoice, payment, now)
