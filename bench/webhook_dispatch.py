@@ -2,11 +2,12 @@
 
 Run A: 5,000 deliveries to a fast receiver. Run B, in the same process: the same 5,000 plus one extra
 endpoint that accepts connections and never answers (it is due a delivery for every tenth event, queued
-first). Both receivers run in their own process on 127.0.0.1; the dispatcher is the production one
-(gateway_core.services.dispatch) with its production 30 s timeout, on a temporary SQLite file (or on
-PostgreSQL with --database-url / TEST_DATABASE_URL, in a schema of its own).
+first). Both receivers run in their own process on 127.0.0.1; the fast one keeps connections alive as any
+production server does (--receiver-closes makes it close each one, as the first version of this bench did). The
+dispatcher is the production one (gateway_core.services.dispatch) with its production 30 s timeout, on a
+temporary SQLite file (or on PostgreSQL with --database-url / TEST_DATABASE_URL, in a schema of its own).
 
-    .venv/bin/python bench/webhook_dispatch.py [--deliveries 5000]
+    .venv/bin/python bench/webhook_dispatch.py [--deliveries 5000] [--receiver-closes]
 
 Prints the figures, then one JSON object as the last line: deliveries_per_s, deliveries_per_s_with_dead_endpoint,
 p99_added_delay_s (p99 delivery delay of the healthy endpoint with the dead one, minus without it).
@@ -49,12 +50,18 @@ from gateway_core.services.stores import create_store  # noqa: E402
 TARGET_RATE, TARGET_ADDED_DELAY = 300.0, 1.0
 
 
-def _serve(kind: str, port_out: Any, stop: Any, arrivals: Any) -> None:
-    """A receiver process: 'fast' answers 200 at once and reports arrival times; 'dead' never answers."""
+def _serve(kind: str, port_out: Any, stop: Any, arrivals: Any, keep_alive: bool) -> None:
+    """A receiver process: 'fast' answers 200 at once and reports arrival times; 'dead' never answers.
+
+    Like any production web server the fast one keeps connections alive (HTTP/1.1), unless told to close each.
+    """
     seen: list[tuple[str, float]] = []
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # As gunicorn and nginx do: the status line and the body go out in two writes, and on a kept-alive
+        # connection Nagle would hold the second until the client's delayed ACK, 40 ms later.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -68,7 +75,8 @@ def _serve(kind: str, port_out: Any, stop: Any, arrivals: Any) -> None:
             seen.append((self.headers.get("webhook-id") or "", time.monotonic()))
             self.send_response(200)
             self.send_header("Content-Length", "2")
-            self.send_header("Connection", "close")
+            if not keep_alive:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(b"ok")
 
@@ -86,12 +94,13 @@ def _serve(kind: str, port_out: Any, stop: Any, arrivals: Any) -> None:
 
 
 class ReceiverProcess:
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, keep_alive: bool = True) -> None:
         ctx = multiprocessing.get_context("fork")
         self.stop = ctx.Event()
         port_in, port_out = ctx.Pipe(duplex=False)
         self._arrivals_in, arrivals_out = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=_serve, args=(kind, port_out, self.stop, arrivals_out), daemon=True)
+        self.process = ctx.Process(target=_serve, args=(kind, port_out, self.stop, arrivals_out, keep_alive),
+                                   daemon=True)
         self.process.start()
         self.port = port_in.recv()
 
@@ -126,10 +135,11 @@ def enqueue(svc: Any, store_id: int, urls: list[tuple[str, int]], first: int, co
     return dict.fromkeys(ids, committed)
 
 
-def run(svc: Any, store_id: int, count: int, dead: bool, rate: float | None) -> dict[str, Any]:
+def run(svc: Any, store_id: int, count: int, dead: bool, rate: float | None,
+        keep_alive: bool = True) -> dict[str, Any]:
     """Burst (rate None): everything queued at once, delays counted from the start. Stream: `rate` events per
     second queued in steps of 0.1 s, delays counted from each event's commit."""
-    fast = ReceiverProcess("fast")
+    fast = ReceiverProcess("fast", keep_alive)
     dead_receiver = ReceiverProcess("dead") if dead else None
     urls = [(f"http://127.0.0.1:{fast.port}/hook", 1)]
     if dead_receiver is not None:
@@ -210,7 +220,10 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=200.0, help="events per second in the stream runs")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--receiver-closes", action="store_true",
+                        help="the fast receiver closes every connection (Connection: close) instead of keeping it")
     args = parser.parse_args()
+    keep_alive = not args.receiver_closes
     with tempfile.TemporaryDirectory() as tmp:
         url, cleanup = _database(args, Path(tmp))
         try:
@@ -222,17 +235,18 @@ def main() -> None:
                 store = create_store(uow, svc.vault, name="Bench Shop", network="sandbox")
             backend = svc.engine.dialect.name if svc.engine is not None else "?"
             print(f"webhook dispatch on {backend}: {args.deliveries} deliveries, "
-                  f"{settings.delivery_concurrency} sender threads, {settings.webhook_timeout_seconds:g} s timeout "
+                  f"{settings.delivery_concurrency} sender threads, {settings.webhook_timeout_seconds:g} s timeout, "
+                  f"receiver {'keeps connections alive' if keep_alive else 'closes every connection'} "
                   f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
-            healthy = run(svc, store.id, args.deliveries, dead=False, rate=None)
+            healthy = run(svc, store.id, args.deliveries, dead=False, rate=None, keep_alive=keep_alive)
             print(f"  burst, fast receiver only:   {healthy['per_s']:7.1f} deliveries/s  "
                   f"({healthy['delivered']} in {healthy['seconds']:.2f} s)")
-            with_dead = run(svc, store.id, args.deliveries, dead=True, rate=None)
+            with_dead = run(svc, store.id, args.deliveries, dead=True, rate=None, keep_alive=keep_alive)
             print(f"  burst, plus a dead endpoint: {with_dead['per_s']:7.1f} deliveries/s  "
                   f"({with_dead['delivered']} in {with_dead['seconds']:.2f} s; {args.deliveries // 10} deliveries "
                   f"to the dead endpoint, queued ahead)")
-            steady = run(svc, store.id, args.deliveries, dead=False, rate=args.rate)
-            steady_dead = run(svc, store.id, args.deliveries, dead=True, rate=args.rate)
+            steady = run(svc, store.id, args.deliveries, dead=False, rate=args.rate, keep_alive=keep_alive)
+            steady_dead = run(svc, store.id, args.deliveries, dead=True, rate=args.rate, keep_alive=keep_alive)
             print(f"  stream of {args.rate:g} events/s, delay from commit to arrival: "
                   f"p50 {steady['p50_delay_s']:.3f} s, p99 {steady['p99_delay_s']:.3f} s; with the dead endpoint: "
                   f"p50 {steady_dead['p50_delay_s']:.3f} s, p99 {steady_dead['p99_delay_s']:.3f} s")
@@ -248,6 +262,7 @@ def main() -> None:
             if cleanup is not None:
                 cleanup()
     print(json.dumps({"bench": "webhook_dispatch", "backend": backend, "deliveries": args.deliveries,
+                      "receiver_keep_alive": keep_alive,
                       "deliveries_per_s": round(healthy["per_s"], 1),
                       "deliveries_per_s_with_dead_endpoint": round(with_dead["per_s"], 1),
                       "p99_added_delay_s": round(added, 3),

@@ -3,6 +3,7 @@
 Sends run on a thread pool with a cap per endpoint, so an endpoint that hangs ties up at most that many
 threads and never delays deliveries to other endpoints. A worker that dies mid-send leaves its claims to
 expire (the lease); another worker, or the same one restarted, sends them again with the same event id.
+The SQL (one statement per claim, three per batch of outcomes) is in dispatch_rows.
 """
 
 from __future__ import annotations
@@ -17,26 +18,25 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.orm import Session, aliased, lazyload
+from sqlalchemy.orm import Session
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.jsonwire import loads
-from gateway_core.adapters.models import Delivery, DeliveryAttempt, Email, Store
+from gateway_core.adapters.models import Delivery, Email, Store
 from gateway_core.adapters.notify.email import sender_address
 from gateway_core.adapters.notify.email_render import build_email
 from gateway_core.adapters.notify.signing import standard_webhook_headers, store_signature
 from gateway_core.adapters.secrets import KeyVault
-from gateway_core.domain.delivery import next_retry
 from gateway_core.ports import Clock, DeliveryChannel, HttpResult, Mailer, OutgoingEmail, WebhookTransport
+from gateway_core.services.dispatch_rows import Attempt, any_due, claim, record
 from gateway_core.services.keys import signing_key
 from gateway_core.services.outbox import enqueue_dead_letter_notice
 
 log = logging.getLogger(__name__)
-EXCERPT_CHARS = 500
 KEY_CACHE_SECONDS = 30.0
-_EARLIER = aliased(Delivery)  # one alias for the process: a fresh one per claim defeats the statement cache
+RECORD_GATHER_SECONDS = 0.02
 MAIL_KEY = -1  # the in-flight slot key for email deliveries (they have no endpoint)
 
 
@@ -93,6 +93,7 @@ class Dispatcher:
         self.claim_cap = 4 * per_endpoint
         # As many claimed in all as the endpoints that can send at once (concurrency / per_endpoint) may hold.
         self.max_claimed = max(self.claim_cap, 4 * concurrency)
+        self.refill_at = self.claim_cap // 2
         self.lease = timedelta(seconds=max(lease, 4 * timeout + 10))
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="deliver")
         self._cond = threading.Condition()
@@ -102,6 +103,7 @@ class Dispatcher:
         self._running: dict[int, int] = {}
         self._backlog: dict[int, deque[Job]] = {}
         self._total = 0
+        self._freed = 0  # counts wake-ups of the pump for freed slots, so one that lands mid-claim is not lost
         # Outcomes are recorded by one thread in batches: one transaction per batch instead of per send, and
         # no write-lock contention between sender threads on SQLite.
         self._outcomes: queue.Queue[tuple[Job, datetime, Outcome] | None] = queue.Queue()
@@ -122,18 +124,18 @@ class Dispatcher:
                         return submitted
                     self._cond.wait(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
                 free = self.max_claimed - self._total
-                busy = dict(self._in_flight)
-            jobs, blocked = self._claim(min(free, self.batch), busy)
-            if not jobs:
-                if not blocked:
-                    return submitted
-                # Due work waits only for endpoints already at their cap: wait for a slot, poll for new work.
-                with self._cond:
-                    self._cond.wait(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
-                continue
+                busy, freed = dict(self._in_flight), self._freed
+            jobs, wait = self._claim(min(free, self.batch), busy)
             for job in jobs:
                 self._start(job)
             submitted += len(jobs)
+            if not jobs and not wait:
+                return submitted
+            if wait:
+                # What is due waits only for endpoints at their cap: wait for a slot (or poll for new work).
+                with self._cond:
+                    if self._freed == freed:  # else a slot freed while we claimed: claim again now
+                        self._cond.wait(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
         return submitted
 
     def _start(self, job: Job) -> None:
@@ -147,92 +149,49 @@ class Dispatcher:
             self._running[job.slot] = self._running.get(job.slot, 0) + 1
         self._pool.submit(self._run, job)
 
-    def _due(self, now: datetime) -> object:
-        return or_(and_(Delivery.status == "pending", Delivery.next_attempt_at <= now),
-                   and_(Delivery.status == "sending", Delivery.claimed_until < now))
-
     def _claim(self, limit: int, busy: dict[int, int]) -> tuple[list[Job], bool]:
-        """Mark up to `limit` due deliveries as ours in one transaction; the WHERE re-check makes it atomic.
+        """Claim due deliveries in one statement; returns the jobs, and whether due work waits for a slot.
 
-        Returns the claimed jobs, and whether due deliveries were left only because their endpoint is at its cap.
+        No endpoint may end up with more than claim_cap claimed: those within per_endpoint of it are skipped,
+        and the claim takes no more than the fullest of the others has room for (a fresh endpoint: claim_cap).
         """
         now = self.clock.now()
+        room = {slot: self.claim_cap - n for slot, n in busy.items()}
+        skipped = {slot for slot, free in room.items() if free < self.per_endpoint}
+        limit = min([limit, self.claim_cap, *(free for slot, free in room.items() if slot not in skipped)])
         token = secrets.token_hex(8)
-        due = self._due(now)
-        saturated = [slot for slot, n in busy.items() if n >= self.claim_cap]
-        filters = []
-        endpoints = [s for s in saturated if s != MAIL_KEY]
-        if endpoints:
-            filters.append(or_(Delivery.endpoint_id.is_(None), Delivery.endpoint_id.not_in(endpoints)))
-        if MAIL_KEY in saturated:
-            filters.append(Delivery.endpoint_id.is_not(None))
-        # Two index range scans rather than one OR: the due-pending scan comes out in order from the
-        # (status, next_attempt_at) index, so its cost does not grow with the backlog.
-        pending = (select(Delivery.id, Delivery.endpoint_id)
-                   .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, *filters)
-                   .order_by(Delivery.status, Delivery.next_attempt_at).limit(limit * 4))
-        expired = (select(Delivery.id, Delivery.endpoint_id)
-                   .where(Delivery.status == "sending", Delivery.claimed_until < now, *filters).limit(limit * 4))
         with self.uow_factory() as uow:
             session = uow.session
-            rows = list(session.execute(expired).all()) + list(session.execute(pending).all())
-            rows = rows[:limit * 4]
-            if rows:
-                # Per endpoint, one invoice's events go out in order: a storefront that sees payment_completed
-                # before payment_received would move the order back. A later event waits while an earlier one
-                # is unsettled. (Checked on the candidates only: an anti-join over every due row costs more.)
-                earlier = _EARLIER
-                waiting = set(session.execute(select(Delivery.id).where(
-                    Delivery.id.in_([r[0] for r in rows]),
-                    exists().where(earlier.endpoint_id == Delivery.endpoint_id,
-                                   earlier.invoice_number == Delivery.invoice_number, earlier.id < Delivery.id,
-                                   earlier.status.in_(("pending", "sending"))))).scalars())
-                rows = [r for r in rows if r[0] not in waiting]
-            picked, counts = [], dict(busy)
-            for delivery_id, endpoint_id in rows:
-                slot = endpoint_id if endpoint_id is not None else MAIL_KEY
-                if counts.get(slot, 0) < self.claim_cap:
-                    counts[slot] = counts.get(slot, 0) + 1
-                    picked.append(delivery_id)
-                    if len(picked) >= limit:
-                        break
-            if not picked:
-                blocked = bool(rows) or (bool(saturated) and session.execute(
-                    select(Delivery.id).where(due).limit(1)).first() is not None)  # type: ignore[arg-type]
-                return [], blocked
-            session.execute(
-                update(Delivery).where(Delivery.id.in_(picked), due)  # type: ignore[arg-type]
-                .values(status="sending", claimed_by=token, claimed_until=now + self.lease, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            # By primary key: claimed_by has no index, and a scan of every delivery per claim adds up.
-            claimed = session.execute(select(Delivery).where(Delivery.id.in_(picked), Delivery.claimed_by == token)
-                                      ).scalars().all()
-            stores = {s.id: s for s in session.execute(
-                select(Store).where(Store.id.in_({d.store_id for d in claimed}))).scalars()}
-            keys = self._keys
-            jobs = []
-            for d in claimed:
-                store = stores[d.store_id]
-                if d.channel == "store" and (store.id not in keys or keys[store.id][1] < time.monotonic()):
-                    # Cached briefly: decrypting per claim costs more than the claim; a rotated key is used
-                    # within KEY_CACHE_SECONDS (the old one stays valid for its grace period anyway).
-                    keys[store.id] = (signing_key(uow, self.vault, store.id), time.monotonic() + KEY_CACHE_SECONDS)
-                jobs.append(Job(
-                    d.id, token, d.channel, d.endpoint_id, d.endpoint.url if d.endpoint else None,
-                    d.endpoint.secret if d.endpoint else None, d.recipient, d.body, dict(d.headers or {}),
-                    d.event_id, d.event_type, d.is_redelivery, store.id, store.name, store.brand_color,
-                    keys[store.id][0] if store.id in keys else None, self._channel_credentials(session, d)))
-        return jobs, False
+            rows = claim(session, now=now, token=token, lease=self.lease, limit=limit,
+                         skip_endpoints=sorted(s for s in skipped if s != MAIL_KEY), skip_mail=MAIL_KEY in skipped)
+            if not rows:
+                return [], bool(skipped) and any_due(session, now)
+            jobs = [self._job(uow, row, token) for row in rows]
+        # A full claim may have left more behind: claim again at once. A short one took all that was due except,
+        # perhaps, work for the skipped endpoints: claiming again before one of them frees a slot finds nothing.
+        return jobs, len(jobs) < limit and bool(skipped)
 
-    def _channel_credentials(self, session: Session, delivery: Delivery) -> dict[str, str] | None:
+    def _job(self, uow: UnitOfWork, row: Any, token: str) -> Job:
+        keys = self._keys
+        store_id = row.store_id
+        if row.channel == "store" and (store_id not in keys or keys[store_id][1] < time.monotonic()):
+            # Cached briefly: decrypting per claim costs more than the claim; a rotated key is used
+            # within KEY_CACHE_SECONDS (the old one stays valid for its grace period anyway).
+            keys[store_id] = (signing_key(uow, self.vault, store_id), time.monotonic() + KEY_CACHE_SECONDS)
+        return Job(row.id, token, row.channel, row.endpoint_id, row.url, row.secret, row.recipient, row.body,
+                   dict(row.headers or {}), row.event_id, row.event_type, row.is_redelivery, store_id,
+                   row.store_name, row.brand_color, keys[store_id][0] if store_id in keys else None,
+                   self._channel_credentials(uow.session, row))
+
+    def _channel_credentials(self, session: Session, row: Any) -> dict[str, str] | None:
         """A registered channel's secrets for this delivery, cached like the store keys."""
-        channel = self.channels.get(delivery.channel)
+        channel = self.channels.get(row.channel)
         if channel is None:
             return None
-        slot = (delivery.channel, delivery.store_id, delivery.endpoint_id)
+        slot = (row.channel, row.store_id, row.endpoint_id)
         cached = self._credentials.get(slot)
         if cached is None or cached[1] < time.monotonic():
+            delivery = session.get(Delivery, row.id)  # the port takes the Delivery row
             cached = (channel.credentials(session, delivery, self.vault), time.monotonic() + KEY_CACHE_SECONDS)
             self._credentials[slot] = cached
         return cached[0]
@@ -260,9 +219,11 @@ class Dispatcher:
                 self._running[job.slot] -= 1
                 if not self._running[job.slot]:
                     del self._running[job.slot]
-            # Wake the pump only when this endpoint's queue has run down: waking it on every send makes it
-            # re-query for work that is only waiting on a slow endpoint, and those queries slow everyone.
-            if self._in_flight.get(job.slot, 0) <= self.per_endpoint:
+            # Wake the pump when this endpoint's queue is half run down: early enough that the next claim lands
+            # before its senders go idle, late enough that a slow endpoint does not make the pump re-query for
+            # every finished send (those queries slow everyone).
+            if self._in_flight.get(job.slot, 0) == self.refill_at or self._total == self.max_claimed - 1:
+                self._freed += 1
                 self._cond.notify_all()
         self._outcomes.put((job, started_at, outcome))
         if following is not None:
@@ -306,9 +267,11 @@ class Dispatcher:
             if item is None:
                 return
             batch = [item]
+            # Gather for a moment: a transaction per handful of outcomes costs the database more than the sends.
+            until = time.monotonic() + RECORD_GATHER_SECONDS
             while len(batch) < 500:
                 try:
-                    more = self._outcomes.get_nowait()
+                    more = self._outcomes.get(timeout=max(0.0, until - time.monotonic()))
                 except queue.Empty:
                     break
                 if more is None:
@@ -329,54 +292,24 @@ class Dispatcher:
         now = self.clock.now()
         with self.uow_factory() as uow:
             session = uow.session
-            ids = [job.delivery_id for job, _, _ in batch]
-            rows = {d.id: d for d in session.execute(
-                select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id).with_for_update(of=Delivery)
-                .options(lazyload(Delivery.endpoint))  # only a dead letter needs it
-            ).scalars()}
-            for job, started_at, outcome in batch:
-                delivery = rows.get(job.delivery_id)
-                if delivery is not None:
-                    self._apply(session, delivery, job, started_at, outcome, now)
-
-    def _apply(self, session: Session, delivery: Delivery, job: Job, started_at: datetime, outcome: Outcome,
-               now: datetime) -> None:
-        """One attempt on record, and what it means for the delivery: done, retry later, or dead-lettered."""
-        result = outcome.result
-        delivery.attempts += 1
-        session.add(DeliveryAttempt(
-            delivery_id=delivery.id, endpoint_id=delivery.endpoint_id, number=delivery.attempts,
-            started_at=started_at, status_code=result.status, latency_ms=round(result.latency * 1000),
-            ok=result.ok, error=result.error,
-            response_excerpt=result.body[:EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS] or None))
-        first = delivery.first_attempt_at or started_at
-        delivery.first_attempt_at = first
-        delivery.last_status_code, delivery.last_error = result.status, result.error
-        delivery.updated_at = now
-        if result.ok and outcome.email is not None:
-            email = outcome.email
-            session.add(Email(delivery_id=delivery.id, store_id=delivery.store_id, message_id=email.message_id,
-                              sender=email.sender, recipient=email.recipient, subject=email.subject,
-                              text_body=email.text, html_body=email.html, transport=self.mailer.name,
-                              created_at=now))
-        if result.ok:
-            if delivery.status != "delivered":
-                delivery.status, delivery.delivered_at = "delivered", now
-            delivery.claimed_by = delivery.claimed_until = None
-            return
-        if delivery.claimed_by != job.token or delivery.status != "sending":
-            return  # our lease ran out and someone else owns it now; the attempt is still on record
-        delay = next_retry(delivery.attempts, now - first)
-        delivery.claimed_by = delivery.claimed_until = None
-        if delay is None:
-            delivery.status, delivery.dead_at = "dead", now
-            log.warning("delivery dead-lettered", extra={"delivery_id": delivery.id, "event_id": job.event_id,
-                                                         "attempts": delivery.attempts})
-            store = session.get(Store, delivery.store_id)
-            if store is not None:
-                enqueue_dead_letter_notice(session, delivery, store, now)
-        else:
-            delivery.status, delivery.next_attempt_at = "pending", now + delay
+            recorded = record(session, [Attempt(job.delivery_id, job.token, started_at, outcome.result)
+                                        for job, started_at, outcome in batch], now)
+            for job, _, outcome in batch:
+                email = outcome.email
+                if email is not None and job.delivery_id in recorded.delivered and outcome.result.ok:
+                    session.add(Email(delivery_id=job.delivery_id, store_id=job.store_id,
+                                      message_id=email.message_id, sender=email.sender, recipient=email.recipient,
+                                      subject=email.subject, text_body=email.text, html_body=email.html,
+                                      transport=self.mailer.name, created_at=now))
+            for delivery_id in recorded.dead:
+                delivery = session.get(Delivery, delivery_id)
+                assert delivery is not None  # read under lock in this transaction
+                log.warning("delivery dead-lettered", extra={"delivery_id": delivery_id,
+                                                             "event_id": delivery.event_id,
+                                                             "attempts": delivery.attempts})
+                store = session.get(Store, delivery.store_id)
+                if store is not None:
+                    enqueue_dead_letter_notice(session, delivery, store, now)
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
