@@ -26,6 +26,7 @@ from gateway_core.services.dispatch import Dispatcher, dispatcher_for
 from gateway_core.services.stores import create_store
 from tests.conftest import running_app, running_services
 from tests.fakes.receiver import Receiver
+from tests.integration.notify_support import notify_settings_for
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 ORDER_KEYS = ["id", "order_ref", "status", "amount", "amount_paid", "currency", "chain", "address", "tx_hash",
@@ -114,17 +115,12 @@ def tron_account() -> Any:
     return Bip44.FromSeed(seed, Bip44Coins.TRON).Purpose().Coin().Account(0)
 
 
-def velt_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"instance_path": str(tmp_path / "instance"), "database_url": database_url,
-                              "secret_key": "test-secret-key", "public_url": "https://gateway.test",
-                              "sandbox_finality_seconds": 0.0, "outbound_allowlist": ("127.0.0.1",)}
-    values.update(overrides)
-    return Settings.from_env({}, **values)
+velt_settings = notify_settings_for  # the notification tests' settings: webhooks to 127.0.0.1 allowed
 
 
 @pytest.fixture
 def vsettings(database_url: str, tmp_path: Path) -> Settings:
-    return velt_settings(database_url, tmp_path)
+    return notify_settings_for(database_url, tmp_path)
 
 
 @pytest.fixture
