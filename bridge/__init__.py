@@ -13,7 +13,7 @@ from flask import Flask, g, request
 from bridge import errors
 from bridge.extensions import db
 from gateway_core.adapters.db import configure_engine, engine_options, normalise_url
-from gateway_core.bootstrap import Services, build_services
+from gateway_core.bootstrap import Services, attach_intake, build_services
 from gateway_core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.extensions["voltbridge"] = services or install_channels(
         build_services(settings, sessions=lambda: db.session, **overrides))
+    if app.extensions["voltbridge"].intake is None:
+        with app.app_context():
+            attach_intake(app.extensions["voltbridge"], db.engine)
     app.extensions["voltbridge.settings"] = settings
 
     if settings.trust_proxy:

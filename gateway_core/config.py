@@ -53,6 +53,9 @@ class Settings:
     invoice_min_usd: Decimal = Decimal("0.01")
     invoice_max_usd: Decimal = Decimal("1000000")
     max_request_bytes: int = 64 * 1024
+    # How long a web process trusts its copy of a key's store (wallets, expiry, fees) before reading it again.
+    # A revoked or expired key is refused at once regardless: the invoice insert itself checks the key.
+    api_key_cache_seconds: float = 5.0
     log_level: str = "INFO"
     log_json: bool = True
     trust_proxy: bool = False
@@ -148,6 +151,7 @@ class Settings:
             "late_payment_watch_hours": ("LATE_PAYMENT_WATCH_HOURS", int),
             "invoice_min_usd": ("INVOICE_MIN_USD", Decimal),
             "invoice_max_usd": ("INVOICE_MAX_USD", Decimal),
+            "api_key_cache_seconds": ("API_KEY_CACHE_SECONDS", float),
             "delivery_interval_seconds": ("DELIVERY_INTERVAL_SECONDS", float),
             "delivery_concurrency": ("DELIVERY_CONCURRENCY", int),
             "webhook_timeout_seconds": ("WEBHOOK_TIMEOUT_SECONDS", float),

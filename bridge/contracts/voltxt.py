@@ -11,7 +11,7 @@ from bridge.errors import register_format
 from bridge.jsonio import json_response, read_json_object
 from gateway_core.adapters.jsonwire import dumps
 from gateway_core.bootstrap import Services
-from gateway_core.services.invoices import create_invoice, find_by_external_id, get_invoice
+from gateway_core.services.invoices import find_by_external_id, get_invoice
 from gateway_core.services.keys import authenticate
 
 bp = Blueprint("voltxt", __name__, url_prefix="/api/plugin")
@@ -37,17 +37,11 @@ def invoice_response(view: Any, status: int = 200) -> Response:
 @bp.post("/invoice/create")
 def create() -> Response:
     body = read_json_object()
-    svc = services()
-    # Authenticate in a read-only transaction and write in a short one of its own: on SQLite the write lock
-    # is then held for the inserts only, not for parsing, pricing and rendering too.
-    with svc.uow(read_only=True) as uow:
-        store = authenticate(uow, api_key(body), svc.clock)
-    check_network(body.get("network"), store)
-    invoice_request = parse_invoice_request(body, kind="invoice")
-    with svc.uow() as uow:
-        view, created = create_invoice(uow, store, invoice_request, svc.rates, svc.clock, svc.limits,
-                                       outbound_allowlist=svc.settings.outbound_allowlist,
-                                       allocators=svc.allocators)
+    intake = services().intake
+    assert intake is not None  # create_app attaches it
+    caller = intake.caller(api_key(body))
+    check_network(body.get("network"), caller.store)
+    view, created = intake.create(caller, parse_invoice_request(body, kind="invoice"))
     return invoice_response(view, 201 if created else 200)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -137,22 +137,71 @@ def check_limits(priced: Priced, rates: RateSource, low: Decimal, high: Decimal)
         raise AmountTooHigh(f"Amount is above the maximum of {money.plain(high)} USD")
 
 
-def _quotes(store: Store, priced: Priced, expires_at: Any) -> list[Quote]:
-    quotes = []
+def quote_rows(store: Store, priced: Priced, expires_at: Any) -> list[dict[str, Any]]:
+    """The quotes of a new invoice at a store that needs no allocation: the store's wallet (direct mode) or a
+    fresh sandbox-style address (deposit mode), and a fresh Solana Pay reference each."""
+    rows = []
     for position, (code, units, rate, rate_currency) in enumerate(priced.dues):
-        chain = chain_for(store.network, code)
-        if code == "USDT" and accepts_tron(store):  # TRON (issue 6): a fresh address from the store's xpub
-            quotes.append(tron_deposit_quote(store, position, units, rate, rate_currency, expires_at, chain))
-            continue
         if store.settlement_mode == "deposit":
             address = new_tron_address() if money.asset(code).chain == "tron" else new_solana_pubkey()
         else:
             address = store.wallet_for(code) or ""
-        quotes.append(
-            Quote(position=position, asset=code, chain=chain, address=address, reference=new_solana_pubkey(),
-                  amount_due=units, rate=rate, rate_currency=rate_currency, expires_at=expires_at)
-        )
-    return quotes
+        rows.append({"position": position, "asset": code, "chain": chain_for(store.network, code),
+                     "address": address, "reference": new_solana_pubkey(), "amount_due": units, "rate": rate,
+                     "rate_currency": rate_currency, "expires_at": expires_at})
+    return rows
+
+
+def _quotes(store: Store, rows: list[dict[str, Any]]) -> list[Quote]:
+    tron = accepts_tron(store)
+    return [
+        # TRON (issue 6): USDT goes to a fresh address from the store's xpub, allocated with the invoice.
+        tron_deposit_quote(store, row["position"], row["amount_due"], row["rate"], row["rate_currency"],
+                           row["expires_at"], row["chain"])
+        if tron and row["asset"] == "USDT" else Quote(**row)
+        for row in rows
+    ]
+
+
+_ATTRIBUTE = {"metadata": "extra"}  # invoice columns whose model attribute has another name
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A new invoice, validated and priced, as rows: `invoice` by column name, its quotes, and its time."""
+
+    invoice: dict[str, Any]
+    quotes: list[dict[str, Any]]
+    now: datetime
+
+
+def draft_invoice(
+    store: Store, request: InvoiceRequest, rates: RateSource, clock: Clock, limits: tuple[Decimal, Decimal],
+) -> Draft:
+    """Everything about a new invoice that needs no database: the checks, the prices, the new identifiers."""
+    assets = accepted_assets(store)
+    if request.assets is not None:
+        assets = [code for code in assets if code in request.assets]
+    if not assets:
+        raise NoDestinationWallet("Store doesn't have a destination wallet configured")
+    priced = price(request, assets, rates)
+    check_limits(priced, rates, *limits)
+    lifetime = _lifetime(request, store)
+    now = clock.now()
+    expires_at = now + lifetime
+    invoice = {
+        "number": new_invoice_number(), "store_id": store.id, "kind": request.kind, "contract": request.contract,
+        "external_id": request.external_id, "platform": request.platform, "network": store.network,
+        "status": Status.PENDING.value, "overpaid": False, "paid_late": False, "amount_type": request.amount_type,
+        "price_currency": request.currency, "price_units": priced.price_units,
+        "fiat_currency": priced.fiat_currency, "fiat_minor": priced.fiat_minor,
+        "request_fingerprint": request.fingerprint(), "description": request.description,
+        "customer_email": request.customer_email, "customer_name": request.customer_name,
+        "callback_url": request.callback_url, "success_url": request.success_url,
+        "cancel_url": request.cancel_url, "metadata": request.metadata, "created_at": now, "updated_at": now,
+        "expires_at": expires_at,
+    }
+    return Draft(invoice, quote_rows(store, priced, expires_at), now)
 
 
 def create_invoice(
@@ -165,34 +214,17 @@ def create_invoice(
     session = uow.session
     if request.callback_url:  # issue 4: the SSRF guard refuses callback URLs we would never call
         check_callback_url(request.callback_url, outbound_allowlist)
-    lean = not _needs_allocation(store, allocators)
+    lean = not needs_allocation(store, allocators)
     if not lean and inspect(store).detached:
         session.add(store)  # authenticated in an earlier transaction; allocation updates the store's row
     if request.external_id is not None and not lean:  # the lean path learns this from its INSERT
         existing = _by_external_id(uow, store.id, request.kind, request.external_id)
         if existing is not None:
             return _same_or_conflict(existing, request, clock), False
-    assets = accepted_assets(store)
-    if request.assets is not None:
-        assets = [code for code in assets if code in request.assets]
-    if not assets:
-        raise NoDestinationWallet("Store doesn't have a destination wallet configured")
-    priced = price(request, assets, rates)
-    check_limits(priced, rates, *limits)
-    lifetime = _lifetime(request, store)
-    now = clock.now()
-    expires_at = now + lifetime
-    invoice = Invoice(
-        number=new_invoice_number(), store=store, store_id=store.id, kind=request.kind,
-        contract=request.contract, external_id=request.external_id, platform=request.platform, network=store.network,
-        status=Status.PENDING.value, amount_type=request.amount_type, price_currency=request.currency,
-        price_units=priced.price_units, fiat_currency=priced.fiat_currency, fiat_minor=priced.fiat_minor,
-        request_fingerprint=request.fingerprint(), description=request.description,
-        customer_email=request.customer_email, customer_name=request.customer_name,
-        callback_url=request.callback_url, success_url=request.success_url, cancel_url=request.cancel_url,
-        extra=request.metadata, created_at=now, updated_at=now, expires_at=expires_at,
-        quotes=_quotes(store, priced, expires_at), payments=[],
-    )
+    draft = draft_invoice(store, request, rates, clock, limits)
+    now = draft.now
+    attributes = {_ATTRIBUTE.get(column, column): value for column, value in draft.invoice.items()}
+    invoice = Invoice(**attributes, store=store, payments=[], quotes=_quotes(store, draft.quotes))
     if lean:
         if not insert_new_invoice(session, invoice, now):  # an identical retry, or a conflicting one
             existing = _by_external_id(uow, store.id, request.kind, request.external_id or "")
@@ -215,7 +247,7 @@ def create_invoice(
     return invoice_view(invoice, now), True
 
 
-def _needs_allocation(store: Store, allocators: Mapping[str, Allocator] | None) -> bool:
+def needs_allocation(store: Store, allocators: Mapping[str, Allocator] | None) -> bool:
     """Deposit keys and xpub addresses are allocated through the ORM (they flush to number their keys)."""
     return bool(allocators) and (store.settlement_mode == "deposit" or accepts_tron(store))
 

@@ -6,7 +6,7 @@ import base64
 import functools
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
@@ -74,7 +74,7 @@ def issue_key(uow: UnitOfWork, vault: KeyVault, store_id: int, kind: str = "volt
 @functools.cache
 def _key_lookup() -> Any:
     """One round trip for the key, its store and the store's wallets; built once (this runs on every request)."""
-    return (select(ApiKey.digest, Store)
+    return (select(ApiKey.digest, ApiKey.expires_at, Store)
             .join(Store, Store.id == ApiKey.store_id)
             .options(joinedload(Store.wallets))
             .where(ApiKey.digest == bindparam("digest"), ApiKey.kind == bindparam("kind"),
@@ -83,14 +83,28 @@ def _key_lookup() -> Any:
 
 def authenticate(uow: UnitOfWork, raw_key: object, clock: Clock, kind: str = "voltxt") -> Store:
     """The store this key belongs to, or InvalidApiKey (unknown, expired after rotation, or malformed)."""
+    return valid_key(uow, digest_of(raw_key, kind), clock, kind).store
+
+
+@dataclass(frozen=True)
+class ValidKey:
+    store: Store  # with its wallets loaded
+    expires_at: datetime | None  # when a rotation's grace period ends, if the key has been rotated
+
+
+def digest_of(raw_key: object, kind: str) -> str:
+    """The key's lookup digest; InvalidApiKey for anything that cannot be a key of this kind."""
     if not isinstance(raw_key, str) or not plausible_key(kind, raw_key):
         raise InvalidApiKey("The provided API key is invalid")
-    digest = key_digest(raw_key)
+    return key_digest(raw_key)
+
+
+def valid_key(uow: UnitOfWork, digest: str, clock: Clock, kind: str = "voltxt") -> ValidKey:
     row = uow.session.execute(_key_lookup(), {"digest": digest, "kind": kind, "now": clock.now()}).unique().first()
     # The index lookup already matched; the constant-time compare keeps the check honest if lookup changes.
     if row is None or not digests_match(row[0], digest):
         raise InvalidApiKey("The provided API key is invalid")
-    return row[1]
+    return ValidKey(row[2], row[1])
 
 
 def rotate_key(

@@ -1,0 +1,92 @@
+"""The invoice writer on PostgreSQL: one statement, so one round trip, in autocommit.
+
+The invoice, its quotes and its event are data-modifying CTEs of a single statement: PostgreSQL runs it
+atomically, and the quotes and event select the invoice's id from the invoice insert, so a conflicting
+external id (or a key revoked since it was cached) inserts nothing anywhere. Parameters carry explicit
+casts because values in a SELECT list are not coerced to the target columns the way VALUES are.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Engine
+
+from gateway_core.adapters.invoice_writers.driver import TABLES, ColumnEncoder, DriverConnections, discard
+from gateway_core.ports import NewInvoiceRows
+
+KEY_STILL_VALID = ("EXISTS (SELECT 1 FROM api_keys WHERE digest = %s AND kind = %s "
+                   "AND (expires_at IS NULL OR expires_at > %s::TIMESTAMP WITH TIME ZONE))")
+
+
+def _autocommit(connection: Any) -> None:
+    connection.autocommit = True  # the statement is its own transaction: no BEGIN or COMMIT round trips
+
+
+class PostgresInvoiceWriter:
+    def __init__(self, engine: Engine) -> None:
+        self._dialect = engine.dialect
+        self._quote = engine.dialect.identifier_preparer.quote
+        self._encoders = {name: ColumnEncoder(table, engine.dialect) for name, table in TABLES.items()}
+        self._connections = DriverConnections(engine, prepare=_autocommit)
+
+    def insert(self, rows: NewInvoiceRows) -> int | None:
+        invoice_columns, quote_columns, event_columns = tuple(rows.invoice), tuple(rows.quotes[0]), tuple(rows.event)
+        statement = self._statement(invoice_columns, quote_columns, event_columns, len(rows.quotes))
+        params = [*self._encoders["invoices"].values(rows.invoice, invoice_columns),
+                  rows.key_digest, rows.key_kind, rows.now]
+        for quote in rows.quotes:
+            params += self._encoders["quotes"].values(quote, quote_columns)
+        params += self._encoders["events"].values(rows.event, event_columns)
+        return self._execute(statement, params)
+
+    def _execute(self, statement: str, params: list[Any]) -> int | None:
+        import psycopg
+
+        for _attempt in range(2):
+            connection, fresh = self._connections.borrow()
+            try:
+                found = connection.execute(statement, params).fetchone()
+            except psycopg.OperationalError:
+                discard(connection)
+                # A connection that sat idle may have been closed by the server (a restart, an idle timeout):
+                # one more try on a new one. The statement is safe to repeat: a repeat that finds the first
+                # one's invoice inserts nothing, and the caller then answers with that invoice.
+                if fresh:
+                    raise
+                continue
+            except BaseException:
+                discard(connection)
+                raise
+            self._connections.give_back(connection)
+            return None if found is None else int(found[0])
+        raise AssertionError("unreachable: the second try uses a fresh connection")
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one writer per app, a handful of column sets
+    def _statement(self, invoice: tuple[str, ...], quote: tuple[str, ...], event: tuple[str, ...],
+                   quotes: int) -> str:
+        q = self._quote
+        quote_row = f"({self._params(TABLES['quotes'], quote)})"
+        return (
+            f"WITH new_invoice AS (INSERT INTO invoices ({', '.join(map(q, invoice))}) "
+            f"SELECT {self._params(TABLES['invoices'], invoice)} WHERE {KEY_STILL_VALID} "
+            "ON CONFLICT (store_id, kind, external_id) DO NOTHING RETURNING id), "
+            f"new_quotes AS (INSERT INTO quotes (invoice_id, {', '.join(map(q, quote))}) "
+            f"SELECT new_invoice.id, v.* FROM new_invoice, (VALUES {', '.join([quote_row] * quotes)}) AS v), "
+            f"new_event AS (INSERT INTO events (invoice_id, {', '.join(map(q, event))}) "
+            f"SELECT new_invoice.id, {self._params(TABLES['events'], event)} FROM new_invoice) "
+            "SELECT id FROM new_invoice"
+        )
+
+    def _params(self, table: Table, columns: tuple[str, ...]) -> str:
+        # Cast to the column's type without its length: an over-long value then fails on assignment, as it
+        # would in a plain INSERT, instead of being cut short by the cast.
+        return ", ".join(
+            f"%s::{re.sub(r'[(][0-9, ]+[)]', '', table.c[name].type.compile(dialect=self._dialect))}"
+            for name in columns)
+
+    def close(self) -> None:
+        self._connections.close()

@@ -1,0 +1,71 @@
+"""The invoice writer on SQLite: three statements in one BEGIN IMMEDIATE, behind the shared writer gate."""
+
+from __future__ import annotations
+
+import functools
+
+from sqlalchemy.engine import Engine
+
+from gateway_core.adapters import sqlite_writers
+from gateway_core.adapters.invoice_writers.driver import TABLES, ColumnEncoder, DriverConnections, discard
+from gateway_core.ports import NewInvoiceRows
+
+# The key check rides on the invoice insert, so a key revoked since the web process cached it writes nothing.
+KEY_STILL_VALID = ("EXISTS (SELECT 1 FROM api_keys WHERE digest = ? AND kind = ? "
+                   "AND (expires_at IS NULL OR expires_at > ?))")
+
+
+class SqliteInvoiceWriter:
+    def __init__(self, engine: Engine) -> None:
+        self._quote = engine.dialect.identifier_preparer.quote
+        self._encoders = {name: ColumnEncoder(table, engine.dialect) for name, table in TABLES.items()}
+        self._connections = DriverConnections(engine)
+        # The same gate the engine's writing transactions queue at: one writer at a time across processes.
+        self._gate = sqlite_writers.gate_for(engine.url.database)
+
+    def insert(self, rows: NewInvoiceRows) -> int | None:
+        invoice_columns, quote_columns, event_columns = tuple(rows.invoice), tuple(rows.quotes[0]), tuple(rows.event)
+        statements = self._statements(invoice_columns, quote_columns, event_columns)
+        now = self._encoders["events"].values({"created_at": rows.now}, ("created_at",))[0]  # as expires_at is
+        invoice_values = self._encoders["invoices"].values(rows.invoice, invoice_columns)
+        quote_values = [self._encoders["quotes"].values(q, quote_columns) for q in rows.quotes]
+        event_values = self._encoders["events"].values(rows.event, event_columns)
+        connection, _fresh = self._connections.borrow()
+        try:
+            self._gate.acquire()
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    found = connection.execute(statements[0], [*invoice_values, rows.key_digest, rows.key_kind,
+                                                               now]).fetchall()
+                    if not found:
+                        connection.execute("ROLLBACK")
+                        return None
+                    invoice_id = int(found[0][0])
+                    connection.executemany(statements[1], [[invoice_id, *values] for values in quote_values])
+                    connection.execute(statements[2], [invoice_id, *event_values])
+                    connection.execute("COMMIT")
+                except BaseException:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+            finally:
+                self._gate.release()
+        except BaseException:
+            discard(connection)
+            raise
+        self._connections.give_back(connection)
+        return invoice_id
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one writer per app, a handful of column sets
+    def _statements(self, invoice: tuple[str, ...], quote: tuple[str, ...], event: tuple[str, ...]) -> tuple[str, ...]:
+        q = self._quote
+        return (
+            f"INSERT INTO invoices ({', '.join(map(q, invoice))}) SELECT {', '.join('?' * len(invoice))} "
+            f"WHERE {KEY_STILL_VALID} ON CONFLICT (store_id, kind, external_id) DO NOTHING RETURNING id",
+            f"INSERT INTO quotes (invoice_id, {', '.join(map(q, quote))}) VALUES ({', '.join('?' * (len(quote) + 1))})",
+            f"INSERT INTO events (invoice_id, {', '.join(map(q, event))}) VALUES ({', '.join('?' * (len(event) + 1))})",
+        )
+
+    def close(self) -> None:
+        self._connections.close()
