@@ -23,7 +23,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 
 def serve(bind: str, workers: int = 2, threads: int = 8, **extra: Any) -> None:
-    options = {"bind": bind, "workers": workers, "threads": threads, "worker_class": "gthread",
+    # reuse_port: each worker listens on its own SO_REUSEPORT socket and the kernel spreads new connections
+    # across them; on one shared socket, whichever worker wakes first takes a burst of keep-alive clients
+    # and one worker can end up serving most of them while the other idles.
+    options = {"bind": bind, "workers": workers, "threads": threads, "worker_class": "gthread", "reuse_port": True,
                "timeout": 60, "graceful_timeout": 30, "keepalive": 5, "accesslog": "-",
                # %(U)s is the path without the query string, which may carry an API key.
                "access_log_format": '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms', **extra}

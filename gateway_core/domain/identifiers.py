@@ -44,12 +44,23 @@ def b58check_encode(payload: bytes) -> str:
     return b58encode(payload + checksum)
 
 
+def _random_text(alphabet: str, length: int) -> str:
+    """Uniform characters of `alphabet` from one read of the OS's randomness (secrets.choice reads it once per
+    character). Bytes at or above the largest multiple of the alphabet's size are skipped, so no bias."""
+    size = len(alphabet)
+    ceiling = 256 - 256 % size
+    out: list[str] = []
+    while len(out) < length:
+        out += [alphabet[b % size] for b in secrets.token_bytes(length + length // 2) if b < ceiling]
+    return "".join(out[:length])
+
+
 def new_invoice_number() -> str:
-    return "".join(secrets.choice(INVOICE_ALPHABET) for _ in range(INVOICE_NUMBER_LENGTH))
+    return _random_text(INVOICE_ALPHABET, INVOICE_NUMBER_LENGTH)
 
 
 def new_api_key() -> str:
-    return "".join(secrets.choice(API_KEY_ALPHABET) for _ in range(API_KEY_LENGTH))
+    return _random_text(API_KEY_ALPHABET, API_KEY_LENGTH)
 
 
 def new_solana_pubkey() -> str:

@@ -1,13 +1,19 @@
-"""The invoice writer on SQLite: three statements in one BEGIN IMMEDIATE, behind the shared writer gate."""
+"""The invoice writer on SQLite: BEGIN IMMEDIATE behind the shared writer gate, group-committed.
+
+Concurrent creates in one process share a transaction (group_commit.py); each invoice is still its own
+insert, so a repeated external id leaves that one invoice out and the rest commit.
+"""
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from gateway_core.adapters import sqlite_writers
 from gateway_core.adapters.invoice_writers.driver import TABLES, ColumnEncoder, DriverConnections, discard
+from gateway_core.adapters.invoice_writers.group_commit import GroupCommit
 from gateway_core.ports import NewInvoiceRows
 
 # The key check rides on the invoice insert, so a key revoked since the web process cached it writes nothing.
@@ -22,28 +28,20 @@ class SqliteInvoiceWriter:
         self._connections = DriverConnections(engine)
         # The same gate the engine's writing transactions queue at: one writer at a time across processes.
         self._gate = sqlite_writers.gate_for(engine.url.database)
+        self._group: GroupCommit[NewInvoiceRows, int | None] = GroupCommit(
+            self._write, lambda rows: self._write([rows])[0])
 
     def insert(self, rows: NewInvoiceRows) -> int | None:
-        invoice_columns, quote_columns, event_columns = tuple(rows.invoice), tuple(rows.quotes[0]), tuple(rows.event)
-        statements = self._statements(invoice_columns, quote_columns, event_columns)
-        now = self._encoders["events"].values({"created_at": rows.now}, ("created_at",))[0]  # as expires_at is
-        invoice_values = self._encoders["invoices"].values(rows.invoice, invoice_columns)
-        quote_values = [self._encoders["quotes"].values(q, quote_columns) for q in rows.quotes]
-        event_values = self._encoders["events"].values(rows.event, event_columns)
+        return self._group.submit(rows)
+
+    def _write(self, batch: list[NewInvoiceRows]) -> list[int | None]:
         connection, _fresh = self._connections.borrow()
         try:
             self._gate.acquire()
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
-                    found = connection.execute(statements[0], [*invoice_values, rows.key_digest, rows.key_kind,
-                                                               now]).fetchall()
-                    if not found:
-                        connection.execute("ROLLBACK")
-                        return None
-                    invoice_id = int(found[0][0])
-                    connection.executemany(statements[1], [[invoice_id, *values] for values in quote_values])
-                    connection.execute(statements[2], [invoice_id, *event_values])
+                    ids = [self._insert(connection, rows) for rows in batch]
                     connection.execute("COMMIT")
                 except BaseException:
                     if connection.in_transaction:
@@ -55,6 +53,21 @@ class SqliteInvoiceWriter:
             discard(connection)
             raise
         self._connections.give_back(connection)
+        return ids
+
+    def _insert(self, connection: Any, rows: NewInvoiceRows) -> int | None:
+        invoice_columns, quote_columns, event_columns = tuple(rows.invoice), tuple(rows.quotes[0]), tuple(rows.event)
+        statements = self._statements(invoice_columns, quote_columns, event_columns)
+        encode = self._encoders
+        now = encode["events"].values({"created_at": rows.now}, ("created_at",))[0]  # stored as expires_at is
+        found = connection.execute(statements[0], [*encode["invoices"].values(rows.invoice, invoice_columns),
+                                                   rows.key_digest, rows.key_kind, now]).fetchall()
+        if not found:
+            return None
+        invoice_id = int(found[0][0])
+        connection.executemany(statements[1], [[invoice_id, *encode["quotes"].values(quote, quote_columns)]
+                                               for quote in rows.quotes])
+        connection.execute(statements[2], [invoice_id, *encode["events"].values(rows.event, event_columns)])
         return invoice_id
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one writer per app, a handful of column sets
