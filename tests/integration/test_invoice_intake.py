@@ -207,3 +207,14 @@ def test_a_dropped_database_connection_is_replaced(services: Services, database_
         uow.session.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": idle.info.backend_pid})
     assert intake.create(caller, _request("after"))[1]
     assert _count(services, Invoice) == 2
+
+
+def test_without_a_writer_every_create_takes_the_general_path(services: Services) -> None:
+    from gateway_core.services.invoice_intake import InvoiceIntake
+
+    intake = InvoiceIntake(services.uow, None, services.rates, services.clock, services.limits)
+    caller = intake.caller(_shop(services).api_key)
+    view, created = intake.create(caller, _request("order-6"))
+    again, created_again = intake.create(caller, _request("order-6"))
+    assert created and not created_again and again.number == view.number
+    assert _count(services, Invoice) == 1 and _count(services, Event) == 1

@@ -113,3 +113,17 @@ def test_a_key_cache_without_lifetime_keeps_nothing(seconds: float) -> None:
     cache = KeyCache(seconds)
     cache.put("a", "voltxt", "key-a")  # type: ignore[arg-type]
     assert cache.get("a", "voltxt") is None
+
+
+def test_in_memory_sqlite_gets_no_driver_level_writer() -> None:
+    """Each connection to ':memory:' is its own empty database: creates there take the general path."""
+    from sqlalchemy import create_engine
+
+    from gateway_core.adapters.invoice_writers import invoice_writer_for
+
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        engine = create_engine(url)
+        try:
+            assert invoice_writer_for(engine) is None
+        finally:
+            engine.dispose()
