@@ -67,6 +67,23 @@ def test_one_bad_item_fails_alone() -> None:
     assert results == {i: i for i in range(16) if i != 7}
 
 
+def test_an_item_that_fails_alone_is_not_written_twice() -> None:
+    calls: list[list[int]] = []
+
+    def write_batch(items: list[int]) -> list[int]:
+        calls.append(items)
+        raise ValueError("refused")
+
+    def write_one(item: int) -> int:
+        calls.append([item])
+        raise ValueError("refused")
+
+    group: GroupCommit[int, int] = GroupCommit(write_batch, write_one)
+    with pytest.raises(ValueError, match="refused"):
+        group.submit(1)
+    assert calls == [[1]]
+
+
 class Interrupted(BaseException):
     pass
 

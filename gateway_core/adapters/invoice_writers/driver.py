@@ -28,7 +28,6 @@ class ColumnEncoder:
     """Python values to driver values, column by column, with the processors SQLAlchemy itself would use."""
 
     def __init__(self, table: Table, dialect: Dialect) -> None:
-        self.table = table
         self._processors: dict[str, Callable[[Any], Any] | None] = {
             column.name: column.type.dialect_impl(dialect).bind_processor(dialect) for column in table.columns
         }

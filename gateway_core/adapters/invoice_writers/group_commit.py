@@ -63,12 +63,16 @@ class GroupCommit(Generic[Item, Result]):
                 results = self._write_batch([ticket.item for ticket in batch])
                 for ticket, result in zip(batch, results, strict=True):
                     ticket.result, ticket.done = result, True
-            except Exception:  # one bad row must not fail the others: each is tried alone
+            except Exception as failure:
+                if len(batch) == 1:  # already tried alone: writing it again would only fail again
+                    batch[0].error, batch[0].done = failure, True
+                    return
+                # One bad row must not fail the others: each is tried alone.
                 for ticket in batch:
                     try:
                         ticket.result = self._write_one(ticket.item)
-                    except Exception as exc:  # handed to the request it belongs to
-                        ticket.error = exc
+                    except Exception as one_exc:  # handed to the request it belongs to
+                        ticket.error = one_exc
                     ticket.done = True
         except BaseException as exc:  # interrupted: nobody may wait for a batch that will never commit
             for ticket in batch:
