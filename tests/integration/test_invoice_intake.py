@@ -193,6 +193,55 @@ def test_concurrent_creates_each_commit_whole_and_retries_collapse(services: Ser
     assert _count(services, Event) == 160
 
 
+def test_one_batch_writes_mixed_shapes_and_leaves_out_only_its_repeats(services: Services,
+                                                                      database_url: str) -> None:
+    """Creates that queue while another writer holds SQLite's turn go in as one batch, whatever their quotes;
+    a repeat and a conflicting reuse of an external id inside that batch write nothing of their own."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("group commit is SQLite's: PostgreSQL writes each invoice in its own statement")
+    from sqlalchemy.engine import make_url
+
+    from gateway_core.adapters import sqlite_writers
+
+    intake = services.intake
+    assert intake is not None
+    caller = intake.caller(_shop(services).api_key)
+    requests = {"three": _request("order-a"), "one": _request("order-b", assets=("SOL",)),
+                "repeat": _request("order-a"), "conflict": _request("order-a", amount="43.00")}
+    answers: dict[str, Any] = {}
+
+    def create(name: str) -> None:
+        try:
+            answers[name] = intake.create(caller, requests[name])
+        except BaseException as exc:
+            answers[name] = exc
+
+    group = intake.writer._group  # type: ignore[union-attr]
+    gate = sqlite_writers.gate_for(make_url(database_url).database)
+    gate.acquire()  # another process's turn, as far as this one can tell
+    threads = [threading.Thread(target=create, args=(name,)) for name in requests]
+    try:
+        for thread in threads:
+            thread.start()
+        for _ in range(500):  # every create has queued behind the turn
+            if len(group._queue) == len(requests):
+                break
+            threading.Event().wait(0.01)
+        assert len(group._queue) == len(requests)
+    finally:
+        gate.release()
+    for thread in threads:
+        thread.join(timeout=10)
+    (three, created_three), (one, created_one) = answers["three"], answers["one"]
+    assert created_three and created_one
+    assert answers["repeat"] == (three, False)
+    assert isinstance(answers["conflict"], DuplicateExternalId)
+    assert [q.asset for q in three.quotes] == ["SOL", "USDC", "USDT"] and [q.asset for q in one.quotes] == ["SOL"]
+    assert len(_raw_rows(services, "quotes", "invoice_id", _invoice_id(services, three.number))) == 3
+    assert len(_raw_rows(services, "quotes", "invoice_id", _invoice_id(services, one.number))) == 1
+    assert (_count(services, Invoice), _count(services, Quote), _count(services, Event)) == (2, 4, 2)
+
+
 def test_a_dropped_database_connection_is_replaced(services: Services, database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL closes idle connections; an embedded SQLite file has none to lose")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -110,6 +112,39 @@ def test_an_interrupted_batch_releases_everyone_waiting_on_it() -> None:
     assert isinstance(errors.pop(0), Interrupted)
     assert all(isinstance(exc, Interrupted) for exc in errors.values())
     assert set(results) | set(errors) == set(range(1, 6))
+
+
+def test_items_that_arrive_while_the_leader_waits_for_its_turn_join_its_batch() -> None:
+    turn = threading.Lock()
+    turns_taken: list[bool] = []
+    batches: list[list[int]] = []
+
+    @contextmanager
+    def held() -> Iterator[None]:
+        with turn:
+            turns_taken.append(True)
+            yield
+
+    def write_batch(items: list[int]) -> list[int]:
+        assert turn.locked()  # written inside the turn
+        batches.append(items)
+        return items
+
+    group: GroupCommit[int, int] = GroupCommit(write_batch, lambda item: write_batch([item])[0], turn=held)
+    turn.acquire()  # another process is writing
+    try:
+        threads = [threading.Thread(target=group.submit, args=(i,)) for i in range(5)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while len(group._queue) < 5 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        turn.release()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert len(batches) == 1 and sorted(batches[0]) == list(range(5))
+    assert len(turns_taken) == 1
 
 
 def test_the_key_cache_forgets_after_its_lifetime_and_beyond_its_size() -> None:

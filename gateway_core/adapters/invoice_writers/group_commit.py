@@ -4,12 +4,17 @@ On SQLite a commit costs far more than the rows it carries (the WAL frames of ev
 write lock, now and then a checkpoint), and writers take turns anyway. The first request to find no batch
 in flight writes everything queued by then, its own row included; the others wait for that commit, then
 one of them writes what queued up meanwhile. Nobody's answer comes before their own rows are committed.
+
+Where writers also queue for a turn outside this process (SQLite's one writer per file), the batch is taken
+only once that turn is held: requests that arrive while the leader waits for it go in with the leader's
+rows instead of waiting for a turn of their own.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -28,9 +33,11 @@ class _Ticket(Generic[Item, Result]):
 
 class GroupCommit(Generic[Item, Result]):
     def __init__(self, write_batch: Callable[[list[Item]], list[Result]], write_one: Callable[[Item], Result],
-                 max_batch: int = 64) -> None:
+                 max_batch: int = 64, turn: Callable[[], AbstractContextManager[object]] = nullcontext) -> None:
+        """`turn` is held around taking a batch and writing it (both write functions run inside it)."""
         self._write_batch = write_batch
         self._write_one = write_one
+        self._turn = turn
         self._max_batch = max_batch
         self._queue: list[_Ticket[Item, Result]] = []
         self._busy = False
@@ -45,10 +52,12 @@ class GroupCommit(Generic[Item, Result]):
                     self._turns.wait()
                     continue
                 self._busy = True
-                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
                 self._turns.release()
                 try:
-                    self._write(batch)
+                    with self._turn():
+                        with self._turns:
+                            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                        self._write(batch)
                 finally:
                     self._turns.acquire()
                     self._busy = False
