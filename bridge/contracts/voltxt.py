@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, request
 from bridge.contracts.voltxt_wire import api_key, check_network, invoice_body, parse_invoice_request, render_error
 from bridge.errors import register_format
 from bridge.jsonio import json_response, read_json_object
-from gateway_core.adapters.jsonwire import dumps
+from gateway_core.adapters.jsonwire import dumps_view
 from gateway_core.bootstrap import Services
 from gateway_core.services.invoices import find_by_external_id, get_invoice
 from gateway_core.services.keys import authenticate
@@ -29,9 +29,9 @@ def services() -> Services:
 def invoice_response(view: Any, status: int = 200) -> Response:
     """The invoice flat, under `invoice` and under `data` (plugins read either): serialised once, placed thrice."""
     svc = services()
-    inner = dumps(invoice_body(view, svc.settings.public_url, svc.clock.now()))
-    text = f'{{"success":true,{inner[1:-1]},"invoice":{inner},"data":{inner}}}'
-    return Response(text, status=status, mimetype="application/json")
+    inner = dumps_view(invoice_body(view, svc.settings.public_url, svc.clock.now()))
+    body = b'{"success":true,' + inner[1:-1] + b',"invoice":' + inner + b',"data":' + inner + b"}"
+    return Response(body, status=status, mimetype="application/json")
 
 
 @bp.post("/invoice/create")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import simplejson
 
 from gateway_core.domain.money import plain
@@ -22,8 +23,10 @@ class _PlainDecimal(Decimal):
 
 
 def iso(moment: datetime) -> str:
-    """'2024-01-31T12:05:00.000Z', the timestamp shape of the VOLTXT spec."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """'2024-01-31T12:05:00.000Z', the timestamp shape of the VOLTXT spec (milliseconds cut, not rounded)."""
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def _numbers(value: Any) -> Any:
@@ -48,6 +51,27 @@ def dumps(payload: Any) -> str:
     """Serialise with Decimals as exact JSON numbers (floats are refused: they have no place in money)."""
     return simplejson.dumps(_numbers(payload), use_decimal=True, ensure_ascii=False, separators=(",", ":"),
                             default=_refuse)
+
+
+def _beyond_json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(plain(value))
+    if isinstance(value, datetime):
+        return iso(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps_view(payload: Any) -> bytes:
+    """dumps, for payloads built field by field from the core's typed read models, in a tenth of the time.
+
+    orjson writes floats without asking, so this is only for payloads no float can reach: the views hold
+    Decimals and integers, and request JSON (metadata) is parsed with Decimal numbers. What orjson refuses,
+    integers beyond 64 bits in metadata for one, goes through dumps instead.
+    """
+    try:
+        return orjson.dumps(payload, default=_beyond_json, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return dumps(payload).encode()
 
 
 def loads(text: str | bytes) -> Any:

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from bridge.jsonio import dumps
+from gateway_core.adapters.jsonwire import dumps_view
 from gateway_core.domain import money
 from gateway_core.domain.money import SOL, USDC, USDT
 
@@ -71,6 +72,18 @@ def test_json_renders_decimals_as_exact_numbers_and_refuses_floats() -> None:
     )
     with pytest.raises(TypeError):
         dumps({"bad": 0.1})
+
+
+def test_view_json_is_the_same_text_and_falls_back_where_orjson_refuses() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    moment = datetime(2024, 1, 31, 12, 5, 0, 987654, tzinfo=UTC)
+    payload = {"amount": Decimal("0.666666667"), "tiny": Decimal("1E-9"), "round": Decimal("100.00"),
+               "at": moment, "at_cest": moment.astimezone(timezone(timedelta(hours=2))),
+               "metadata": {"cart": [Decimal("9.90"), 1, None, True, "mug \u00e9\u2028"], "empty": {}}}
+    assert dumps_view(payload) == dumps(payload).encode()
+    assert b'"at":"2024-01-31T12:05:00.987Z","at_cest":"2024-01-31T12:05:00.987Z"' in dumps_view(payload)
+    assert dumps_view({"units": 2**70}) == b'{"units":1180591620717411303424}'  # beyond orjson's 64 bits
 
 
 def test_no_float_in_the_money_code() -> None:
