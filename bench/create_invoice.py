@@ -7,8 +7,11 @@ load generator at the same concurrency: wrk when installed (`apt-get install wrk
     make bench                                    # or: .venv/bin/python bench/create_invoice.py --seconds 5
     TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test make bench
 
-Prints human-readable figures, then one JSON object as the last line. Missed targets do not fail the run;
-setup failures and request errors (any status other than the expected 201/200) exit non-zero.
+Prints human-readable figures, then one JSON object as the last line. Where /proc is readable (Linux) it also
+splits each phase's CPU per request between the gunicorn processes, the PostgreSQL server and the whole box:
+with all three on one machine, the ratio can only be met if a create costs the box at most 1/ratio times
+what a trivial request does. Missed targets do not fail the run; setup failures and request errors (any
+status other than the expected 201/200) exit non-zero.
 """
 
 from __future__ import annotations
@@ -118,6 +121,8 @@ class Figures:
     baseline: Result
     warmup_errors: int
     load_average: float  # the 1-minute load when the run ended: other work on the box skews every figure
+    created_cpu: CpuSplit | None = None
+    baseline_cpu: CpuSplit | None = None
 
 
 Generator = Callable[[int, Load, float, int, str], Result]
@@ -239,7 +244,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], port: int, log_path: Path) -> Iterator[None]:
+def gunicorn(env: dict[str, str], port: int, log_path: Path) -> Iterator[int]:
     """`voltbridge web` with 2 workers; its access log goes to a file so it cannot flood the terminal."""
     with log_path.open("wb") as log:
         server = subprocess.Popen(
@@ -248,7 +253,7 @@ def gunicorn(env: dict[str, str], port: int, log_path: Path) -> Iterator[None]:
         )
     try:
         wait_ready(server, port, log_path)
-        yield
+        yield server.pid
     finally:
         server.terminate()  # SIGTERM: gunicorn's graceful shutdown
         try:
@@ -286,6 +291,70 @@ def check_create(port: int, load: Load) -> None:
         raise SetupError(f"create returned {status}, expected {load.expected_status}: {text[:500]}")
 
 
+# -- where the CPU goes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CpuSplit:
+    """CPU per answered request during one phase, from /proc: the gunicorn processes, the PostgreSQL
+    server's processes (SQLite runs inside gunicorn's), and the whole box (load generator and kernel too)."""
+
+    server_us: float
+    database_us: float
+    box_us: float
+    box_busy: float  # share of the box's CPU time that was busy
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
+
+
+def _processes(match: Callable[[int, str, int], bool]) -> list[int]:
+    """Pids whose (pid, command name, parent pid) match."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name, rest = (entry / "stat").read_text().split(" (", 1)[1].rsplit(")", 1)
+            except (OSError, ValueError):
+                continue
+            if match(int(entry.name), name, int(rest.split()[1])):
+                found.append(int(entry.name))
+    return found
+
+
+def _box_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the whole box since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+def cpu_split(server_pid: int, phase: Callable[[], Result]) -> tuple[Result, CpuSplit | None]:
+    """Run one measured phase and split its CPU (None where /proc cannot tell, off Linux say)."""
+    if not Path("/proc/stat").exists():
+        return phase(), None
+    server = _processes(lambda pid, _name, parent: pid == server_pid or parent == server_pid)
+    database = _processes(lambda _pid, name, _parent: name == "postgres")
+    before = _process_ticks(server), _process_ticks(database), _box_ticks()
+    result = phase()
+    after = _process_ticks(server), _process_ticks(database), _box_ticks()
+    per_request = 1e6 / _TICK / max(1, result.requests)
+    busy, total = after[2][0] - before[2][0], after[2][1] - before[2][1]
+    return result, CpuSplit((after[0] - before[0]) * per_request, (after[1] - before[1]) * per_request,
+                            busy * per_request, busy / total if total else 0.0)
+
+
 # -- the run -----------------------------------------------------------------------------------------------
 
 
@@ -294,16 +363,18 @@ def measure(args: argparse.Namespace, env: dict[str, str], generate: Generator) 
     create = Load(CREATE_PATH, 201, json.loads(store)["api_key"])
     health = Load(HEALTH_PATH, 200)
     port = free_port()
-    with gunicorn(env, port, Path(env["INSTANCE_PATH"]) / "gunicorn.log"):
+    with gunicorn(env, port, Path(env["INSTANCE_PATH"]) / "gunicorn.log") as server:
         check_create(port, create)
         # Warm-up: imports, connection pools, SQLAlchemy's statement caches, the OS page cache.
         warm = [generate(port, load, args.warmup, args.concurrency, "warm") for load in (create, health)]
-        baseline = generate(port, health, args.seconds, args.concurrency, "run")
-        created = generate(port, create, args.seconds, args.concurrency, "run")
+        baseline, baseline_cpu = cpu_split(
+            server, lambda: generate(port, health, args.seconds, args.concurrency, "run"))
+        created, created_cpu = cpu_split(
+            server, lambda: generate(port, create, args.seconds, args.concurrency, "run"))
     # Every answered create must have stored its own invoice (an answer of 200 would be a retry's).
     missing = max(0, created.requests - stored_invoices(env["DATABASE_URL"], "run-"))
     created = replace(created, errors=created.errors + missing)
-    return Figures(created, baseline, sum(r.errors for r in warm), os.getloadavg()[0])
+    return Figures(created, baseline, sum(r.errors for r in warm), os.getloadavg()[0], created_cpu, baseline_cpu)
 
 
 def stored_invoices(database_url: str, prefix: str) -> int:
@@ -333,6 +404,20 @@ def report(args: argparse.Namespace, database: str, generator: str, figures: Fig
         print(f"  warm-up errors: {figures.warmup_errors}")
     print(f"  load average {figures.load_average:.1f} on {os.cpu_count()} CPUs "
           "(server, database and client share them)")
+    cpu: dict[str, float] = {}
+    if figures.created_cpu and figures.baseline_cpu:
+        for name, split in (("baseline", figures.baseline_cpu), ("create", figures.created_cpu)):
+            print(f"  CPU per {name} request: server {split.server_us:6.0f} us   database {split.database_us:5.0f} us"
+                  f"   whole box {split.box_us:6.0f} us   (box {split.box_busy:.0%} busy)")
+            cpu |= {f"{name}_server_cpu_us": round(split.server_us), f"{name}_database_cpu_us":
+                    round(split.database_us), f"{name}_box_cpu_us": round(split.box_us),
+                    f"{name}_box_busy": round(split.box_busy, 3)}
+        # At a full box, the ratio is the inverse of the CPU ratio: it is met only if a create costs the box
+        # at most twice what the trivial request does, and the database server's share is part of that.
+        budget, created_cpu = figures.baseline_cpu.box_us / TARGET_RATIO, figures.created_cpu
+        spent = (f"the database server alone spent {created_cpu.database_us:.0f} us of each"
+                 if created_cpu.database_us else f"each cost it {created_cpu.box_us:.0f} us")
+        print(f"  ratio {TARGET_RATIO} needs a create to cost the box at most {budget:.0f} us; {spent}")
     print(json.dumps({
         "create_rps": round(created.rps, 1), "baseline_rps": round(baseline.rps, 1), "ratio": round(ratio, 3),
         "p50_ms": round(created.p50_ms, 2), "p99_ms": round(created.p99_ms, 2),
@@ -340,7 +425,7 @@ def report(args: argparse.Namespace, database: str, generator: str, figures: Fig
         "create_requests": created.requests, "baseline_requests": baseline.requests, "errors": errors,
         "concurrency": args.concurrency, "database": database, "generator": generator,
         "duration": args.seconds, "ratio_target_met": ratio_met, "p99_target_met": p99_met,
-        "load_average": round(figures.load_average, 2), "cpus": os.cpu_count(),
+        "load_average": round(figures.load_average, 2), "cpus": os.cpu_count(), **cpu,
     }))
     return 1 if errors else 0
 
