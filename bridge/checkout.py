@@ -30,7 +30,7 @@ from bridge.errors import Problem, register_format
 from bridge.i18n import catalogue, pick, translate
 from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.qr import qr_svg
-from bridge.ratelimit import StreamSlots, TokenBucket
+from bridge.ratelimit import StatusBucket, StreamSlots, retry_after, status_bucket
 from gateway_core.bootstrap import Services
 from gateway_core.domain import money
 from gateway_core.domain.errors import InvoiceNotFound, ValidationFailed
@@ -59,7 +59,7 @@ CHAIN_LABEL = {"solana": "chain_solana", "tron": "chain_tron"}
 
 @dataclass
 class Limits:
-    status: TokenBucket
+    status: StatusBucket
     streams: StreamSlots
 
 
@@ -68,7 +68,8 @@ def _setup(state: Any) -> None:
     app: Flask = state.app
     settings = app.extensions["voltbridge"].settings
     app.extensions["voltbridge.checkout"] = Limits(
-        TokenBucket(settings.checkout_status_per_minute), StreamSlots(settings.checkout_max_streams)
+        status_bucket(settings.redis_url, settings.checkout_status_per_minute),
+        StreamSlots(settings.checkout_max_streams),
     )
     # Stream timing: bounded streams (the page reconnects), heartbeats so proxies keep them open.
     app.config.setdefault("CHECKOUT_STREAM_SECONDS", 60.0)
@@ -127,7 +128,7 @@ def _rate_limited() -> Response | None:
     if not wait:
         return None
     body = {"error": {"code": "RATE_LIMITED", "message": "Too many status requests; slow down"}}
-    return _secure(json_response(body, 429, headers={"Retry-After": TokenBucket.retry_after(wait)}))
+    return _secure(json_response(body, 429, headers={"Retry-After": retry_after(wait)}))
 
 
 def _page_path(view: InvoiceView) -> str:

@@ -1,15 +1,33 @@
-"""In-process limits for the public checkout endpoints: a token bucket per client, and a cap on open streams.
+"""Limits for the public checkout endpoints: a token bucket per client, and a cap on open streams.
 
-Per process: with several web processes each keeps its own counters, so the effective limit is N times
-the setting. DESIGN.md §3 moves the counters to Redis when more than one web process runs.
+The status bucket is kept in Redis when REDIS_URL is set, so every web process (and host) draws on one
+budget per client (DESIGN.md §3); without it each process keeps its own, right for the embedded
+`voltbridge run`. The stream cap stays per process on purpose: it protects that process's own threads.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections import OrderedDict
+from typing import Any, Protocol
+
+log = logging.getLogger("bridge.ratelimit")
+
+
+class StatusBucket(Protocol):
+    rate: float
+    burst: float
+
+    def take(self, key: str) -> float:
+        """0 when the request may go ahead, else the seconds to wait before the next one."""
+        ...
+
+
+def retry_after(wait: float) -> str:
+    return str(max(1, math.ceil(wait)))
 
 
 class TokenBucket:
@@ -38,9 +56,64 @@ class TokenBucket:
                 self._buckets.popitem(last=False)
             return wait
 
-    @staticmethod
-    def retry_after(wait: float) -> str:
-        return str(max(1, math.ceil(wait)))
+    retry_after = staticmethod(retry_after)
+
+
+# The same bucket as TokenBucket, as GCRA: one stored number per client, the time its bucket is next full
+# ("theoretical arrival time"), on Redis's own clock so that every web process agrees on it. Allowed while
+# that time is at most (burst - 1) intervals ahead of now. Waits are returned as strings: Redis would cut a
+# Lua number to an integer.
+_TAKE = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+if tat - tolerance > now then return tostring(tat - tolerance - now) end
+tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
+return '0'
+"""
+
+
+class RedisTokenBucket:
+    """`per_minute` per key on average, bursts up to `burst`, one budget across every process on this Redis."""
+
+    def __init__(self, client: Any, per_minute: int, burst: int | None = None,
+                 prefix: str = "voltbridge:checkout-status:") -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst if burst is not None else max(1, per_minute // 2))
+        self._prefix = prefix
+        self._script = client.register_script(_TAKE)
+
+    @classmethod
+    def from_url(cls, url: str, per_minute: int, burst: int | None = None,
+                 prefix: str = "voltbridge:checkout-status:") -> RedisTokenBucket:
+        import redis
+
+        # Short timeouts: a slow Redis must not hold the buyer's page (see take()).
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return cls(client, per_minute, burst, prefix)
+
+    def take(self, key: str) -> float:
+        import redis
+
+        if self.rate <= 0:
+            return 60.0
+        interval = 1 / self.rate
+        try:
+            wait = self._script(keys=[self._prefix + key], args=[repr(interval), repr((self.burst - 1) * interval)])
+        except redis.RedisError as exc:
+            # Fail open, as the API key limits do: a counter outage must not stop buyers from paying.
+            log.warning("checkout rate limit unavailable, request allowed", extra={"error": type(exc).__name__})
+            return 0.0
+        return float(wait)
+
+
+def status_bucket(redis_url: str, per_minute: int, name: str = "checkout-status") -> StatusBucket:
+    """Redis when configured (buckets called `name`, apart from other endpoints'), else one in this process."""
+    if not redis_url:
+        return TokenBucket(per_minute)
+    return RedisTokenBucket.from_url(redis_url, per_minute, prefix=f"voltbridge:{name}:")
 
 
 class StreamSlots:

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from bridge.contracts.veltpay_wire import order_object, parse_order_request, parse_page, render_error
 from bridge.errors import Problem, register_format
 from bridge.jsonio import json_response, read_json_object
-from bridge.ratelimit import TokenBucket
+from bridge.ratelimit import retry_after, status_bucket
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store
 from gateway_core.adapters.notify.veltpay_payloads import public_fields
@@ -32,7 +32,9 @@ def _setup(state: Any) -> None:
     register_format(app, "/v1/orders", render_error)
     register_format(app, "/v1/public", render_error)
     # The public endpoint is polled by checkout pages: the same per-client budget as our own pay page's polling.
-    app.extensions["voltbridge.veltpay"] = TokenBucket(app.extensions["voltbridge"].settings.checkout_status_per_minute)
+    settings = app.extensions["voltbridge"].settings
+    app.extensions["voltbridge.veltpay"] = status_bucket(settings.redis_url, settings.checkout_status_per_minute,
+                                                         name="veltpay-public-status")
 
 
 def services() -> Services:
@@ -127,7 +129,7 @@ def public_status(public_id: str) -> Response:
     if wait:
         response = render_error(Problem(429, "RATE_LIMITED", "Too many requests; slow down"),
                                 g.get("request_id", "-"))
-        response.headers["Retry-After"] = TokenBucket.retry_after(wait)
+        response.headers["Retry-After"] = retry_after(wait)
         return response
     svc = services()
     with svc.uow(read_only=True) as uow:
