@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,17 +25,17 @@ def lock_invoice(session: Session, invoice_id: int) -> Invoice:
     ).scalar_one()
 
 
+def event_fields(store_id: int, event_type: str, status: str, overpaid: bool, paid_late: bool, now: datetime,
+                 **data: object) -> dict[str, Any]:
+    """An event's columns but its invoice_id: one shape for every event, whichever path writes it."""
+    return {"event_id": new_event_id(), "store_id": store_id, "type": event_type, "status": status,
+            "data": {"overpaid": overpaid, "paid_late": paid_late, **data}, "created_at": now}
+
+
 def emit(session: Session, invoice: Invoice, event_type: str, now: datetime, **data: object) -> Event:
     """Record an event about the invoice (deliveries hang off events in the same transaction)."""
-    event = Event(
-        event_id=new_event_id(),
-        invoice_id=invoice.id,
-        store_id=invoice.store_id,
-        type=event_type,
-        status=invoice.status,
-        data={"overpaid": invoice.overpaid, "paid_late": invoice.paid_late, **data},
-        created_at=now,
-    )
+    event = Event(invoice_id=invoice.id, **event_fields(invoice.store_id, event_type, invoice.status,
+                                                        invoice.overpaid, invoice.paid_late, now, **data))
     session.add(event)
     enqueue_for_event(session, invoice, event, now)  # the outbox: deliveries commit with the status change
     return event

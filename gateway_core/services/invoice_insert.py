@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway_core.adapters.models import Event, Invoice, Quote
-from gateway_core.domain.identifiers import new_event_id
+from gateway_core.services.assess import event_fields
 from gateway_core.services.outbox import enqueue_for_event
 
 
@@ -40,9 +40,8 @@ def insert_new_invoice(session: Session, invoice: Invoice, now: datetime) -> boo
     for quote in invoice.quotes:
         quote.invoice_id = invoice_id
     _insert_all(connection, statements.quote, invoice.quotes)
-    event = Event(event_id=new_event_id(), invoice_id=invoice_id, store_id=invoice.store_id,
-                  type="invoice.created", status=invoice.status,
-                  data={"overpaid": invoice.overpaid, "paid_late": invoice.paid_late}, created_at=now)
+    event = Event(invoice_id=invoice_id, **event_fields(invoice.store_id, "invoice.created", invoice.status,
+                                                        invoice.overpaid, invoice.paid_late, now))
     event.id = connection.execute(statements.event, _row(event)).scalar_one()
     enqueue_for_event(session, invoice, event, now)  # rows linked by key; the ORM writes them at commit
     return True

@@ -26,9 +26,9 @@ from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store
 from gateway_core.adapters.notify.voltxt_payloads import voltxt_event
 from gateway_core.domain.errors import InvalidApiKey
-from gateway_core.domain.identifiers import new_event_id
 from gateway_core.ports import Clock, InvoiceWriter, NewInvoiceRows, RateSource
 from gateway_core.services.allocation import Allocator
+from gateway_core.services.assess import event_fields
 from gateway_core.services.invoices import InvoiceRequest, create_invoice, draft_invoice, needs_allocation
 from gateway_core.services.keys import ValidKey, digest_of, valid_key
 from gateway_core.services.outbox import check_callback_url
@@ -121,9 +121,7 @@ class InvoiceIntake:
         if request.callback_url:  # issue 4: the SSRF guard refuses callback URLs we would never call
             check_callback_url(request.callback_url, self._allowlist)
         draft = draft_invoice(store, request, self._rates, self._clock, self._limits)
-        event = {"event_id": new_event_id(), "store_id": store.id, "type": "invoice.created",
-                 "status": draft.invoice["status"], "data": {"overpaid": False, "paid_late": False},
-                 "created_at": draft.now}
+        event = event_fields(store.id, "invoice.created", draft.invoice["status"], False, False, draft.now)
         rows = NewInvoiceRows(draft.invoice, draft.quotes, event, caller.digest, caller.kind, draft.now)
         if self.writer.insert(rows) is None:
             # A repeated external id or a key revoked since it was cached: the general path answers both.
