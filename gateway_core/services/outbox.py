@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -30,15 +31,18 @@ from gateway_core.adapters.notify.contract_formats import formats
 from gateway_core.adapters.notify.signing import invoice_signature, new_endpoint_secret
 from gateway_core.adapters.notify.ssrf import Allowlist, creation_problem
 from gateway_core.adapters.notify.voltxt_payloads import (
+    EMAIL_ALERTS,
     invoice_payload,
     store_block,
     store_payload,
     voltxt_event,
     webhook_headers,
 )
+from gateway_core.domain import money
 from gateway_core.domain.errors import DeliveryNotFound, ValidationFailed
 from gateway_core.domain.identifiers import new_event_id
-from gateway_core.services.views import invoice_view
+from gateway_core.domain.lifecycle import plan
+from gateway_core.services.views import invoice_view, payment_facts
 
 # Invoices created by a storefront adapter carry the platform as their contract and may have PlatformOrder rows.
 PLATFORM_CONTRACTS = frozenset({"woocommerce", "saleor", "shopify"})
@@ -156,7 +160,7 @@ def _voltxt_deliveries(session: Session, invoice: Invoice, event: Event, now: da
     store = invoice.store
     event_type = voltxt_event(event.type, store.settlement_mode)
     if event_type is None:
-        return []
+        return _email_alert(invoice, event, now)
     view = invoice_view(invoice, now)
     common: dict[str, Any] = {"store_id": store.id, **event_link(event), "event_id": event.event_id,
                               "event_type": event_type, "invoice_number": invoice.number,
@@ -179,6 +183,26 @@ def _voltxt_deliveries(session: Session, invoice: Invoice, event: Event, now: da
         if _email_on(store):
             deliveries.append(Delivery(channel="email", recipient=store.notification_email, body=body, **common))
     return deliveries
+
+
+def _email_alert(invoice: Invoice, event: Event, now: datetime) -> list[Delivery]:
+    """The merchant's email for an event VOLTXT webhooks do not carry (EMAIL_ALERTS), whatever the store's
+    webhook event list: it is about an order the shop may already be fulfilling."""
+    store, alert = invoice.store, EMAIL_ALERTS.get(event.type)
+    if alert is None or not _email_on(store):
+        return []
+    view = invoice_view(invoice, now)
+    steps = plan(view.status, payment_facts(invoice, now))
+    if steps:  # the alert is written before the status moves back: show where the payments now leave it
+        view = replace(view, status=steps[-1])
+    payload = store_payload(view, store, alert, event.created_at, event.event_id)
+    data = event.data or {}
+    if "asset" in data and "amount" in data:
+        payload["alert"] = {"tx_id": data.get("tx_id"), "asset": data["asset"],
+                            "amount": money.from_base_units(int(data["amount"]), money.asset(str(data["asset"])))}
+    return [Delivery(store_id=store.id, **event_link(event), event_id=event.event_id, event_type=alert,
+                     invoice_number=invoice.number, channel="email", recipient=store.notification_email,
+                     body=dumps(payload), next_attempt_at=now, created_at=now, updated_at=now)]
 
 
 def _email_on(store: Store) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 
@@ -12,9 +14,11 @@ from sqlalchemy import select
 
 from gateway_core.adapters.models import Email
 from gateway_core.adapters.notify.email import SmtpMailer, mailer_from_url
-from gateway_core.bootstrap import build_services
+from gateway_core.bootstrap import Services, build_services
+from gateway_core.clock import FrozenClock
+from gateway_core.config import Settings
 from gateway_core.ports import ObservedTransfer, OutgoingEmail
-from gateway_core.services.dispatch import dispatcher_for
+from gateway_core.services.dispatch import Dispatcher, dispatcher_for
 from gateway_core.services.invoices import InvoiceRequest, create_invoice
 from gateway_core.services.payments import record_transfers
 from gateway_core.services.stores import create_store, find_store
@@ -25,33 +29,40 @@ from tests.integration.notify_support import configure, deliveries, notify_setti
 WALLET = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU"
 
 
+@contextmanager
+def mailing(settings: Settings, clock: FrozenClock) -> Iterator[tuple[Services, Dispatcher]]:
+    """Services as the worker builds them, and its dispatcher, both shut down afterwards."""
+    svc = build_services(settings, clock=clock)
+    worker = dispatcher_for(svc)
+    try:
+        yield svc, worker
+    finally:
+        worker.shutdown()
+        if svc.engine is not None:
+            svc.engine.dispose()
+
+
 def test_the_merchant_gets_a_multipart_email_with_summary_details_links_and_branding(
         database_url, tmp_path, clock) -> None:
-    with SmtpServer() as smtp:
-        svc = build_services(notify_settings_for(database_url, tmp_path, smtp_url=smtp.url), clock=clock)
-        worker = dispatcher_for(svc)
-        try:
-            with svc.uow() as uow:
-                made = create_store(uow, svc.vault, name="Bright Shop", network="devnet", email="owner@bright.test",
-                                    wallets={"SOL": WALLET}, platform_fee_percent=Decimal("1"))
-            configure(svc, made.id, email_notifications=True, brand_color="#E11D48",
-                      support_email="help@bright.test", website_url="https://bright.test")
-            with svc.uow() as uow:
-                request = InvoiceRequest(amount=Decimal("99.99"), external_id="order_77", platform="woocommerce",
-                                         customer_email="buyer@example.com", customer_name="Jane Buyer",
-                                         description="Two mugs")
-                view, _ = create_invoice(uow, find_store(uow, made.id), request, svc.rates, svc.clock)
-            quote = view.quotes[0]
-            record_transfers(svc.uow, [ObservedTransfer(
-                chain="solana", network="devnet", tx_id="5j7sigABC", transfer_index=0, asset="SOL",
-                amount=quote.amount_due, to_address=WALLET, from_address=None, reference=quote.reference,
-                block_time=clock.now(), confirmations=32, final=True)], svc.clock)
-            worker.run_until_idle(timeout=20)
-            messages = smtp.wait_for(2)
-        finally:
-            worker.shutdown()
-            if svc.engine is not None:
-                svc.engine.dispose()
+    with SmtpServer() as smtp, mailing(notify_settings_for(database_url, tmp_path, smtp_url=smtp.url),
+                                       clock) as (svc, worker):
+        with svc.uow() as uow:
+            made = create_store(uow, svc.vault, name="Bright Shop", network="devnet", email="owner@bright.test",
+                                wallets={"SOL": WALLET}, platform_fee_percent=Decimal("1"))
+        configure(svc, made.id, email_notifications=True, brand_color="#E11D48",
+                  support_email="help@bright.test", website_url="https://bright.test")
+        with svc.uow() as uow:
+            request = InvoiceRequest(amount=Decimal("99.99"), external_id="order_77", platform="woocommerce",
+                                     customer_email="buyer@example.com", customer_name="Jane Buyer",
+                                     description="Two mugs")
+            view, _ = create_invoice(uow, find_store(uow, made.id), request, svc.rates, svc.clock)
+        quote = view.quotes[0]
+        record_transfers(svc.uow, [ObservedTransfer(
+            chain="solana", network="devnet", tx_id="5j7sigABC", transfer_index=0, asset="SOL",
+            amount=quote.amount_due, to_address=WALLET, from_address=None, reference=quote.reference,
+            block_time=clock.now(), confirmations=32, final=True)], svc.clock)
+        worker.run_until_idle(timeout=20)
+        messages = smtp.wait_for(2)
 
     envelopes = smtp.handler.messages
     assert [rcpt for _, rcpt, _ in envelopes] == [["owner@bright.test"], ["owner@bright.test"]]
@@ -91,9 +102,7 @@ def nsvc_deposit_email(database_url, tmp_path, clock) -> str:
     """The log mailer (the embedded default): the email is logged and kept in the database."""
     from tests.integration.notify_support import pay
 
-    svc = build_services(notify_settings_for(database_url, tmp_path), clock=clock)
-    worker = dispatcher_for(svc)
-    try:
+    with mailing(notify_settings_for(database_url, tmp_path), clock) as (svc, worker):
         with svc.uow() as uow:
             made = create_store(uow, svc.vault, name="Vault Shop", network="sandbox", settlement_mode="deposit",
                                 email="vault@shop.test")
@@ -108,10 +117,6 @@ def nsvc_deposit_email(database_url, tmp_path, clock) -> str:
             (email,) = uow.session.execute(select(Email)).scalars().all()
         assert email.transport == "log" and email.recipient == "vault@shop.test" and "<html" in email.html_body
         return email.text_body
-    finally:
-        worker.shutdown()
-        if svc.engine is not None:
-            svc.engine.dispose()
 
 
 def _email() -> OutgoingEmail:
@@ -160,3 +165,45 @@ def test_smtps_implicit_tls() -> None:
         (message,) = smtp.wait_for(1)
     assert message["Message-ID"] == "<evt_1.1@gateway.test>" and message.get_body(("plain",)).get_content().strip() \
         == "text part"
+
+
+def test_a_payment_dropped_before_finality_reaches_the_merchant_by_email(database_url, tmp_path, clock) -> None:
+    """VOLTXT webhooks have no event for it, but the shop may already be fulfilling after payment_received."""
+    import sqlalchemy as sa
+
+    from gateway_core.adapters.models import Invoice
+    from gateway_core.ports import TxFinality
+    from gateway_core.services.payments import _apply_finality
+    from gateway_core.services.sandbox import simulate_payment
+    from tests.conftest import tick
+
+    with SmtpServer() as smtp, mailing(notify_settings_for(
+            database_url, tmp_path, smtp_url=smtp.url, sandbox_finality_seconds=30.0), clock) as (svc, worker):
+        with svc.uow() as uow:
+            made = create_store(uow, svc.vault, name="Mug Shop", network="sandbox", email="owner@mugs.test")
+        configure(svc, made.id, email_notifications=True)
+        with svc.uow() as uow:
+            view, _ = create_invoice(uow, find_store(uow, made.id),
+                                     InvoiceRequest(amount=Decimal("10"), external_id="order_9"),
+                                     svc.rates, svc.clock)
+        with svc.uow() as uow:
+            transfer = simulate_payment(uow, view.number, clock, "USDC")
+        tick(svc)  # paid, not yet final: payment_received goes out
+        with svc.uow() as uow:
+            invoice = uow.session.execute(sa.select(Invoice).where(Invoice.number == view.number)).scalar_one()
+            invoice_id, payment_id = invoice.id, invoice.payments[0].id
+        with svc.uow() as uow:
+            _apply_finality(uow.session, invoice_id, [payment_id],
+                            {transfer.tx_id: TxFinality(confirmations=0, final=False, exists=False)}, clock.now())
+        worker.run_until_idle(timeout=20)
+        messages = smtp.wait_for(2)
+
+    by_subject = {m["Subject"]: m for m in messages}
+    dropped = f"Payment not confirmed: 10 USDC for invoice {view.number} was dropped by the network"
+    assert set(by_subject) == {f"Payment received: 10 USDC for invoice {view.number}", dropped}
+    assert [d.channel for d in deliveries(svc, event_type="payment_dropped")] == ["email"]  # never a webhook
+    alert = by_subject[dropped]
+    for part in (alert.get_body(("plain",)).get_content(), alert.get_body(("html",)).get_content()):
+        unfolded = " ".join(part.split())  # text lines are folded at 78 characters
+        assert transfer.tx_id in unfolded and "order_9" in unfolded and "pending again" in unfolded
+        assert "hold it until a new payment completes" in unfolded

@@ -27,6 +27,9 @@ _EVENTS = {
     "invoice.overpaid": "overpayment_detected",
     "invoice.cancelled": "payment_cancelled",
 }
+# Events VOLTXT's webhooks have no word for but the merchant must hear of: told by email only. A transfer
+# dropped before finality may follow a payment_received the shop already acted on (an order set to processing).
+EMAIL_ALERTS = {"invoice.payment_dropped": "payment_dropped"}
 STORE_EVENTS = ("partial_payment_received", "payment_received", "payment_completed", "invoice_expired",
                 "overpayment_detected", "payment_cancelled")
 PLATFORM_NAMES = {"woocommerce": "WooCommerce", "whmcs": "WHMCS", "opencart": "OpenCart", "shopify": "Shopify",
