@@ -147,6 +147,27 @@ def test_items_that_arrive_while_the_leader_waits_for_its_turn_join_its_batch() 
     assert len(turns_taken) == 1
 
 
+def test_a_leader_that_gets_no_turn_fails_and_its_item_is_never_written() -> None:
+    written: list[int] = []
+    refusals = [TimeoutError("no turn to write the database within 30 s")]
+
+    @contextmanager
+    def turn() -> Iterator[None]:
+        if refusals:
+            raise refusals.pop()
+        yield
+
+    def write_batch(items: list[int]) -> list[int]:
+        written.extend(items)
+        return items
+
+    group: GroupCommit[int, int] = GroupCommit(write_batch, lambda item: write_batch([item])[0], turn=turn)
+    with pytest.raises(TimeoutError):
+        group.submit(1)
+    assert group.submit(2) == 2
+    assert written == [2]
+
+
 def test_the_key_cache_forgets_after_its_lifetime_and_beyond_its_size() -> None:
     now = [0.0]
     cache = KeyCache(5.0, max_entries=2, monotonic=lambda: now[0])

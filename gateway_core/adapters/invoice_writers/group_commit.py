@@ -58,6 +58,13 @@ class GroupCommit(Generic[Item, Result]):
                         with self._turns:
                             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
                         self._write(batch)
+                except BaseException:
+                    # No turn came (the gate timed out, say): this request fails, so its rows must not be
+                    # written later by another leader without anyone waiting for them.
+                    with self._turns:
+                        if ticket in self._queue:
+                            self._queue.remove(ticket)
+                    raise
                 finally:
                     self._turns.acquire()
                     self._busy = False
