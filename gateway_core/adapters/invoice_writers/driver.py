@@ -10,12 +10,13 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect, Engine
 
 from gateway_core.adapters.models import Event, Invoice, Quote
+from gateway_core.ports import NewInvoiceRows
 
 TABLES: dict[str, Table] = {
     "invoices": Invoice.__table__,  # type: ignore[dict-item]
@@ -38,6 +39,36 @@ class ColumnEncoder:
             value, process = row[name], self._processors[name]
             out.append(value if process is None or value is None else process(value))
         return out
+
+
+Shape = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], int]  # invoice, quote, event columns; quotes
+
+
+class Encoded(NamedTuple):
+    """One new invoice as driver values: the invoice row followed by the key check's digest, kind and time,
+    its quote rows and its event row (without invoice_id, which the writer takes from the invoice insert)."""
+
+    shape: Shape
+    number: str
+    invoice: list[Any]
+    quotes: list[list[Any]]
+    event: list[Any]
+
+
+class RowEncoder:
+    def __init__(self, dialect: Dialect) -> None:
+        self._tables = {name: ColumnEncoder(table, dialect) for name, table in TABLES.items()}
+
+    def encode(self, rows: NewInvoiceRows) -> Encoded:
+        invoice_columns, quote_columns, event_columns = tuple(rows.invoice), tuple(rows.quotes[0]), tuple(rows.event)
+        tables = self._tables
+        now = tables["events"].values({"created_at": rows.now}, ("created_at",))[0]  # stored as expires_at is
+        return Encoded(
+            (invoice_columns, quote_columns, event_columns, len(rows.quotes)), rows.invoice["number"],
+            [*tables["invoices"].values(rows.invoice, invoice_columns), rows.key_digest, rows.key_kind, now],
+            [tables["quotes"].values(quote, quote_columns) for quote in rows.quotes],
+            tables["events"].values(rows.event, event_columns),
+        )
 
 
 class DriverConnections:

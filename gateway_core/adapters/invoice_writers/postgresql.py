@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
 
-from gateway_core.adapters.invoice_writers.driver import TABLES, ColumnEncoder, DriverConnections, discard
+from gateway_core.adapters.invoice_writers.driver import TABLES, DriverConnections, RowEncoder, discard
 from gateway_core.ports import NewInvoiceRows
 
 
@@ -34,18 +34,13 @@ class PostgresInvoiceWriter:
     def __init__(self, engine: Engine) -> None:
         self._dialect = engine.dialect
         self._quote = engine.dialect.identifier_preparer.quote
-        self._encoders = {name: ColumnEncoder(table, engine.dialect) for name, table in TABLES.items()}
+        self._rows = RowEncoder(engine.dialect)
         self._connections = DriverConnections(engine, prepare=_prepare)
 
     def insert(self, rows: NewInvoiceRows) -> int | None:
-        invoice_columns, quote_columns, event_columns = tuple(rows.invoice), tuple(rows.quotes[0]), tuple(rows.event)
-        statement = self._statement(invoice_columns, quote_columns, event_columns, len(rows.quotes))
-        params = [*self._encoders["invoices"].values(rows.invoice, invoice_columns),
-                  rows.key_digest, rows.key_kind, rows.now]
-        for quote in rows.quotes:
-            params += self._encoders["quotes"].values(quote, quote_columns)
-        params += self._encoders["events"].values(rows.event, event_columns)
-        return self._execute(statement, params)
+        one = self._rows.encode(rows)
+        params = [*one.invoice, *(value for quote in one.quotes for value in quote), *one.event]
+        return self._execute(self._statement(*one.shape), params)
 
     def _execute(self, statement: str, params: list[Any]) -> int | None:
         import psycopg

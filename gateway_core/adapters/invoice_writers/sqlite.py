@@ -8,12 +8,12 @@ out and the rest commit.
 from __future__ import annotations
 
 import functools
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from gateway_core.adapters import sqlite_writers
-from gateway_core.adapters.invoice_writers.driver import TABLES, ColumnEncoder, DriverConnections, discard
+from gateway_core.adapters.invoice_writers.driver import DriverConnections, Encoded, RowEncoder, Shape, discard
 from gateway_core.adapters.invoice_writers.group_commit import GroupCommit
 from gateway_core.ports import NewInvoiceRows
 
@@ -21,23 +21,11 @@ from gateway_core.ports import NewInvoiceRows
 KEY_STILL_VALID = ("EXISTS (SELECT 1 FROM api_keys WHERE digest = {digest} AND kind = {kind} "
                    "AND (expires_at IS NULL OR expires_at > {now}))")
 
-Shape = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], int]  # invoice, quote, event columns; quotes
-
-
-class Encoded(NamedTuple):
-    """One invoice's driver values, ready before the writer's turn comes."""
-
-    shape: Shape
-    number: str
-    invoice: list[Any]
-    quotes: list[list[Any]]
-    event: list[Any]
-
 
 class SqliteInvoiceWriter:
     def __init__(self, engine: Engine) -> None:
         self._quote = engine.dialect.identifier_preparer.quote
-        self._encoders = {name: ColumnEncoder(table, engine.dialect) for name, table in TABLES.items()}
+        self._rows = RowEncoder(engine.dialect)
         self._connections = DriverConnections(engine, prepare=_rarer_checkpoints)
         # The same gate the engine's writing transactions queue at: one writer at a time across processes.
         self._gate = sqlite_writers.gate_for(engine.url.database)
@@ -47,7 +35,7 @@ class SqliteInvoiceWriter:
     def insert(self, rows: NewInvoiceRows) -> int | None:
         # Encoded by the request's own thread before it queues: the writer's turn holds the gate, and while
         # one process holds it every writer in both processes waits.
-        return self._group.submit(self._encode(rows))
+        return self._group.submit(self._rows.encode(rows))
 
     def _write(self, batch: list[Encoded]) -> list[int | None]:
         shapes: dict[Shape, list[tuple[int, Encoded]]] = {}
@@ -71,17 +59,6 @@ class SqliteInvoiceWriter:
             raise
         self._connections.give_back(connection)
         return ids
-
-    def _encode(self, rows: NewInvoiceRows) -> Encoded:
-        invoice_columns, quote_columns, event_columns = tuple(rows.invoice), tuple(rows.quotes[0]), tuple(rows.event)
-        encode = self._encoders
-        now = encode["events"].values({"created_at": rows.now}, ("created_at",))[0]  # stored as expires_at is
-        return Encoded(
-            (invoice_columns, quote_columns, event_columns, len(rows.quotes)), rows.invoice["number"],
-            [*encode["invoices"].values(rows.invoice, invoice_columns), rows.key_digest, rows.key_kind, now],
-            [encode["quotes"].values(quote, quote_columns) for quote in rows.quotes],
-            encode["events"].values(rows.event, event_columns),
-        )
 
     def _insert(self, connection: Any, shape: Shape, statement: str, group: list[tuple[int, Encoded]],
                 ids: list[int | None]) -> None:
