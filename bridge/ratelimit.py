@@ -18,9 +18,6 @@ log = logging.getLogger("bridge.ratelimit")
 
 
 class StatusBucket(Protocol):
-    rate: float
-    burst: float
-
     def take(self, key: str) -> float:
         """0 when the request may go ahead, else the seconds to wait before the next one."""
         ...
@@ -56,8 +53,6 @@ class TokenBucket:
                 self._buckets.popitem(last=False)
             return wait
 
-    retry_after = staticmethod(retry_after)
-
 
 # The same bucket as TokenBucket, as GCRA: one stored number per client, the time its bucket is next full
 # ("theoretical arrival time"), on Redis's own clock so that every web process agrees on it. Allowed while
@@ -78,16 +73,14 @@ return '0'
 class RedisTokenBucket:
     """`per_minute` per key on average, bursts up to `burst`, one budget across every process on this Redis."""
 
-    def __init__(self, client: Any, per_minute: int, burst: int | None = None,
-                 prefix: str = "voltbridge:checkout-status:") -> None:
+    def __init__(self, client: Any, per_minute: int, burst: int | None, prefix: str) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst if burst is not None else max(1, per_minute // 2))
         self._prefix = prefix
         self._script = client.register_script(_TAKE)
 
     @classmethod
-    def from_url(cls, url: str, per_minute: int, burst: int | None = None,
-                 prefix: str = "voltbridge:checkout-status:") -> RedisTokenBucket:
+    def from_url(cls, url: str, per_minute: int, burst: int | None, prefix: str) -> RedisTokenBucket:
         import redis
 
         # Short timeouts: a slow Redis must not hold the buyer's page (see take()).
@@ -113,7 +106,7 @@ def status_bucket(redis_url: str, per_minute: int, name: str = "checkout-status"
     """Redis when configured (buckets called `name`, apart from other endpoints'), else one in this process."""
     if not redis_url:
         return TokenBucket(per_minute)
-    return RedisTokenBucket.from_url(redis_url, per_minute, prefix=f"voltbridge:{name}:")
+    return RedisTokenBucket.from_url(redis_url, per_minute, None, prefix=f"voltbridge:{name}:")
 
 
 class StreamSlots:

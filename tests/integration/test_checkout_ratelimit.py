@@ -49,7 +49,7 @@ def test_processes_on_one_redis_share_each_clients_bucket() -> None:
 
 
 def test_a_redis_outage_lets_buyers_through() -> None:
-    down = RedisTokenBucket.from_url("redis://127.0.0.1:1/0", 60, 1)
+    down = RedisTokenBucket.from_url("redis://127.0.0.1:1/0", 60, 1, prefix="test:down:")
     assert [down.take("buyer") for _ in range(3)] == [0.0, 0.0, 0.0]
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from bridge.ratelimit import StreamSlots, TokenBucket
+from bridge.ratelimit import StreamSlots, TokenBucket, retry_after
 
 
 def test_bucket_allows_a_burst_then_the_sustained_rate() -> None:
     bucket = TokenBucket(per_minute=60, burst=3)
     assert [bucket.take("a", now=0.0) for _ in range(3)] == [0, 0, 0]
     wait = bucket.take("a", now=0.0)
-    assert 0.99 < wait <= 1.0 and TokenBucket.retry_after(wait) == "1"
+    assert 0.99 < wait <= 1.0 and retry_after(wait) == "1"
     assert bucket.take("b", now=0.0) == 0  # per client
     assert bucket.take("a", now=1.5) == 0  # refilled at one a second
     assert bucket.take("a", now=1.5) > 0

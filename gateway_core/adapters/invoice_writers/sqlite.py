@@ -65,12 +65,13 @@ class SqliteInvoiceWriter:
         """A group of invoices of one shape in three statements: the invoices, then the quotes and the events of
         those that went in (a repeated external id or a revoked key leaves its invoice out, and only it)."""
         found = dict(connection.execute(statement, [v for _, one in group for v in one.invoice]).fetchall())
-        written = [one for _, one in group if one.number in found]
-        if not written:
-            return
+        written = []
         for position, one in group:
             if one.number in found:
                 ids[position] = int(found[one.number])
+                written.append(one)
+        if not written:
+            return
         _invoice, quote_columns, event_columns, quotes_each = shape
         connection.execute(self._values_statement("quotes", quote_columns, len(written) * quotes_each),
                            [v for one in written for quote in one.quotes for v in (found[one.number], *quote)])
