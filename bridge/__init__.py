@@ -11,10 +11,11 @@ from typing import Any
 from flask import Flask, g, request
 
 from bridge import errors
-from bridge.extensions import db
+from bridge.extensions import SERVICES, db
 from gateway_core.adapters.db import configure_engine, engine_options, normalise_url
 from gateway_core.bootstrap import Services, attach_intake, build_services
 from gateway_core.config import Settings
+from gateway_core.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("bridge")
@@ -38,11 +39,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         configure_engine(db.engine)
     from storefront_adapters import install_channels
 
-    app.extensions["voltbridge"] = services or install_channels(
+    app.extensions[SERVICES] = services or install_channels(
         build_services(settings, sessions=lambda: db.session, **overrides))
-    if app.extensions["voltbridge"].intake is None:
+    if app.extensions[SERVICES].intake is None:
         with app.app_context():
-            attach_intake(app.extensions["voltbridge"], db.engine)
+            attach_intake(app.extensions[SERVICES], db.engine)
     app.extensions["voltbridge.settings"] = settings
 
     if settings.trust_proxy:
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         response.headers["X-Request-Id"] = g.get("request_id", "")
         return response
 
-    from bridge import checkout, cli, health
+    from bridge import checkout, health
     from bridge.contracts import dynamic_payment, voltxt
 
     app.register_blueprint(health.bp)
@@ -96,9 +97,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.register_blueprint(shopify.bp)
     errors.init_app(app)
-    cli.init_app(app)
+    from bridge.cli.storefronts import GROUPS  # the platforms' commands, on the app's own CLI as blueprints' are
+
+    for group in GROUPS:
+        app.cli.add_command(group)
     return app
 
 
-def services_of(app: Flask) -> Services:
-    return app.extensions["voltbridge"]  # type: ignore[no-any-return]
+def app_from_env() -> Flask:
+    """The app of the `voltbridge` command and of each gunicorn worker: settings and logging from the environment."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

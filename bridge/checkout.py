@@ -27,11 +27,11 @@ from bridge.checkout_wire import (
 )
 from bridge.contracts.voltxt_wire import parse_amount
 from bridge.errors import Problem, register_format
+from bridge.extensions import services
 from bridge.i18n import catalogue, pick, translate
 from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.qr import qr_svg
 from bridge.ratelimit import StatusBucket, StreamSlots, retry_after, status_bucket
-from gateway_core.bootstrap import Services
 from gateway_core.domain import money
 from gateway_core.domain.errors import InvoiceNotFound, ValidationFailed
 from gateway_core.domain.money import plain
@@ -66,7 +66,7 @@ class Limits:
 @bp.record_once
 def _setup(state: Any) -> None:
     app: Flask = state.app
-    settings = app.extensions["voltbridge"].settings
+    settings = services(app).settings
     app.extensions["voltbridge.checkout"] = Limits(
         status_bucket(settings.redis_url, settings.checkout_status_per_minute),
         StreamSlots(settings.checkout_max_streams),
@@ -78,10 +78,6 @@ def _setup(state: Any) -> None:
     app.config.setdefault("CHECKOUT_REDIRECT_SECONDS", 3)
     register_format(app, "/pay/", render_problem)
     register_format(app, "/pay-dynamic/", render_problem)
-
-
-def _services() -> Services:
-    return current_app.extensions["voltbridge"]  # type: ignore[no-any-return]
 
 
 def _limits() -> Limits:
@@ -117,7 +113,7 @@ def _number(number: str) -> str:
 
 
 def _load(number: str) -> tuple[InvoiceView, CheckoutState]:
-    svc = _services()
+    svc = services()
     with svc.uow() as uow:
         view = public_invoice(uow, _number(number), svc.clock)
     return view, checkout_state(view, svc.clock.now())
@@ -146,7 +142,7 @@ def _current_panel(state: CheckoutState, choosing: bool) -> str:
 def pay_page(number: str) -> Response:
     """The hosted payment page."""
     view, state = _load(number)
-    svc = _services()
+    svc = services()
     lang = pick(request.accept_languages)
 
     def t(key: str, **values: object) -> str:
@@ -195,7 +191,7 @@ def status_json(number: str) -> Response:
     if limited:
         return limited
     _, state = _load(number)
-    return _secure(json_response(status_document(state, _services().clock.now())))
+    return _secure(json_response(status_document(state, services().clock.now())))
 
 
 @bp.get("/pay/<number>/request/<asset>")
@@ -209,7 +205,7 @@ def pay_request(number: str, asset: str) -> Response:
     if option is None:
         raise InvoiceNotFound("Asset not offered by this invoice")
     lang = pick(request.accept_languages)
-    url = payment_request(option, view, _services().settings)
+    url = payment_request(option, view, services().settings)
     amount = plain(option.units(payment_amount(option)))
     title = translate(lang, "qr_title" if option.chain == "solana" else "qr_title_address",
                       amount=amount, asset=option.asset)
@@ -243,7 +239,7 @@ def events(number: str) -> Response:
 
 
 def _stream(app: Flask, number: str) -> Iterator[str]:
-    svc: Services = app.extensions["voltbridge"]
+    svc = services(app)
     config = app.config
     started = last_write = time.monotonic()
     last = ""
@@ -276,7 +272,7 @@ def choose(number: str) -> Response:
     asset = body.get("asset")
     if not isinstance(asset, str) or not asset:
         raise ValidationFailed("Request validation failed", errors={"asset": "is required"})
-    svc = _services()
+    svc = services()
     with svc.uow() as uow:
         view = choose_payment_asset(uow, _number(number), asset, svc.clock)
     if form:
@@ -312,7 +308,7 @@ def simulate(number: str) -> Response:
         errors["mode"] = "must be full, partial or overpay"
     if errors:
         raise ValidationFailed("Request validation failed", errors=errors)
-    svc = _services()
+    svc = services()
     with svc.uow() as uow:
         if mode and amount is None:
             view = public_invoice(uow, _number(number), svc.clock)

@@ -6,6 +6,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from bridge import app_from_env
+
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, options: dict[str, Any]) -> None:
@@ -17,9 +19,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from bridge.cli import _make_app
-
-        return _make_app()
+        return app_from_env()
 
 
 def serve(bind: str, workers: int = 2, threads: int = 8, **extra: Any) -> None:

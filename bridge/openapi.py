@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from flask import Blueprint, Response, abort
 
-from bridge import ROOT
-
 bp = Blueprint("openapi", __name__)
-DOCS = ROOT / "docs" / "openapi"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "openapi"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 

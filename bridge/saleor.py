@@ -1,4 +1,4 @@
-"""The Saleor payment app's HTTP entry points (/saleor/api) and its `voltbridge saleor` commands.
+"""The Saleor payment app's HTTP entry points (/saleor/api); its `voltbridge saleor` commands are in bridge.cli.
 
 Thin, as the bridge is: read the request, hand it to storefront_adapters.saleor, render what comes back.
 Errors use Saleor's own shape, {"error": {"code", "message"}}: Saleor shows error.message when an install fails.
@@ -6,28 +6,25 @@ Errors use Saleor's own shape, {"error": {"code", "message"}}: Saleor shows erro
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import click
 from flask import Blueprint, Response, abort, current_app, request
-from flask.cli import with_appcontext
 from markupsafe import escape
 
 from bridge.errors import Problem, register_format
+from bridge.extensions import services
 from bridge.jsonio import BodyError, json_response, read_json_object
 from gateway_core.adapters.jsonwire import loads
 from gateway_core.bootstrap import Services
 from gateway_core.domain.errors import GatewayError, ValidationFailed
 from gateway_core.ports import WebhookTransport
-from gateway_core.services.stores import find_store
 from storefront_adapters.saleor import installations
 from storefront_adapters.saleor.adapter import failure_answer
 from storefront_adapters.saleor.consts import EVENT_FOR_SLUG
 from storefront_adapters.saleor.manifest import BASE_PATH, manifest
 from storefront_adapters.saleor.transactions import HANDLERS
 
-bp = Blueprint("saleor", __name__, url_prefix=BASE_PATH, cli_group="saleor")
+bp = Blueprint("saleor", __name__, url_prefix=BASE_PATH)
 
 STATUS = {"INSTANCE_NOT_ALLOWED": 403, "INSTANCE_BOUND_ELSEWHERE": 409, "REGISTRATION_FAILED": 400,
           "INVALID_SIGNATURE": 401, "VALIDATION_ERROR": 400}
@@ -51,10 +48,6 @@ def _gateway_error(exc: GatewayError) -> Response:
 
     status = STATUS.get(exc.code, 400)
     return render_error(Problem(status, exc.code, exc.message, exc.errors), g.get("request_id", "-"))
-
-
-def services() -> Services:
-    return current_app.extensions["voltbridge"]
 
 
 def transport(svc: Services) -> WebhookTransport:
@@ -118,46 +111,3 @@ def _raw_body() -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise BodyError(413, "PAYLOAD_TOO_LARGE", f"Request body is larger than {limit} bytes")
     return request.get_data(cache=True)
-
-
-# -- voltbridge saleor ... -------------------------------------------------------------------------------------
-
-
-@bp.cli.command("allow")
-@click.argument("store")
-@click.option("--api-url", required=True, help="the Saleor API URL, e.g. https://shop.example.com/graphql/")
-@click.option("--json", "as_json", is_flag=True, help="print the result as one JSON object")
-@with_appcontext
-def allow_command(store: str, api_url: str, as_json: bool) -> None:
-    """Let the Saleor instance at API_URL install the app and take payments into STORE."""
-    svc = services()
-    try:
-        with svc.uow() as uow:
-            found = find_store(uow, store)
-            url, created = installations.allow(uow, found, api_url, svc.settings.outbound_allowlist, svc.clock)
-            store_id = found.id
-    except GatewayError as exc:
-        detail = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
-        raise click.ClickException(f"{exc.message}{' (' + detail + ')' if detail else ''}") from None
-    manifest_url = f"{svc.settings.public_url}{BASE_PATH}/manifest"
-    if as_json:
-        click.echo(json.dumps({"store_id": store_id, "api_url": url, "allowed": True, "new": created,
-                               "manifest_url": manifest_url}))
-        return
-    click.echo(f"Saleor instance {url} {'allowed' if created else 'was already allowed'} for store {store_id}.")
-    click.echo(f"Install the app from its dashboard with the manifest URL {manifest_url}")
-
-
-@bp.cli.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@with_appcontext
-def list_command(as_json: bool) -> None:
-    """Saleor instances allowed or registered, with their store."""
-    svc = services()
-    with svc.uow() as uow:
-        rows = installations.listing(uow)
-    if as_json:
-        click.echo(json.dumps(rows))
-        return
-    for row in rows:
-        click.echo(f"{row['api_url']}  store {row['store_id']}  {row['status']}  {row['app_id'] or '-'}")

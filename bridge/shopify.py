@@ -1,4 +1,4 @@
-"""The Shopify payments app's HTTP entry points (/shopify/...) and its `voltbridge shopify` commands.
+"""The Shopify payments app's HTTP entry points (/shopify/...); its `voltbridge shopify` commands are in bridge.cli.
 
 Thin, as the bridge is: check who is calling (Shopify's client certificate at the TLS terminator, Shopify's
 HMACs), read the request, hand it to storefront_adapters.shopify, render what comes back. Errors use the
@@ -8,15 +8,12 @@ shape of Shopify's own REST errors: {"errors": "message"} or {"errors": {"field"
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
 
-import click
-from flask import Blueprint, Response, current_app, g, redirect, request
-from flask.cli import with_appcontext
+from flask import Blueprint, Response, g, redirect, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import escape
 from sqlalchemy.orm import Session
@@ -24,9 +21,9 @@ from werkzeug.exceptions import NotFound
 
 from bridge.checkout_wire import is_web_url
 from bridge.errors import STATUS_BY_CODE, Problem, register_format
+from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
 from gateway_core.adapters.jsonwire import loads
-from gateway_core.bootstrap import Services
 from gateway_core.domain.errors import GatewayError, ValidationFailed
 from storefront_adapters.shopify import install
 from storefront_adapters.shopify.adapter import parse_refund_session
@@ -53,7 +50,7 @@ log = logging.getLogger("bridge.shopify")
 BASE_PATH = "/shopify"
 STATE_COOKIE = "vb_shopify_oauth"
 STATE_MAX_AGE = 600  # seconds between leaving for Shopify's consent screen and coming back
-bp = Blueprint("shopify", __name__, url_prefix=BASE_PATH, cli_group="shopify")
+bp = Blueprint("shopify", __name__, url_prefix=BASE_PATH)
 
 
 def render_error(problem: Problem, request_id: str) -> Response:
@@ -70,10 +67,6 @@ def _formats(state: Any) -> None:
 def _gateway_error(exc: GatewayError) -> Response:
     status = exc.status if isinstance(exc, ShopifyError) else STATUS_BY_CODE.get(exc.code, 400)
     return render_error(Problem(status, exc.code, exc.message, exc.errors), g.get("request_id", "-"))
-
-
-def services() -> Services:
-    return current_app.extensions["voltbridge"]  # type: ignore[no-any-return]
 
 
 def _shop(value: object, where: str) -> str:
@@ -266,29 +259,3 @@ def webhooks() -> Response:
     log.info("shopify webhook", extra={"topic": topic, "shop": shop, "handled": handler is not None,
                                        "webhook_id": request.headers.get("X-Shopify-Webhook-Id")})
     return json_response({}, 200)
-
-
-# -- voltbridge shopify ... ------------------------------------------------------------------------------------
-
-
-@bp.cli.command("allow")
-@click.argument("store")
-@click.option("--shop", required=True, help="the shop's permanent domain, e.g. my-shop.myshopify.com")
-@click.option("--test-store", default=None, help="a sandbox/devnet store for the app's test mode (test sessions)")
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@with_appcontext
-def allow_command(store: str, shop: str, test_store: str | None, as_json: bool) -> None:
-    """Let a Shopify shop install the payments app and pay into STORE (the operator's consent)."""
-    svc = services()
-    try:
-        with svc.uow() as uow:
-            allowed = install.allow_shop(uow, svc.clock, store, shop, test_store)
-    except GatewayError as exc:
-        detail = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
-        raise click.ClickException(f"{exc.message}{' (' + detail + ')' if detail else ''}") from None
-    if as_json:
-        click.echo(json.dumps(allowed.__dict__))
-        return
-    click.echo(f"{allowed.shop} may install the app; payments go to store {allowed.store_name} (#{allowed.store_id})"
-               + (f", test payments to store #{allowed.test_store_id}" if allowed.test_store_id else ""))
-    click.echo(f"Install link for the merchant: {svc.settings.public_url}{BASE_PATH}/auth?shop={allowed.shop}")

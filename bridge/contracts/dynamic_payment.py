@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from bridge.contracts.voltxt import services
 from bridge.contracts.voltxt_wire import (
     api_key,
     check_network,
@@ -17,6 +16,7 @@ from bridge.contracts.voltxt_wire import (
     render_error,
 )
 from bridge.errors import register_format
+from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.services.invoices import cancel_invoice, create_invoice, get_invoice, update_amount

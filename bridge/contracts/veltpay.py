@@ -12,12 +12,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from bridge.contracts.veltpay_wire import order_object, parse_order_request, parse_page, render_error
 from bridge.errors import Problem, register_format
+from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
 from bridge.ratelimit import retry_after, status_bucket
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store
 from gateway_core.adapters.notify.veltpay_payloads import public_fields
-from gateway_core.bootstrap import Services
 from gateway_core.domain.errors import InvoiceNotFound
 from gateway_core.services.veltpay_auth import RequestRejected, SignedRequest, authenticate_request
 from gateway_core.services.veltpay_orders import create_order, get_order, list_orders, public_order
@@ -32,14 +32,9 @@ def _setup(state: Any) -> None:
     register_format(app, "/v1/orders", render_error)
     register_format(app, "/v1/public", render_error)
     # The public endpoint is polled by checkout pages: the same per-client budget as our own pay page's polling.
-    settings = app.extensions["voltbridge"].settings
+    settings = services(app).settings
     app.extensions["voltbridge.veltpay"] = status_bucket(settings.redis_url, settings.checkout_status_per_minute,
                                                          name="veltpay-public-status")
-
-
-def services() -> Services:
-    found: Services = current_app.extensions["voltbridge"]
-    return found
 
 
 @api.errorhandler(RequestRejected)

@@ -22,10 +22,10 @@ from bridge.contracts.venta_wire import (
     session_body,
 )
 from bridge.errors import Problem, register_format
+from bridge.extensions import services
 from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.key_ratelimit import RateLimited, key_limiter
 from gateway_core.adapters.db import UnitOfWork
-from gateway_core.bootstrap import Services
 from gateway_core.domain.errors import InvalidApiKey, InvoiceNotFound, ValidationFailed
 from gateway_core.services.invoices import accepted_assets, choose_asset, create_invoice, get_invoice, public_invoice
 from gateway_core.services.key_limits import Caller, authenticate_caller
@@ -45,7 +45,7 @@ class SandboxOnly(Exception):
 @bp.record_once
 def _setup(state: Any) -> None:
     app: Flask = state.app
-    settings = app.extensions["voltbridge"].settings
+    settings = services(app).settings
     app.extensions["voltbridge.venta_limiter"] = key_limiter(settings.redis_url)
     # The socket polls the database this often, and ends after this long (the POS reconnects or polls).
     app.config.setdefault("VENTA_POLL_SECONDS", 1.0)
@@ -55,14 +55,9 @@ def _setup(state: Any) -> None:
     register_format(app, "/v1/dev", render_error)
 
 
-def _services() -> Services:
-    services: Services = current_app.extensions["voltbridge"]
-    return services
-
-
 def _authorised(uow: UnitOfWork, dev: bool) -> Caller:
     """The caller's shop, once its key is valid and within its budget."""
-    svc = _services()
+    svc = services()
     raw = request.headers.get("x-api-key")
     if not raw:
         raise InvalidApiKey("Missing x-api-key header")
@@ -102,7 +97,7 @@ def _sandbox_only(exc: SandboxOnly) -> Response:
 
 
 def _create(dev: bool) -> Response:
-    svc = _services()
+    svc = services()
     with svc.uow() as uow:
         caller = _authorised(uow, dev)
         wanted = parse_checkout(read_json_object())
@@ -131,7 +126,7 @@ def create_dev_session() -> Response:
 
 
 def _session(ref: str, dev: bool) -> Response:
-    svc = _services()
+    svc = services()
     with svc.uow() as uow:
         caller = _authorised(uow, dev)
         view = _own_session(uow, caller, ref)
@@ -142,7 +137,7 @@ def _session(ref: str, dev: bool) -> Response:
 def _own_session(uow: UnitOfWork, caller: Caller, ref: str) -> InvoiceView:
     if not REF.match(ref):
         raise InvoiceNotFound("Checkout session not found")
-    view = get_invoice(uow, caller.store, ref, _services().clock)
+    view = get_invoice(uow, caller.store, ref, services().clock)
     if view.contract != CONTRACT:
         raise InvoiceNotFound("Checkout session not found")
     return view
@@ -165,7 +160,7 @@ def _known_socket() -> None:
     if request.endpoint != "venta.session_socket":
         return
     ref = (request.view_args or {}).get("ref", "")
-    svc = _services()
+    svc = services()
     with svc.uow() as uow:
         if not REF.match(ref) or session_probe(uow, ref) is None:
             raise InvoiceNotFound("Checkout session not found")
@@ -185,7 +180,7 @@ def session_socket(ws: Any, ref: str) -> None:
 
 
 def _follow(ws: Any, ref: str) -> None:
-    svc = _services()
+    svc = services()
     config = current_app.config
     started = time.monotonic()
     probe: object = None

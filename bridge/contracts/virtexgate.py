@@ -20,10 +20,10 @@ from bridge.contracts.virtexgate_wire import (
     status_body,
 )
 from bridge.errors import register_format
+from bridge.extensions import services
 from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.key_ratelimit import RateLimited, key_limiter
 from gateway_core.adapters.db import UnitOfWork
-from gateway_core.bootstrap import Services
 from gateway_core.domain.errors import InvalidApiKey, InvoiceNotFound
 from gateway_core.services.invoices import create_invoice, find_by_external_id
 from gateway_core.services.key_limits import Caller, authenticate_caller
@@ -37,12 +37,8 @@ bp = Blueprint("virtexgate", __name__, url_prefix=PREFIX)
 @bp.record_once
 def _setup(state: Any) -> None:
     app: Flask = state.app
-    app.extensions["voltbridge.virtexgate_limiter"] = key_limiter(app.extensions["voltbridge"].settings.redis_url)
+    app.extensions["voltbridge.virtexgate_limiter"] = key_limiter(services(app).settings.redis_url)
     register_format(app, PREFIX, render_error)
-
-
-def _services() -> Services:
-    return current_app.extensions["voltbridge"]  # type: ignore[no-any-return]
 
 
 def _raw_key() -> str:
@@ -54,7 +50,7 @@ def _raw_key() -> str:
 
 def _caller(uow: UnitOfWork, raw_key: str) -> Caller:
     """The key's store, once the key is valid and within its requests per minute."""
-    svc = _services()
+    svc = services()
     caller = authenticate_caller(uow, raw_key, svc.clock, CONTRACT)
     limiter = current_app.extensions["voltbridge.virtexgate_limiter"]
     verdict = limiter.hit(caller.bucket, caller.per_minute, svc.clock.now().timestamp())
@@ -67,13 +63,13 @@ def _caller(uow: UnitOfWork, raw_key: str) -> Caller:
 def _too_many(exc: RateLimited) -> Response:
     verdict = exc.verdict
     return rate_limited(f"Too many requests: {verdict.limit} per minute for this API key; retry after "
-                        f"{verdict.reset_after} s", _services().clock.now(), verdict.reset_after)
+                        f"{verdict.reset_after} s", services().clock.now(), verdict.reset_after)
 
 
 @bp.post("")
 def create() -> Response:
     """Create an invoice; with Idempotency-Key, a retry gets the first response back."""
-    svc = _services()
+    svc = services()
     raw_key = _raw_key()
     idempotency_key = request.headers.get("Idempotency-Key")
     if idempotency_key is not None:
@@ -102,7 +98,7 @@ def create() -> Response:
 @bp.get("/<invoice_id>")
 def status(invoice_id: str) -> Response:
     """The invoice's status and payment, for servers that poll instead of waiting for the webhook."""
-    svc = _services()
+    svc = services()
     raw_key = _raw_key()
     with svc.uow() as uow:
         caller = _caller(uow, raw_key)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from bridge.contracts.voltxt_wire import api_key, check_network, invoice_body, parse_invoice_request, render_error
 from bridge.errors import register_format
+from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
 from gateway_core.adapters.jsonwire import dumps_view
-from gateway_core.bootstrap import Services
 from gateway_core.services.invoices import find_by_external_id, get_invoice
 from gateway_core.services.keys import authenticate
 
@@ -20,10 +20,6 @@ bp = Blueprint("voltxt", __name__, url_prefix="/api/plugin")
 @bp.record_once
 def _formats(state: Any) -> None:
     register_format(state.app, "/api/plugin", render_error)
-
-
-def services() -> Services:
-    return current_app.extensions["voltbridge"]  # type: ignore[no-any-return]
 
 
 def invoice_response(view: Any, status: int = 200) -> Response:

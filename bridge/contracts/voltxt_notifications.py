@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response
 
 from bridge.contracts.voltxt_wire import api_key, check_network, render_error
 from bridge.errors import register_format
+from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store
-from gateway_core.bootstrap import Services
 from gateway_core.domain.errors import EmailNotEnabled, WebhookNotConfigured
 from gateway_core.services.delivery_log import delivery_page, delivery_row, endpoint_stats
 from gateway_core.services.keys import authenticate
@@ -31,10 +31,6 @@ SETTINGS_FIELDS = ("webhook_url", "webhook_events", "email_notifications", "noti
 @bp.record_once
 def _formats(state: Any) -> None:
     register_format(state.app, "/api/plugin", render_error)
-
-
-def services() -> Services:
-    return current_app.extensions["voltbridge"]  # type: ignore[no-any-return]
 
 
 def _store(uow: UnitOfWork, body: dict[str, Any]) -> Store:

@@ -1,0 +1,92 @@
+"""`voltbridge run`, `web` and `worker`: the processes the gateway runs as."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from bridge.cli.group import command
+from bridge.extensions import services
+from gateway_core.bootstrap import Services, build_services
+from gateway_core.config import Settings
+from gateway_core.logs import configure_logging
+from gateway_core.services.stores import create_store, list_stores
+from storefront_adapters import install_channels
+
+log = logging.getLogger("voltbridge")
+
+
+@command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@with_appcontext
+def run_command(host: str, port: int) -> None:
+    """Embedded gateway: migrate, create a demo store on first run, serve HTTP and run the worker."""
+    from werkzeug.serving import run_simple
+
+    from bridge.migrate import upgrade
+    from bridge.serving import RedactingRequestHandler
+    from gateway_core.worker import background_worker
+
+    svc = services()
+    upgrade(svc.settings.database_url)
+    _ensure_demo_store(svc, host, port)
+    worker = background_worker(install_channels(build_services(svc.settings, clock=svc.clock)))
+    worker.start()
+    click.echo(f"voltbridge is serving on http://{host}:{port} (worker running in this process)")
+    try:
+        # Threaded, because status streams hold connections open (DESIGN.md §3).
+        run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False,
+                   use_debugger=False, request_handler=RedactingRequestHandler)
+    finally:
+        worker.shutdown(wait=False)
+
+
+def _ensure_demo_store(svc: Services, host: str, port: int) -> None:
+    with svc.uow() as uow:
+        if list_stores(uow):
+            click.echo("Stores exist already; API keys are shown only when created (`voltbridge key rotate <store>`).")
+            return
+        store = create_store(uow, svc.vault, name="Demo Store", network="sandbox", email="merchant@example.com")
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    payload = json.dumps({"api_key": store.api_key, "platform": "custom", "external_invoice_id": "demo-order-1",
+                          "amount": "25.00", "fiat_currency": "USD", "network": "testnet",
+                          "description": "Demo order"}).replace('"25.00"', "25.00")
+    click.echo("")
+    click.echo(f"Demo store created on the sandbox network (SOL, USDC, USDT). Store id: {store.id}")
+    click.echo(f"API key (shown once, keep it): {store.api_key}")
+    click.echo(f"Webhook secret: {store.webhook_secret}")
+    click.echo("Create an invoice:")
+    click.echo(f"  curl -sS -X POST {base}/api/plugin/invoice/create -H 'Content-Type: application/json' "
+               f"-d {shlex.quote(payload)}")
+    click.echo("Then pay it: .venv/bin/voltbridge simulate pay <invoice_number>"
+               "  (or POST /pay/<invoice_number>/simulate)")
+    click.echo("")
+
+
+@command("web")
+@click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - the container's listener
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, envvar="WEB_CONCURRENCY")
+@click.option("--threads", default=8, show_default=True, type=int, envvar="WEB_THREADS")
+def web_command(host: str, port: int, workers: int, threads: int) -> None:
+    """Production HTTP server: gunicorn with threaded workers (no scheduler here; run `worker`)."""
+    from bridge.gunicorn_app import serve
+
+    serve(f"{host}:{port}", workers=workers, threads=threads)
+
+
+@command("worker")
+def worker_command() -> None:
+    """Production worker: chain watchers and expiry on APScheduler (run one or more)."""
+    from gateway_core.worker import blocking_worker
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_json)
+    log.info("worker starting", extra={"watch_interval": settings.watch_interval_seconds})
+    blocking_worker(install_channels(build_services(settings))).start()

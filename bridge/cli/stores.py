@@ -1,0 +1,144 @@
+"""`voltbridge store`: stores and their notification settings."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+
+from bridge.cli.group import decimal, group
+from bridge.extensions import services
+from gateway_core.bootstrap import Services
+from gateway_core.services.stores import create_store, find_store, list_stores
+
+
+def _wallets(values: tuple[str, ...]) -> dict[str, str]:
+    wallets = {}
+    for item in values:
+        asset, sep, address = item.partition("=")
+        if not sep or not address:
+            raise click.BadParameter(f"{item!r} is not ASSET=ADDRESS", param_hint="--wallet")
+        wallets[asset.strip().upper()] = address.strip()
+    return wallets
+
+
+@group("store")
+def store_group() -> None:
+    """Stores and their notification settings."""
+
+
+@store_group.command("create")
+@click.option("--name", required=True)
+@click.option("--network", required=True, help="sandbox, devnet (alias testnet) or mainnet")
+@click.option("--email", default=None, help="merchant notification address")
+@click.option("--wallet", "wallets", multiple=True, help="ASSET=ADDRESS, repeatable (SOL, USDC, USDT)")
+@click.option("--settlement", default="direct", type=click.Choice(["direct", "deposit"]), show_default=True)
+@click.option("--fee-percent", default="0", callback=decimal, show_default=True)
+@click.option("--tolerance-percent", default="0", callback=decimal, show_default=True)
+@click.option("--tron-xpub", default=None,
+              help="TRON account extended PUBLIC key (m/44'/195'/0'): USDT at a fresh address per invoice")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object (for scripts)")
+@with_appcontext
+def store_create(name: str, network: str, email: str | None, wallets: tuple[str, ...], settlement: str,
+                 fee_percent: Decimal, tolerance_percent: Decimal, as_json: bool,
+                 tron_xpub: str | None = None) -> None:
+    """Create a store and print its API key (shown once)."""
+    svc = services()
+    with svc.uow() as uow:
+        store = create_store(uow, svc.vault, name=name, network=network, email=email,
+                             wallets=_wallets(wallets), settlement_mode=settlement,
+                             platform_fee_percent=fee_percent, underpayment_tolerance_percent=tolerance_percent,
+                             tron_xpub=tron_xpub)
+    if as_json:
+        click.echo(json.dumps({"id": store.id, "name": store.name, "network": store.network,
+                               "api_key": store.api_key, "webhook_secret": store.webhook_secret,
+                               "wallets": store.wallets}))
+        return
+    click.echo(f"Store {store.id} '{store.name}' on {store.network}")
+    click.echo(f"API key (shown once): {store.api_key}")
+    click.echo(f"Webhook secret: {store.webhook_secret}")
+
+
+@store_group.command("list")
+@with_appcontext
+def store_list() -> None:
+    """List stores."""
+    svc = services()
+    with svc.uow() as uow:
+        for store in list_stores(uow):
+            assets = ",".join(w.asset for w in store.wallets) or "-"
+            click.echo(f"{store.id}\t{store.name}\t{store.network}\t{store.settlement_mode}\t{assets}")
+
+
+@store_group.command("set")
+@click.argument("store")
+@click.option("--contract", default=None, type=click.Choice(["virtexgate", "veltpay"]),
+              help="set the webhook of another contract (with --webhook-url) instead of the VOLTXT settings")
+@click.option("--rotate-secret", is_flag=True, help="with --contract: issue a new signing secret")
+@click.option("--webhook-url", default=None, help="store webhook URL (verified by a challenge GET); '' removes it")
+@click.option("--webhook-events", default=None, help="comma-separated VOLTXT events, or 'all'")
+@click.option("--email-notifications/--no-email-notifications", default=None, help="merchant email on events")
+@click.option("--notification-email", default=None, help="where merchant email goes; '' removes it")
+@click.option("--brand-color", default=None, help="email header colour, e.g. #4F46E5")
+@click.option("--support-email", default=None)
+@click.option("--website-url", default=None)
+@click.option("--json", "as_json", is_flag=True, help="print the settings as one JSON object")
+@with_appcontext
+def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bool, **options: Any) -> None:
+    """Show or change STORE's notification settings (the same as POST /api/plugin/store/settings)."""
+    from bridge.jsonio import dumps
+    from gateway_core.services.notify_settings import update_settings
+
+    svc = services()
+    if contract is not None:
+        _set_contract_webhook(svc, store, contract, options.get("webhook_url"), rotate_secret, as_json)
+        return
+    fields = {k: v for k, v in options.items() if v is not None}
+    view, changed = update_settings(
+        svc.uow, svc.webhooks, svc.clock.now(), lambda uow: find_store(uow, store), fields,
+        on_verify=lambda url: click.echo(f"Verifying {url} with a challenge request ..."),
+    )
+    if as_json:
+        click.echo(dumps(view))
+        return
+    events = "all" if view["webhook_events_all"] else ",".join(view["webhook_events"])
+    click.echo(f"Store {view['store_id']} notification settings{' updated' if changed else ''}:")
+    click.echo(f"  webhook_url          {view['webhook_url'] or '-'}")
+    click.echo(f"  webhook_events       {events}")
+    click.echo(f"  email_notifications  {'on' if view['email_notifications'] else 'off'}")
+    click.echo(f"  notification_email   {view['notification_email'] or '-'}")
+    click.echo(f"  brand_color          {view['brand_color'] or '-'}")
+    click.echo(f"  support_email        {view['support_email'] or '-'}")
+    for hook in view["contract_webhooks"]:
+        click.echo(f"  {hook['contract'] + ' webhook':<20} {hook['url']}")
+
+
+def _set_contract_webhook(svc: Services, store: str, contract: str, url: str | None, rotate: bool,
+                          as_json: bool) -> None:
+    """Another contract's webhook URL and signing secret for the store (the secret is shown when issued)."""
+    from gateway_core.services.contract_webhooks import contract_webhook, set_contract_webhook
+
+    with svc.uow() as uow:
+        found = find_store(uow, store)
+        if url is None and not rotate:
+            hook = contract_webhook(uow.session, found.id, contract)
+            shown = {"store_id": found.id, "contract": contract, "webhook_url": hook.url if hook else None}
+            click.echo(json.dumps(shown) if as_json else f"{contract} webhook_url  {shown['webhook_url'] or '-'}")
+            return
+        if url is None:
+            hook = contract_webhook(uow.session, found.id, contract)
+            if hook is None:
+                raise click.UsageError("--rotate-secret needs a webhook URL set first (--webhook-url)")
+            url = hook.url
+        url, secret = set_contract_webhook(uow, svc.vault, svc.clock, found.id, contract, url,
+                                           svc.settings.outbound_allowlist, new_secret=rotate)
+        store_id = found.id
+    if as_json:
+        click.echo(json.dumps({"store_id": store_id, "contract": contract, "webhook_url": url,
+                               "webhook_secret": secret}))
+        return
+    click.echo(f"Store {store_id} {contract} webhook_url  {url}")
+    click.echo(f"Signing secret: {secret}")
