@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
+from werkzeug.exceptions import Forbidden
 
 from bridge.checkout_wire import (
     PAYABLE,
@@ -22,6 +24,7 @@ from bridge.checkout_wire import (
     paid_in,
     payment_amount,
     payment_request,
+    qr_payload,
     return_url,
     status_document,
 )
@@ -87,7 +90,9 @@ def _limits() -> Limits:
 def _secure(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: nothing leaks to other sites, and browsers without Sec-Fetch-Site still send
+    # the page's own Origin on its posts (under no-referrer they send "Origin: null", which _same_site refuses).
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -104,6 +109,30 @@ def render_problem(problem: Problem, request_id: str) -> Response:
     if problem.errors:
         body["errors"] = problem.errors
     return _secure(json_response(body, problem.status))
+
+
+def _same_site() -> None:
+    """Refuse a state change that another site's page had the buyer's browser send (403, nothing changed).
+
+    Browsers say where a request comes from (Sec-Fetch-Site, else Origin); a request with neither is not a
+    browser's (curl, scripts) and carries nothing ambient another site could borrow.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        if site.strip().lower() in ("same-origin", "none"):  # "none": typed or bookmarked by the buyer
+            return
+        raise Forbidden("Cross-site requests are refused")
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    own = {_origin(services().settings.public_url), f"{request.scheme}://{request.host}".lower()}
+    if origin.strip().lower() not in own:
+        raise Forbidden("Cross-site requests are refused")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _number(number: str) -> str:
@@ -156,7 +185,8 @@ def pay_page(number: str) -> Response:
             t("qr_title_address", asset=option.asset)
         options.append({"option": option, "amount": amount, "due": plain(option.units(option.amount_due)),
                         "paid": plain(option.units(paid_in(option))),
-                        "url": url, "qr": qr_svg(url, title), "chain_label": t(CHAIN_LABEL[option.chain])})
+                        "url": url, "qr": qr_svg(qr_payload(option, view, svc.settings), title),
+                        "chain_label": t(CHAIN_LABEL[option.chain])})
     base = f"/pay/{view.number}"
     data = {
         "status": status_document(state, svc.clock.now()),
@@ -205,12 +235,13 @@ def pay_request(number: str, asset: str) -> Response:
     if option is None:
         raise InvoiceNotFound("Asset not offered by this invoice")
     lang = pick(request.accept_languages)
-    url = payment_request(option, view, services().settings)
+    settings = services().settings
     amount = plain(option.units(payment_amount(option)))
     title = translate(lang, "qr_title" if option.chain == "solana" else "qr_title_address",
                       amount=amount, asset=option.asset)
-    return _secure(json_response({"asset": option.asset, "amount": amount, "payment_url": url,
-                                  "qr_svg": str(qr_svg(url, title))}))
+    return _secure(json_response({"asset": option.asset, "amount": amount,
+                                  "payment_url": payment_request(option, view, settings),
+                                  "qr_svg": str(qr_svg(qr_payload(option, view, settings), title))}))
 
 
 @bp.get("/pay/<number>/events")
@@ -267,6 +298,7 @@ def _stream(app: Flask, number: str) -> Iterator[str]:
 @bp.post("/pay/<number>/asset")
 def choose(number: str) -> Response:
     """Remember the buyer's asset (VirtexGate's Waiting); a form post returns to the page."""
+    _same_site()
     form = request.mimetype == "application/x-www-form-urlencoded"
     body = dict(request.form) if form else read_json_object()
     asset = body.get("asset")
@@ -295,6 +327,7 @@ def simulate(number: str) -> Response:
 
     Body: optional `asset` (default: the chosen one), and `amount` or `mode` (full, partial, overpay).
     """
+    _same_site()
     body = read_json_object(required=False)
     errors: dict[str, str] = {}
     amount: Decimal | None = None

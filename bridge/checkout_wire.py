@@ -16,6 +16,9 @@ from gateway_core.services.views import InvoiceView
 
 # Phases in which the buyer may still send money (the page shows the payment details).
 PAYABLE = (Phase.CHOOSE, Phase.AWAITING, Phase.PARTIAL)
+# Wallets show the label and message on one or two lines; the page itself shows the full description.
+LABEL_CHARS = 64
+MESSAGE_CHARS = 140
 
 
 def status_document(state: CheckoutState, now: datetime) -> dict[str, Any]:
@@ -63,7 +66,20 @@ def payment_amount(option: PayOption) -> int:
 
 
 def payment_request(option: PayOption, view: InvoiceView, settings: Settings) -> str:
-    """Solana Pay transfer request for SOL and USDC; a TRON wallet scans the bare address."""
+    """The wallet link: Solana Pay transfer request for SOL and USDC (store name and description clipped to what
+    a wallet shows); a TRON wallet takes the bare address."""
+    return _transfer(option, view, settings, clip(view.store_name, LABEL_CHARS),
+                     clip(view.description or f"Invoice {view.number}", MESSAGE_CHARS))
+
+
+def qr_payload(option: PayOption, view: InvoiceView, settings: Settings) -> str:
+    """What the QR code encodes: only what a wallet needs to pay (no label or message), so its size is bounded
+    whatever the description (a USDC request fits QR version 10 at error correction M)."""
+    return _transfer(option, view, settings, None, None)
+
+
+def _transfer(option: PayOption, view: InvoiceView, settings: Settings, label: str | None,
+              message: str | None) -> str:
     if option.chain != "solana":
         return option.address
     return transfer_request(
@@ -72,9 +88,16 @@ def payment_request(option: PayOption, view: InvoiceView, settings: Settings) ->
         decimals=option.decimals,
         spl_token=usdc_mint(settings, view.network) if option.asset == "USDC" else None,
         references=[option.reference] if option.reference else [],
-        label=view.store_name,
-        message=view.description or f"Invoice {view.number}",
+        label=label,
+        message=message,
     )
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    """`text` cut to `limit` characters (the last one an ellipsis when cut); whole code points, never bytes."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "\u2026"
 
 
 def is_web_url(url: str | None) -> bool:

@@ -42,6 +42,10 @@ def read_json_object(required: bool = True) -> dict[str, Any]:
     if not raw.strip():
         if required:
             raise BodyError(400, "INVALID_JSON", "Request body must be a JSON object")
+        # Only an empty body of no declared type, or JSON's, stands for {}: an empty form post is not a request
+        # this API knows (a cross-site form can send one without the browser asking first).
+        if request.mimetype not in ("", "application/json"):
+            raise BodyError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")
         return {}
     if request.mimetype != "application/json":
         raise BodyError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")

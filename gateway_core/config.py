@@ -56,6 +56,8 @@ class Settings:
     # How long a web process trusts its copy of a key's store (wallets, expiry, fees) before reading it again.
     # A revoked or expired key is refused at once regardless: the invoice insert itself checks the key.
     api_key_cache_seconds: float = 5.0
+    # Requests a minute per VOLTXT key (plugin and dynamic-payment endpoints) unless the key has its own limit.
+    voltxt_rate_limit_per_minute: int = 600
     log_level: str = "INFO"
     log_json: bool = True
     trust_proxy: bool = False
@@ -152,6 +154,7 @@ class Settings:
             "invoice_min_usd": ("INVOICE_MIN_USD", Decimal),
             "invoice_max_usd": ("INVOICE_MAX_USD", Decimal),
             "api_key_cache_seconds": ("API_KEY_CACHE_SECONDS", float),
+            "voltxt_rate_limit_per_minute": ("VOLTXT_RATE_LIMIT_PER_MINUTE", int),
             "delivery_interval_seconds": ("DELIVERY_INTERVAL_SECONDS", float),
             "delivery_concurrency": ("DELIVERY_CONCURRENCY", int),
             "webhook_timeout_seconds": ("WEBHOOK_TIMEOUT_SECONDS", float),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
-from gateway_core.adapters.db import normalise_url
+from gateway_core.adapters.db import create_private_database, normalise_url
 from gateway_core.adapters.models import Base
 from gateway_core.config import Settings
 
@@ -27,6 +27,7 @@ def run_migrations_online() -> None:
     from sqlalchemy import create_engine
 
     url = _url()
+    create_private_database(url)
     connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
     engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
     with engine.connect() as connection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -24,6 +25,9 @@ class Voltbridge(CommandGroup):
 @click.group(cls=Voltbridge)
 def main() -> None:
     """voltbridge: a self-hosted crypto payment gateway."""
+    # Every file a voltbridge process creates is its user's alone: the SQLite database (and the -wal and -shm
+    # files SQLite creates beside it) holds webhook secrets and customers' emails. gunicorn's workers inherit it.
+    os.umask(0o077)
 
 
 for _command in (processes.run_command, processes.web_command, processes.worker_command, database.db_group,

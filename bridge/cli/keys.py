@@ -80,12 +80,13 @@ def key_rotate(store: str, kind: str, grace_hours: int | None, as_json: bool) ->
 @click.argument("store")
 @click.option("--kind", type=KINDS, default="venta", show_default=True)
 @click.option("--per-minute", type=click.IntRange(1), default=None, help="requests per minute for each live key")
-@click.option("--default", "use_default", is_flag=True, help="back to the contract's default (120)")
+@click.option("--default", "use_default", is_flag=True,
+              help="back to the contract's default (120; voltxt: VOLTXT_RATE_LIMIT_PER_MINUTE, 600)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object (for scripts)")
 @with_appcontext
 def key_limit(store: str, kind: str, per_minute: int | None, use_default: bool, as_json: bool) -> None:
     """Show or set the request budget of STORE's live KIND keys (a key issued later starts at the default)."""
-    from gateway_core.services.key_limits import rate_limits, set_rate_limit
+    from gateway_core.services.key_limits import DEFAULT_PER_MINUTE, rate_limits, set_rate_limit
 
     if per_minute is not None and use_default:
         raise click.UsageError("--per-minute and --default exclude each other")
@@ -94,7 +95,8 @@ def key_limit(store: str, kind: str, per_minute: int | None, use_default: bool, 
         store_id = find_store(uow, store).id
         if per_minute is not None or use_default:
             set_rate_limit(uow, store_id, kind, per_minute, svc.clock)
-        limits = rate_limits(uow, store_id, kind, svc.clock)
+        default = svc.settings.voltxt_rate_limit_per_minute if kind == "voltxt" else DEFAULT_PER_MINUTE
+        limits = rate_limits(uow, store_id, kind, svc.clock, default)
     keys = [{"created_at": k.created_at.isoformat(), "expires_at": k.expires_at.isoformat() if k.expires_at else None,
              "per_minute": k.per_minute, "default": k.default} for k in limits]
     if as_json:

@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from bridge.contracts import voltxt_limits
+from bridge.contracts.voltxt_limits import voltxt_store
 from bridge.contracts.voltxt_wire import (
-    api_key,
     check_network,
     invoice_body,
     parse_amount,
@@ -20,15 +21,16 @@ from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.services.invoices import cancel_invoice, create_invoice, get_invoice, update_amount
-from gateway_core.services.keys import authenticate
 from gateway_core.services.views import InvoiceView
 
 bp = Blueprint("dynamic_payment", __name__, url_prefix="/api/dynamic-payment")
+voltxt_limits.answer_in_voltxt_format(bp)
 
 
 @bp.record_once
 def _formats(state: Any) -> None:
     register_format(state.app, "/api/dynamic-payment", render_error)
+    voltxt_limits.install(state.app)
 
 
 def session_body(view: InvoiceView) -> dict[str, Any]:
@@ -56,7 +58,7 @@ def initiate() -> Response:
     body = read_json_object()
     svc = services()
     with svc.uow() as uow:
-        store = authenticate(uow, api_key(body), svc.clock)
+        store = voltxt_store(uow, body)
         check_network(body.get("network"), store)
         session_request = parse_invoice_request(body, kind="dynamic")
         view, created = create_invoice(uow, store, session_request, svc.rates, svc.clock, svc.limits,
@@ -69,7 +71,7 @@ def initiate() -> Response:
 def status(session_id: str) -> Response:
     svc = services()
     with svc.uow() as uow:
-        store = authenticate(uow, api_key({}), svc.clock)
+        store = voltxt_store(uow, {})
         check_network(request.args.get("network"), store)
         view = get_invoice(uow, store, session_id, svc.clock, kind="dynamic")
     return _respond(view)
@@ -80,7 +82,7 @@ def cancel(session_id: str) -> Response:
     body = read_json_object(required=False)
     svc = services()
     with svc.uow() as uow:
-        store = authenticate(uow, api_key(body), svc.clock)
+        store = voltxt_store(uow, body)
         check_network(body.get("network"), store)
         view = cancel_invoice(uow, store, session_id, svc.clock, kind="dynamic")
     return _respond(view, message="Payment session cancelled")
@@ -93,7 +95,7 @@ def change_amount(session_id: str) -> Response:
     errors: dict[str, str] = {}
     amount = parse_amount(body.get("amount"), "amount", errors)
     with svc.uow() as uow:
-        store = authenticate(uow, api_key(body), svc.clock)
+        store = voltxt_store(uow, body)
         check_network(body.get("network"), store)
         if amount is None:
             raise ValidationFailed("Request validation failed", errors=errors)

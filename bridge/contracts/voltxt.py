@@ -6,20 +6,23 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from bridge.contracts import voltxt_limits
+from bridge.contracts.voltxt_limits import voltxt_store, within_budget
 from bridge.contracts.voltxt_wire import api_key, check_network, invoice_body, parse_invoice_request, render_error
 from bridge.errors import register_format
 from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
 from gateway_core.adapters.jsonwire import dumps_view
 from gateway_core.services.invoices import find_by_external_id, get_invoice
-from gateway_core.services.keys import authenticate
 
 bp = Blueprint("voltxt", __name__, url_prefix="/api/plugin")
+voltxt_limits.answer_in_voltxt_format(bp)
 
 
 @bp.record_once
 def _formats(state: Any) -> None:
     register_format(state.app, "/api/plugin", render_error)
+    voltxt_limits.install(state.app)
 
 
 def invoice_response(view: Any, status: int = 200) -> Response:
@@ -36,6 +39,7 @@ def create() -> Response:
     intake = services().intake
     assert intake is not None  # create_app attaches it
     caller = intake.caller(api_key(body))
+    within_budget(caller.digest, caller.per_minute)
     check_network(body.get("network"), caller.store)
     view, created = intake.create(caller, parse_invoice_request(body, kind="invoice"))
     return invoice_response(view, 201 if created else 200)
@@ -45,7 +49,7 @@ def create() -> Response:
 def status(number: str) -> Response:
     svc = services()
     with svc.uow() as uow:
-        store = authenticate(uow, api_key({}), svc.clock)
+        store = voltxt_store(uow, {})
         check_network(request.args.get("network"), store)
         view = get_invoice(uow, store, number, svc.clock, kind="invoice")
     return invoice_response(view)
@@ -55,7 +59,7 @@ def status(number: str) -> Response:
 def by_external_id(external_id: str) -> Response:
     svc = services()
     with svc.uow() as uow:
-        store = authenticate(uow, api_key({}), svc.clock)
+        store = voltxt_store(uow, {})
         check_network(request.args.get("network"), store)
         view = find_by_external_id(uow, store, external_id, svc.clock)
     return invoice_response(view)
@@ -66,7 +70,7 @@ def test_connection() -> Response:
     body = read_json_object(required=False)
     svc = services()
     with svc.uow() as uow:
-        store = authenticate(uow, api_key(body), svc.clock)
+        store = voltxt_store(uow, body)
         check_network(body.get("network"), store)
         data = {
             "store": {"id": store.id, "name": store.name, "network": store.network,

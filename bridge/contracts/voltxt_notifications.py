@@ -11,7 +11,9 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from bridge.contracts.voltxt_wire import api_key, check_network, render_error
+from bridge.contracts import voltxt_limits
+from bridge.contracts.voltxt_limits import voltxt_store
+from bridge.contracts.voltxt_wire import check_network, render_error
 from bridge.errors import register_format
 from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
@@ -19,11 +21,11 @@ from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store
 from gateway_core.domain.errors import EmailNotEnabled, WebhookNotConfigured
 from gateway_core.services.delivery_log import delivery_page, delivery_row, endpoint_stats
-from gateway_core.services.keys import authenticate
 from gateway_core.services.notify_settings import update_settings
 from gateway_core.services.outbox import enqueue_test, redeliver
 
 bp = Blueprint("voltxt_notifications", __name__, url_prefix="/api/plugin")
+voltxt_limits.answer_in_voltxt_format(bp)
 SETTINGS_FIELDS = ("webhook_url", "webhook_events", "email_notifications", "notification_email", "brand_color",
                    "support_email", "website_url")
 
@@ -31,10 +33,11 @@ SETTINGS_FIELDS = ("webhook_url", "webhook_events", "email_notifications", "noti
 @bp.record_once
 def _formats(state: Any) -> None:
     register_format(state.app, "/api/plugin", render_error)
+    voltxt_limits.install(state.app)
 
 
 def _store(uow: UnitOfWork, body: dict[str, Any]) -> Store:
-    store = authenticate(uow, api_key(body), services().clock)
+    store = voltxt_store(uow, body)
     check_network(body.get("network"), store)
     return store
 

@@ -39,8 +39,14 @@ def render_error(problem: Problem, request_id: str) -> Response:
 
 
 def api_key(body: dict[str, Any]) -> object:
-    """The key from the X-Api-Key header, the JSON body, or (for GET) the query string."""
-    return request.headers.get("X-Api-Key") or body.get("api_key") or request.args.get("api_key")
+    """The key from the X-Api-Key header or the JSON body; for GET, as the plugins send it, the query string.
+
+    Never a POST's query string: the contract puts the key in a POST's body, and URLs end up in logs.
+    """
+    key = request.headers.get("X-Api-Key") or body.get("api_key")
+    if not key and request.method == "GET":
+        key = request.args.get("api_key")
+    return key
 
 
 def check_network(requested: object, store: Store) -> None:

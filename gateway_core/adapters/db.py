@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway_core.adapters import sqlite_writers
@@ -29,10 +31,24 @@ def engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
 
 
+def create_private_database(url: str | URL) -> None:
+    """Create a SQLite database file readable by its owner only (0600), before SQLite creates it with the umask's
+    mode: it holds webhook secrets and customers' emails. SQLite gives its -wal and -shm files the database
+    file's mode. Other URLs, and files that exist already, are left alone."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def configure_engine(engine: Engine) -> Engine:
     """SQLite: WAL, a busy timeout and BEGIN IMMEDIATE, because web threads and the worker write one file."""
     if engine.dialect.name != "sqlite":
         return engine
+    create_private_database(engine.url)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

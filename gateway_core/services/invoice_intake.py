@@ -84,6 +84,7 @@ class Caller:
     store: Store
     digest: str
     kind: str
+    per_minute: int | None = None  # the key's own request budget (None: the contract's default)
 
 
 class InvoiceIntake:
@@ -110,7 +111,7 @@ class InvoiceIntake:
             with self._uow(read_only=True) as uow:
                 key = valid_key(uow, digest, self._clock, kind)
             self.keys.put(digest, kind, key)
-        return Caller(key.store, digest, kind)
+        return Caller(key.store, digest, kind, key.per_minute)
 
     def create(self, caller: Caller, request: InvoiceRequest) -> tuple[InvoiceView, bool]:
         """Create the invoice, or return the existing one for an identical retry. Returns (view, created)."""

@@ -19,7 +19,8 @@ from gateway_core.domain.errors import InvalidApiKey, ValidationFailed
 from gateway_core.ports import Clock
 from gateway_core.services.keys import KEY_KINDS, plausible_key
 
-# VentaConnect documents 120 requests a minute per key; a key without its own limit gets this.
+# VentaConnect documents 120 requests a minute per key; a key without its own limit gets its contract's
+# default: this one, or for VOLTXT the VOLTXT_RATE_LIMIT_PER_MINUTE setting (600 unless set).
 DEFAULT_PER_MINUTE = 120
 MAX_PER_MINUTE = 1_000_000
 
@@ -33,8 +34,14 @@ class Caller:
     per_minute: int
 
 
-def authenticate_caller(uow: UnitOfWork, raw_key: object, clock: Clock, kind: str) -> Caller:
-    """As keys.authenticate (same rules, one round trip), plus the key's rate limit."""
+def bucket_name(kind: str, digest: str) -> str:
+    """The counter's name for a key: its kind and a prefix of its lookup digest (names it without revealing it)."""
+    return f"{kind}:{digest[:24]}"
+
+
+def authenticate_caller(uow: UnitOfWork, raw_key: object, clock: Clock, kind: str,
+                        default: int = DEFAULT_PER_MINUTE) -> Caller:
+    """As keys.authenticate (same rules, one round trip), plus the key's rate limit (`default` when it has none)."""
     if not isinstance(raw_key, str) or not plausible_key(kind, raw_key):
         raise InvalidApiKey("The provided API key is invalid")
     digest = key_digest(raw_key)
@@ -47,7 +54,7 @@ def authenticate_caller(uow: UnitOfWork, raw_key: object, clock: Clock, kind: st
     ).unique().first()
     if row is None or not digests_match(row[0], digest):
         raise InvalidApiKey("The provided API key is invalid")
-    return Caller(row[2], f"{kind}:{digest[:24]}", row[1] or DEFAULT_PER_MINUTE)
+    return Caller(row[2], bucket_name(kind, digest), row[1] or default)
 
 
 def set_rate_limit(uow: UnitOfWork, store_id: int, kind: str, per_minute: int | None, clock: Clock) -> int:
@@ -73,12 +80,13 @@ class KeyLimit:
     default: bool
 
 
-def rate_limits(uow: UnitOfWork, store_id: int, kind: str, clock: Clock) -> list[KeyLimit]:
-    """The limit of each live key of the store and kind, oldest first."""
+def rate_limits(uow: UnitOfWork, store_id: int, kind: str, clock: Clock,
+                default: int = DEFAULT_PER_MINUTE) -> list[KeyLimit]:
+    """The limit of each live key of the store and kind (`default` for keys without their own), oldest first."""
     rows = uow.session.execute(
         select(ApiKey.created_at, ApiKey.expires_at, ApiKey.rate_limit_per_minute)
         .where(ApiKey.store_id == store_id, ApiKey.kind == kind,
                or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > clock.now()))
         .order_by(ApiKey.created_at, ApiKey.id)
     ).all()
-    return [KeyLimit(created, expires, limit or DEFAULT_PER_MINUTE, limit is None) for created, expires, limit in rows]
+    return [KeyLimit(created, expires, limit or default, limit is None) for created, expires, limit in rows]

@@ -74,7 +74,7 @@ def issue_key(uow: UnitOfWork, vault: KeyVault, store_id: int, kind: str = "volt
 @functools.cache
 def _key_lookup() -> Any:
     """One round trip for the key, its store and the store's wallets; built once (this runs on every request)."""
-    return (select(ApiKey.digest, ApiKey.expires_at, Store)
+    return (select(ApiKey.digest, ApiKey.expires_at, Store, ApiKey.rate_limit_per_minute)
             .join(Store, Store.id == ApiKey.store_id)
             .options(joinedload(Store.wallets))
             .where(ApiKey.digest == bindparam("digest"), ApiKey.kind == bindparam("kind"),
@@ -90,6 +90,7 @@ def authenticate(uow: UnitOfWork, raw_key: object, clock: Clock, kind: str = "vo
 class ValidKey:
     store: Store  # with its wallets loaded
     expires_at: datetime | None  # when a rotation's grace period ends, if the key has been rotated
+    per_minute: int | None = None  # the key's own request budget; None: its contract's default
 
 
 def digest_of(raw_key: object, kind: str) -> str:
@@ -104,7 +105,7 @@ def valid_key(uow: UnitOfWork, digest: str, clock: Clock, kind: str = "voltxt") 
     # The index lookup already matched; the constant-time compare keeps the check honest if lookup changes.
     if row is None or not digests_match(row[0], digest):
         raise InvalidApiKey("The provided API key is invalid")
-    return ValidKey(row[2], row[1])
+    return ValidKey(row[2], row[1], row[3])
 
 
 def rotate_key(
