@@ -19,7 +19,7 @@ from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store
 from gateway_core.adapters.notify.veltpay_payloads import public_fields
 from gateway_core.domain.errors import InvoiceNotFound
-from gateway_core.services.veltpay_auth import RequestRejected, SignedRequest, authenticate_request
+from gateway_core.services.veltpay_auth import READS, RequestRejected, SignedRequest, authenticate_request
 from gateway_core.services.veltpay_orders import create_order, get_order, list_orders, public_order
 
 api = Blueprint("veltpay", __name__, url_prefix="/v1/orders")
@@ -63,9 +63,10 @@ def _authenticate() -> None:
         key_id=request.headers.get("X-Api-Key"), timestamp=request.headers.get("X-Timestamp"),
         signature=request.headers.get("X-Signature"), method=request.method, path=signed_path(),
         body=request.get_data(cache=True))
-    # Its own transaction: the signature is spent even if the handler then fails, so no signed request runs twice.
-    with svc.uow() as uow:
-        g.veltpay_store_id = authenticate_request(uow, svc.vault, svc.clock, signed)
+    # Its own transaction: the signature is recorded even if the handler then fails, so a copy is known as one.
+    with svc.uow(read_only=request.method in READS) as uow:  # a read records nothing
+        caller = authenticate_request(uow, svc.vault, svc.clock, signed)
+    g.veltpay_store_id, g.veltpay_replay = caller.store_id, caller.replay
 
 
 def _store(uow: UnitOfWork) -> Store:
@@ -77,13 +78,20 @@ def _store(uow: UnitOfWork) -> Store:
 
 @api.post("")
 def create() -> Response:
-    """Create an order (201), or return the existing one for a retry with the same order_ref and amount (200)."""
+    """Create an order (201), or return the existing one for a retry with the same order_ref and amount (200).
+
+    A replayed signed request is such a retry (the same body, so the same order_ref and amount): it gets the
+    order its first copy created, marked Idempotent-Replayed.
+    """
     order_request = parse_order_request(read_json_object())
     svc = services()
     with svc.uow() as uow:
         order, created = create_order(uow, _store(uow), order_request, svc.rates, svc.clock, svc.limits,
                                       allocators=svc.allocators)
-    return json_response(order_object(order, svc.settings.public_url, svc.clock.now()), 201 if created else 200)
+    response = json_response(order_object(order, svc.settings.public_url, svc.clock.now()), 201 if created else 200)
+    if g.get("veltpay_replay"):
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @api.get("/<order_id>")

@@ -1,5 +1,11 @@
 """VeltPay request authentication: key id, Unix-seconds timestamp within ±300 s, HMAC-SHA256 of the canonical
-string, and each accepted signature spent once (shared/specs/veltpay-api.txt, "Authentication (HMAC)")."""
+string (shared/specs/veltpay-api.txt, "Authentication (HMAC)").
+
+Replays inside the window are judged by what they would do. A read (GET, HEAD) changes nothing, so the same
+signed read is answered every time (pollers send identical requests within a second). A signature that
+changes something is recorded once; a copy of it is flagged as a replay and answered idempotently by its
+handler (POST /v1/orders returns the same order), never run as a second, different request.
+"""
 
 from __future__ import annotations
 
@@ -24,17 +30,24 @@ PRUNE_EVERY_SECONDS = 60.0
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SIGNATURE = re.compile(r"^[0-9a-fA-F]{64}$")
 _UNIX_SECONDS = re.compile(r"^[0-9]{1,16}$")
+READS = ("GET", "HEAD")
 MILLISECONDS_FROM = 10**11  # as seconds, the year 5138: a timestamp this large was sent in milliseconds
 _next_prune = 0.0  # per process: pruning is housekeeping, one process doing it now and then is plenty
 
 
 class RequestRejected(InvalidApiKey):
     """A signed request refused (401), with VeltPay's reason: missing_authentication, invalid_timestamp,
-    stale_timestamp, future_timestamp, invalid_api_key, invalid_signature or replayed_request."""
+    stale_timestamp, future_timestamp, invalid_api_key or invalid_signature."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    store_id: int
+    replay: bool  # a request that changes something, whose signature was accepted before (answer idempotently)
 
 
 @dataclass(frozen=True)
@@ -56,8 +69,11 @@ def request_signature(secret: str, timestamp: str, method: str, path: str, body:
     return hmac.new(secret.encode(), canonical_string(timestamp, method, path, body), hashlib.sha256).hexdigest()
 
 
-def authenticate_request(uow: UnitOfWork, vault: KeyVault, clock: Clock, signed: SignedRequest) -> int:
-    """The store id the request is signed for, or RequestRejected; the signature is spent in `uow`."""
+def authenticate_request(uow: UnitOfWork, vault: KeyVault, clock: Clock, signed: SignedRequest) -> Authenticated:
+    """The store the request is signed for, and whether it replays an earlier request; or RequestRejected.
+
+    The signature of a request that changes something is recorded in `uow`.
+    """
     if not signed.key_id or not signed.timestamp or not signed.signature:
         raise RequestRejected("missing_authentication",
                               "Send X-Api-Key, X-Timestamp and X-Signature on every request")
@@ -73,8 +89,10 @@ def authenticate_request(uow: UnitOfWork, vault: KeyVault, clock: Clock, signed:
         raise RequestRejected("invalid_signature",
                               "X-Signature does not match: sign ts\\nMETHOD\\npath?query\\nsha256hex(body) "
                               "with the key's secret")
-    _spend(uow, signed.key_id, expected, sent_at + timedelta(seconds=WINDOW_SECONDS + 1), clock.now())
-    return store_id
+    if signed.method.upper() in READS:
+        return Authenticated(store_id, replay=False)
+    replay = _spend(uow, signed.key_id, expected, sent_at + timedelta(seconds=WINDOW_SECONDS + 1), clock.now())
+    return Authenticated(store_id, replay)
 
 
 def _sent_at(text: str, now: datetime) -> datetime:
@@ -102,8 +120,8 @@ def _key(uow: UnitOfWork, key_id: str, now: datetime) -> tuple[int, str] | None:
     return None if row is None else (row[0], row[1])
 
 
-def _spend(uow: UnitOfWork, key_id: str, signature: str, keep_until: datetime, now: datetime) -> None:
-    """Record the signature; the primary key refuses one already recorded (by any process)."""
+def _spend(uow: UnitOfWork, key_id: str, signature: str, keep_until: datetime, now: datetime) -> bool:
+    """Record the signature; True when it was recorded already (by any process: the primary key says so)."""
     global _next_prune
     session = uow.session
     if time.monotonic() >= _next_prune:
@@ -113,5 +131,5 @@ def _spend(uow: UnitOfWork, key_id: str, signature: str, keep_until: datetime, n
         with session.begin_nested():
             session.add(VeltpaySignature(signature=signature, key_id=key_id, expires_at=keep_until))
     except IntegrityError:
-        raise RequestRejected("replayed_request",
-                              "This signature was already used: sign every request afresh") from None
+        return True
+    return False

@@ -61,27 +61,45 @@ def test_timestamps_are_unix_seconds_within_300_seconds_either_way(velt, clock) 
         assert "Unix seconds" in refused(odd, "invalid_timestamp")
 
 
-def test_the_same_signature_twice_is_a_replay_even_in_another_process(velt, vsvc, vsettings, clock) -> None:
+def test_a_replayed_post_is_answered_with_the_same_order_even_in_another_process(velt, vsvc, vsettings,
+                                                                                  clock) -> None:
     headers = velt.headers("POST", "/v1/orders", BODY)
     first = velt.http.post("/v1/orders", data=BODY, headers=headers)
-    assert first.status_code == 201
+    assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
     again = velt.http.post("/v1/orders", data=BODY, headers=headers)
-    assert "already used" in refused(again, "replayed_request")
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
     clock.advance(seconds=299)  # still inside the window: the record outlives a process and its memory
     with running_app(vsettings, clock) as other:
-        refused(other.test_client().post("/v1/orders", data=BODY, headers=headers), "replayed_request")
+        replayed = other.test_client().post("/v1/orders", data=BODY, headers=headers)
+    assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.get_json()["id"] == first.get_json()["id"]
     assert orders(vsvc) == 1
-    # Signed afresh a second later, the same request goes through (an identical retry returns the order).
+    # Signed afresh a second later, the same request is an ordinary retry (it returns the order, unmarked).
     clock.advance(seconds=1)
     retried = velt.post("/v1/orders", json.loads(BODY))
     assert retried.status_code == 200 and retried.get_json()["id"] == first.get_json()["id"]
+    assert "Idempotent-Replayed" not in retried.headers
 
 
-def test_a_refused_request_still_spends_its_signature(velt) -> None:
+def test_a_replayed_refusal_is_refused_the_same_way(velt, vsvc) -> None:
     bad = json.dumps({"order_ref": "inv_1", "amount": 49.99})
     headers = velt.headers("POST", "/v1/orders", bad)
-    assert velt.http.post("/v1/orders", data=bad, headers=headers).status_code == 422
-    refused(velt.http.post("/v1/orders", data=bad, headers=headers), "replayed_request")
+    first = velt.http.post("/v1/orders", data=bad, headers=headers)
+    again = velt.http.post("/v1/orders", data=bad, headers=headers)
+    assert first.status_code == again.status_code == 422
+    assert first.get_json()["error"] == again.get_json()["error"]
+    assert orders(vsvc) == 0
+
+
+def test_identical_signed_reads_are_all_answered_and_record_nothing(velt, vsvc) -> None:
+    created = velt.post("/v1/orders", json.loads(BODY)).get_json()
+    for path in ("/v1/orders?limit=5", f"/v1/orders/{created['id']}"):
+        headers = velt.headers("GET", path)  # a poller: 20 copies of one signed GET within its second
+        answers = [velt.http.get(path, headers=headers) for _ in range(20)]
+        assert [a.status_code for a in answers] == [200] * 20
+        assert all(a.get_json() == answers[0].get_json() for a in answers)
+    with vsvc.uow() as uow:  # only the POST's signature was recorded
+        assert uow.session.execute(select(func.count()).select_from(VeltpaySignature)).scalar_one() == 1
 
 
 def test_wrong_signatures_are_refused(velt, clock) -> None:
@@ -128,14 +146,14 @@ def test_a_rotated_key_works_through_its_grace_period(velt, vapp, velt_store, cl
 
 
 def test_the_replay_record_forgets_signatures_once_their_window_has_passed(velt, vsvc, clock, monkeypatch) -> None:
-    assert velt.get("/v1/orders").status_code == 200
+    assert velt.post("/v1/orders", json.loads(BODY)).status_code == 201
     with vsvc.uow() as uow:
         (kept,) = uow.session.execute(select(VeltpaySignature)).scalars()
     assert kept.key_id == velt.key.key_id
     assert kept.expires_at == clock.now() - timedelta(seconds=1) + timedelta(seconds=301)
     clock.advance(seconds=302)
     monkeypatch.setattr(veltpay_auth, "_next_prune", 0.0)
-    assert velt.get("/v1/orders").status_code == 200
+    assert velt.post("/v1/orders", {"order_ref": "inv_1002", "amount": "5"}).status_code == 201
     with vsvc.uow() as uow:
         signatures = uow.session.execute(select(VeltpaySignature.signature)).scalars().all()
     assert kept.signature not in signatures and len(signatures) == 1
@@ -155,5 +173,5 @@ def test_concurrent_copies_of_one_signed_request_create_one_order(velt, vsvc) ->
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         statuses = sorted(pool.map(send, range(4)))
-    assert statuses == [201, 401, 401, 401]
+    assert statuses == [200, 200, 200, 201]  # one creates, the copies get its order
     assert orders(vsvc) == 1
