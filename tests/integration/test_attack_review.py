@@ -7,6 +7,7 @@ GET bursts: tests/integration/test_veltpay_auth.py.)
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -23,6 +24,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from bridge.cli import main
 from bridge.serving import RedactingRequestHandler, redact
 from gateway_core.adapters.db import make_engine
 from gateway_core.clock import FrozenClock
@@ -293,3 +295,18 @@ def test_the_default_limit_is_shared_through_redis(redis_pair, services, store, 
         set_rate_limit(uow, store.id, "voltxt", 600, clock)  # the key's own limit outranks the default
     # (each app trusts its cached copy of the key for API_KEY_CACHE_SECONDS: the lookups read the row)
     assert first.get(f"/api/plugin/invoice/{number}/status?api_key={store.api_key}").status_code == 200
+
+
+def test_a_voltxt_keys_limit_is_shown_and_set_from_the_cli(app, client, store) -> None:
+    def limit(*args: str) -> dict[str, Any]:
+        result = app.test_cli_runner().invoke(main, ["key", "limit", str(store.id), "--kind", "voltxt", "--json",
+                                                     *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.output)["keys"][0])
+
+    assert limit() == {**limit(), "per_minute": 600, "default": True}  # VOLTXT_RATE_LIMIT_PER_MINUTE's default
+    assert limit("--per-minute", "2")["per_minute"] == 2
+    number = create(client, store.api_key)
+    assert client.get(f"/api/plugin/invoice/{number}/status?api_key={store.api_key}").status_code == 200
+    check_limited(client.get(f"/api/plugin/invoice/{number}/status?api_key={store.api_key}"), 2)
+    assert limit("--default") == {**limit(), "per_minute": 600, "default": True}
