@@ -73,6 +73,10 @@ def test_the_pay_page_renders_whatever_the_description(client, store, descriptio
             link = parse(body["payment_url"], decimals=9 if asset == "SOL" else 6)
             assert link.message is not None and len(link.message) <= 140 and link.message.endswith("\u2026")
             assert description.startswith(link.message[:-1])
+    session = post_json(client, "/api/dynamic-payment/initiate",
+                        invoice_body(store.api_key, external_payment_id="d-1", description=description))
+    assert session.status_code == 201, session.get_json()
+    assert client.get(f"/pay-dynamic/{session.get_json()['session_id']}").status_code == 200
 
 
 # -- point 6: cross-site requests refused ----------------------------------------------------------------------
