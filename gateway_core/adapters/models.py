@@ -538,10 +538,12 @@ class VeltpayOrder(Base):
 
 
 class VeltpaySignature(Base):
-    """The signature of an accepted VeltPay request, kept while its timestamp is inside the window.
+    """The signature of an accepted VeltPay request that changes something (a POST), kept while its timestamp
+    is inside the window.
 
-    The primary key refuses the same signature twice, across every web process; rows whose window has
-    passed are deleted, as a stale timestamp is refused before this table is consulted.
+    The primary key tells a copy of it (a replay, answered idempotently) from a new request, across every web
+    process; rows whose window has passed are deleted, as a stale timestamp is refused before this table is
+    consulted. Reads are never recorded.
     """
 
     __tablename__ = "veltpay_signatures"
