@@ -38,6 +38,9 @@ class ObservedTransfer:
     block_time: datetime
     confirmations: int
     final: bool
+    # Keys that may be the reference (Solana: the transfer instruction's extra accounts); any one that is a
+    # quote's reference at `to_address` attributes the transfer. `reference` alone when there is one answer.
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,15 @@ DROPPED = "dropped"  # disposition of a transfer the chain dropped before finali
 
 
 def match_quote(session: Session, transfer: ObservedTransfer) -> Quote | None:
-    """The quote a transfer pays: by Solana Pay reference when present, else by a per-invoice address."""
-    if transfer.reference:
-        quote = session.execute(select(Quote).where(Quote.reference == transfer.reference)).scalar_one_or_none()
-        if quote is not None and quote.address == transfer.to_address and quote.chain == transfer.chain:
-            return quote
+    """The quote a transfer pays: by any of its reference keys when present, else by a per-invoice address."""
+    keys = list(dict.fromkeys(k for k in (transfer.reference, *transfer.references) if k))
+    if keys:
+        quotes = {q.reference: q for q in session.execute(select(Quote).where(Quote.reference.in_(keys))).scalars()
+                  if q.address == transfer.to_address and q.chain == transfer.chain}
+        # Most specific key first: the transfer instruction's own accounts come before its caller's.
+        found = next((quotes[k] for k in keys if k in quotes), None)
+        if found is not None:
+            return found
     candidates = session.execute(
         select(Quote).where(Quote.chain == transfer.chain, Quote.address == transfer.to_address)
         .order_by(Quote.position).limit(4)
@@ -94,7 +98,8 @@ def _insert(session: Session, transfer: ObservedTransfer, invoice: Invoice | Non
     payment = Payment(
         chain=transfer.chain, network=transfer.network, tx_id=transfer.tx_id,
         transfer_index=transfer.transfer_index, asset=transfer.asset, amount=transfer.amount,
-        to_address=transfer.to_address, from_address=transfer.from_address, reference=transfer.reference,
+        to_address=transfer.to_address, from_address=transfer.from_address,
+        reference=_reference(transfer, quote),
         block_time=transfer.block_time, seen_at=now, confirmations=transfer.confirmations,
         final=transfer.final, finalized_at=now if transfer.final else None,
         disposition=_disposition(invoice, quote, transfer),
@@ -110,6 +115,13 @@ def _insert(session: Session, transfer: ObservedTransfer, invoice: Invoice | Non
                                         "amount": transfer.amount, "disposition": payment.disposition,
                                         "invoice": invoice.number if invoice else None})
     return payment
+
+
+def _reference(transfer: ObservedTransfer, quote: Quote | None) -> str | None:
+    """The reference the transfer carried: the quote's when one of its keys named it."""
+    if quote is not None and quote.reference and quote.reference in (transfer.reference, *transfer.references):
+        return quote.reference
+    return transfer.reference
 
 
 def _disposition(invoice: Invoice | None, quote: Quote | None, transfer: ObservedTransfer) -> str:

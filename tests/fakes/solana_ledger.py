@@ -1,8 +1,10 @@
 """A small Solana ledger for the fake JSON-RPC server: executes real signed transactions, keeps history.
 
-Supports what buyers and the gateway send: system Transfer, SPL token TransferChecked and CloseAccount,
-associated-token-account CreateIdempotent, and memo/unknown programs (no effect). Every transaction is
-decoded with solders and its signatures verified, as a cluster would.
+Supports what buyers and the gateway send: legacy and v0 messages (accounts from address lookup tables
+made with `lookup_table`), system Transfer, SPL token Transfer, TransferChecked and CloseAccount,
+associated-token-account CreateIdempotent, a router program that moves tokens with a token Transfer inside
+a CPI (an inner instruction, as a Jupiter route does), and memo/unknown programs (no effect). Every
+transaction is decoded with solders and its signatures verified, as a cluster would.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from solders.hash import Hash
-from solders.transaction import Transaction
+from solders.keypair import Keypair
+from solders.message import MessageV0
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
 
 from gateway_core.adapters.chains.solana import associated_token_address
 from gateway_core.adapters.chains.solana_parse import ATA_PROGRAM, SYSTEM_PROGRAM, TOKEN_PROGRAM
@@ -23,6 +28,9 @@ RENT_TOKEN_ACCOUNT = 2_039_280
 RENT_SYSTEM_ACCOUNT = 890_880
 FEE_PER_SIGNATURE = 5_000
 BLOCKHASH_LIFETIME = 150
+# A stand-in for an aggregator: data [1] + u64 amount, accounts [source, destination, authority, ...]; it
+# moves the tokens with an SPL `transfer` invoked by CPI, so the transfer is an inner instruction.
+ROUTER_PROGRAM = str(Pubkey(bytes([7] * 32)))
 
 
 class TxFailed(Exception):
@@ -46,6 +54,16 @@ class Parsed:
     parsed: dict[str, Any] | None
     accounts: list[str]
     data: bytes
+    inner: list[Parsed] = field(default_factory=list)  # instructions it invoked (CPI)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One address lookup table used by a v0 message, and the keys it loaded."""
+
+    table: str
+    writable_indexes: list[int]
+    readonly_indexes: list[int]
 
 
 @dataclass
@@ -53,7 +71,7 @@ class TxRecord:
     signature: str
     slot: int
     block_time: int
-    keys: list[tuple[str, bool, bool]]  # pubkey, signer, writable
+    keys: list[tuple[str, bool, bool]]  # pubkey, signer, writable: static keys, then loaded ones
     instructions: list[Parsed]
     blockhash: str
     pre: list[int]
@@ -64,6 +82,11 @@ class TxRecord:
     err: bool = False
     finalized: bool = False
     dropped: bool = False
+    version: int | None = None  # None: a legacy message
+    header: tuple[int, int, int] = (1, 0, 0)  # required signatures, read-only signed, read-only unsigned
+    static: int = 0  # how many of `keys` the message lists itself (the rest came from lookup tables)
+    lookups: list[Lookup] = field(default_factory=list)
+    loaded: tuple[list[str], list[str]] = ([], [])  # writable, read-only keys from lookup tables
 
 
 @dataclass
@@ -72,6 +95,7 @@ class Ledger:
     accounts: dict[str, Account] = field(default_factory=dict)
     txs: dict[str, TxRecord] = field(default_factory=dict)
     by_address: dict[str, list[str]] = field(default_factory=dict)  # address -> signatures, oldest first
+    tables: dict[str, list[str]] = field(default_factory=dict)  # address lookup tables: address -> keys
     slot: int = 1000
     block_time: float | None = None  # fixed unix time for new transactions (tests freeze it); else now
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -89,6 +113,13 @@ class Ledger:
             acct = self.accounts.setdefault(ata, Account(RENT_TOKEN_ACCOUNT, mint, owner))
             acct.amount += amount
             return ata
+
+    def lookup_table(self, addresses: list[str]) -> str:
+        """An address lookup table holding `addresses` (a v0 message can then load them by index)."""
+        with self.lock:
+            table = str(Keypair().pubkey())
+            self.tables[table] = list(addresses)
+            return table
 
     def blockhash(self) -> tuple[str, int]:
         """The latest blockhash and the last block height at which it is valid."""
@@ -125,9 +156,10 @@ class Ledger:
     # -- execution ------------------------------------------------------------------------------------------
 
     def submit(self, raw: bytes, skip_preflight: bool = False) -> str:
-        """Verify and execute; TxFailed (nothing recorded) when preflight would refuse it."""
-        tx = Transaction.from_bytes(raw)
-        tx.verify()  # raises on a bad signature
+        """Verify and execute a legacy or v0 transaction; TxFailed (nothing recorded) when preflight refuses it."""
+        tx = VersionedTransaction.from_bytes(raw)
+        if not all(tx.verify_with_results()):
+            raise ValueError("signature verification failed")
         signature = str(tx.signatures[0])
         with self.lock:
             if signature in self.txs and not self.txs[signature].dropped:
@@ -137,12 +169,15 @@ class Ledger:
             valid = range(max(0, self.slot - BLOCKHASH_LIFETIME), self.slot + 1)
             if not any(self._hash_at(s) == recent for s in valid):
                 raise TxFailed("Blockhash not found")
-            keys = [str(k) for k in message.account_keys]
+            static = [str(k) for k in message.account_keys]
             header = message.header
             nsig, ro_signed, ro_unsigned = (header.num_required_signatures, header.num_readonly_signed_accounts,
                                             header.num_readonly_unsigned_accounts)
-            flags = [(k, i < nsig, (i < nsig - ro_signed) or (nsig <= i < len(keys) - ro_unsigned))
-                     for i, k in enumerate(keys)]
+            flags = [(k, i < nsig, (i < nsig - ro_signed) or (nsig <= i < len(static) - ro_unsigned))
+                     for i, k in enumerate(static)]
+            lookups, writable, readonly = self._load(message)
+            flags += [(k, False, True) for k in writable] + [(k, False, False) for k in readonly]
+            keys = [k for k, _, _ in flags]
             snapshot = {k: Account(**vars(self.accounts[k])) for k in keys if k in self.accounts}
             pre = [self.accounts.get(k, Account()).lamports for k in keys]
             pre_tokens = self._tokens(keys)
@@ -170,11 +205,33 @@ class Ledger:
             self.slot += 1
             record = TxRecord(signature, self.slot, int(self.block_time or time.time()), flags, parsed, recent, pre,
                               [self.accounts.get(k, Account()).lamports for k in keys], pre_tokens,
-                              self._tokens(keys), fee, err=failed)
+                              self._tokens(keys), fee, err=failed,
+                              version=0 if isinstance(message, MessageV0) else None,
+                              header=(nsig, ro_signed, ro_unsigned), static=len(static), lookups=lookups,
+                              loaded=(writable, readonly))
             self.txs[signature] = record
             for key in dict.fromkeys(keys):
                 self.by_address.setdefault(key, []).append(signature)
             return signature
+
+    def _load(self, message: Any) -> tuple[list[Lookup], list[str], list[str]]:
+        """Keys a v0 message loads from lookup tables: every table's writable ones, then the read-only ones."""
+        if not isinstance(message, MessageV0):
+            return [], [], []
+        lookups: list[Lookup] = []
+        writable: list[str] = []
+        readonly: list[str] = []
+        for entry in message.address_table_lookups:
+            table = self.tables.get(str(entry.account_key))
+            if table is None:
+                raise TxFailed("Transaction loads an address table account that doesn't exist")
+            w, r = list(bytes(entry.writable_indexes)), list(bytes(entry.readonly_indexes))
+            if max(w + r, default=-1) >= len(table):
+                raise TxFailed("Transaction loads an address table account with an invalid index")
+            lookups.append(Lookup(str(entry.account_key), w, r))
+            writable += [table[i] for i in w]
+            readonly += [table[i] for i in r]
+        return lookups, writable, readonly
 
     def _restore(self, keys: list[str], snapshot: dict[str, Account]) -> None:
         for key in keys:
@@ -206,15 +263,17 @@ class Ledger:
         elif program == TOKEN_PROGRAM and data[:1] == bytes([12]):
             amount, decimals = struct.unpack_from("<QB", data, 1)
             source, mint, destination, authority = accounts[:4]
-            src, dst = self.accounts.get(source), self.accounts.get(destination)
-            self._require(src is not None and dst is not None, "token account not found")
-            assert src is not None and dst is not None
-            self._require(src.mint == mint and dst.mint == mint, "mint mismatch")
             self._require(self.mint_decimals.get(mint) == decimals, "decimals mismatch")
-            self._require(src.owner == authority and authority in signers, "owner does not match")
-            self._require(src.amount >= amount, "insufficient funds")
-            src.amount -= amount
-            dst.amount += amount
+            self._move_tokens(source, destination, authority, amount, signers, mint)
+        elif program == TOKEN_PROGRAM and data[:1] == bytes([3]):
+            (amount,) = struct.unpack_from("<Q", data, 1)
+            self._move_tokens(accounts[0], accounts[1], accounts[2], amount, signers)
+        elif program == ROUTER_PROGRAM and data[:1] == bytes([1]):
+            (amount,) = struct.unpack_from("<Q", data, 1)
+            source, destination, authority = accounts[:3]
+            self._move_tokens(source, destination, authority, amount, signers)
+            inner = self._render(TOKEN_PROGRAM, [source, destination, authority], bytes([3]) + data[1:9])
+            return Parsed(program, None, None, accounts, data, [inner])
         elif program == TOKEN_PROGRAM and data[:1] == bytes([9]):
             account, destination, owner = accounts[:3]
             acct = self.accounts.get(account)
@@ -237,6 +296,17 @@ class Ledger:
                 raise TxFailed("account already in use")
         return self._render(program, accounts, data)
 
+    def _move_tokens(self, source: str, destination: str, authority: str, amount: int, signers: set[str],
+                     mint: str | None = None) -> None:
+        src, dst = self.accounts.get(source), self.accounts.get(destination)
+        self._require(src is not None and dst is not None, "token account not found")
+        assert src is not None and dst is not None
+        self._require(src.mint == dst.mint and (mint is None or src.mint == mint), "mint mismatch")
+        self._require(src.owner == authority and authority in signers, "owner does not match")
+        self._require(src.amount >= amount, "insufficient funds")
+        src.amount -= amount
+        dst.amount += amount
+
     @staticmethod
     def _require(condition: bool, message: str) -> None:
         if not condition:
@@ -255,6 +325,11 @@ class Ledger:
                     "tokenAmount": {"amount": str(amount), "decimals": decimals, "uiAmount": float(ui),
                                     "uiAmountString": ui}}
             return Parsed(program, "spl-token", {"info": info, "type": "transferChecked"}, accounts, data)
+        if program == TOKEN_PROGRAM and data[:1] == bytes([3]):
+            (amount,) = struct.unpack_from("<Q", data, 1)
+            info = {"amount": str(amount), "authority": accounts[2], "destination": accounts[1],
+                    "source": accounts[0]}
+            return Parsed(program, "spl-token", {"info": info, "type": "transfer"}, accounts, data)
         if program == TOKEN_PROGRAM and data[:1] == bytes([9]):
             info = {"account": accounts[0], "destination": accounts[1], "owner": accounts[2]}
             return Parsed(program, "spl-token", {"info": info, "type": "closeAccount"}, accounts, data)
@@ -268,7 +343,8 @@ class Ledger:
     # -- queries --------------------------------------------------------------------------------------------
 
     def signatures_for(self, address: str, before: str | None, until: str | None, limit: int,
-                       finalized_only: bool) -> list[TxRecord]:
+                       finalized_only: bool, at_slot: int | None = None) -> list[TxRecord]:
+        """Newest first; `at_slot`: as a node that has only reached that slot lists them."""
         with self.lock:
             out: list[TxRecord] = []
             started = before is None
@@ -279,7 +355,8 @@ class Ledger:
                 if signature == until:
                     break
                 record = self.txs[signature]
-                if record.dropped or (finalized_only and not record.finalized):
+                if record.dropped or (finalized_only and not record.finalized) \
+                        or (at_slot is not None and record.slot > at_slot):
                     continue
                 out.append(record)
                 if len(out) >= limit:

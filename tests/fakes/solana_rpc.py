@@ -2,7 +2,10 @@
 
 Answers are built from solders' typed RPC responses (so their JSON has the documented shapes), and
 transactions sent to it are decoded, verified and executed by tests.fakes.solana_ledger. Faults can be
-queued per request (timeout, 429, 500, malformed JSON) to stand in for an outage.
+queued per request (timeout, 429, 500, malformed JSON) to stand in for an outage, and a method's next
+answers can come from a backend behind the others (`lag`), as behind a load-balanced endpoint: it sees
+the ledger as of an older slot, and refuses a request whose `minContextSlot` it has not reached (-32016).
+Transactions are served in the `json` and `jsonParsed` encodings, legacy or v0 (with `loadedAddresses`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from solders.account import Account as SoldersAccount
 from solders.account_decoder import UiTokenAmount
 from solders.hash import Hash
+from solders.message import MessageHeader
 from solders.pubkey import Pubkey
 from solders.rpc.responses import (
     GetAccountInfoResp,
@@ -48,15 +52,20 @@ from solders.transaction_status import (
     TransactionConfirmationStatus,
     TransactionErrorInstructionError,
     TransactionStatus,
+    UiAddressTableLookup,
+    UiCompiledInstruction,
+    UiInnerInstructions,
+    UiLoadedAddresses,
     UiParsedMessage,
     UiPartiallyDecodedInstruction,
+    UiRawMessage,
     UiTransaction,
     UiTransactionStatusMeta,
     UiTransactionTokenBalance,
 )
 
 from gateway_core.adapters.chains.solana_parse import TOKEN_PROGRAM
-from tests.fakes.solana_ledger import Account, Ledger, TxFailed, TxRecord, _ui_amount
+from tests.fakes.solana_ledger import Account, Ledger, Parsed, TxFailed, TxRecord, _ui_amount
 
 MAX_ACCOUNTS = 100
 MAX_SIGNATURES = 1000
@@ -64,10 +73,13 @@ _FAILED = TransactionErrorInstructionError(0, InstructionErrorCustom(1))
 _TOKEN_PROGRAM_ID = Pubkey.from_string(TOKEN_PROGRAM)
 
 
+MIN_CONTEXT_SLOT_NOT_REACHED = -32016
+
+
 class RpcRefused(Exception):
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.data = code, message, data
 
 
 def _token_data(acct: Account) -> bytes:
@@ -100,6 +112,7 @@ class FakeSolanaRpc:
         self.outage: str | None = None  # a fault applied to every request until cleared
         self.method_faults: dict[str, deque[str]] = {}
         self.sent: list[str] = []  # signatures received by sendTransaction
+        self.behind: dict[str, deque[int]] = {}  # method -> slots its next answers are served at (a lagging node)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -120,6 +133,22 @@ class FakeSolanaRpc:
     def fail(self, method: str, *faults: str) -> None:
         """Queue faults for the next requests of one method only (e.g. lose a sendTransaction)."""
         self.method_faults.setdefault(method, deque()).extend(faults)
+
+    def lag(self, method: str, calls: int = 1, slots: int = 1) -> None:
+        """The next `calls` requests of `method` reach a node `slots` behind the ledger as it is now."""
+        self.behind.setdefault(method, deque()).extend([self.ledger.slot - slots] * calls)
+
+    def _view_slot(self, method: str, config: dict[str, Any] | None) -> int | None:
+        """The slot a lagging node answers at (None: up to date); it refuses a minContextSlot beyond it."""
+        queue = self.behind.get(method)
+        if not queue:
+            return None
+        slot = queue.popleft()
+        wanted = (config or {}).get("minContextSlot")
+        if wanted is not None and int(wanted) > slot:
+            raise RpcRefused(MIN_CONTEXT_SLOT_NOT_REACHED, "Minimum context slot has not been reached",
+                             {"contextSlot": slot})
+        return slot
 
     def _method_fault(self, body: bytes) -> str | None:
         try:
@@ -176,15 +205,17 @@ class FakeSolanaRpc:
         try:
             text = handler(*params)
         except RpcRefused as exc:
-            return self._error(request, exc.code, exc.message)
+            return self._error(request, exc.code, exc.message, exc.data)
         payload = json.loads(text)
         payload["id"] = request["id"]
         return json.dumps(payload).encode()
 
     @staticmethod
-    def _error(request: dict[str, Any], code: int, message: str) -> bytes:
-        return json.dumps({"jsonrpc": "2.0", "error": {"code": code, "message": message},
-                           "id": request.get("id")}).encode()
+    def _error(request: dict[str, Any], code: int, message: str, data: Any = None) -> bytes:
+        error: dict[str, Any] = {"code": code, "message": message}
+        if data is not None:
+            error["data"] = data
+        return json.dumps({"jsonrpc": "2.0", "error": error, "id": request.get("id")}).encode()
 
     def _context(self) -> RpcResponseContext:
         return RpcResponseContext(self.ledger.slot)
@@ -231,8 +262,9 @@ class FakeSolanaRpc:
         limit = int(config.get("limit", MAX_SIGNATURES))
         if not 1 <= limit <= MAX_SIGNATURES:
             raise RpcRefused(-32602, "Invalid limit; max 1000")
+        view = self._view_slot("getSignaturesForAddress", config)
         records = self.ledger.signatures_for(address, config.get("before"), config.get("until"), limit,
-                                             commitment == "finalized")
+                                             commitment == "finalized", view)
         return GetSignaturesForAddressResp([
             RpcConfirmedTransactionStatusWithSignature(
                 Signature.from_string(r.signature), r.slot, _FAILED if r.err else None, None, r.block_time,
@@ -256,12 +288,20 @@ class FakeSolanaRpc:
 
     def _rpc_getTransaction(self, signature: str, config: dict[str, Any] | None = None) -> str:
         config = config or {}
-        if config.get("encoding") != "jsonParsed":
-            raise RpcRefused(-32602, "this fake serves jsonParsed transactions only")
+        encoding = config.get("encoding", "json")
+        if encoding not in ("json", "jsonParsed"):
+            raise RpcRefused(-32602, "this fake serves json and jsonParsed transactions only")
+        view = self._view_slot("getTransaction", config)
         record = self.ledger.txs.get(signature)
-        if record is None or record.dropped or (config.get("commitment") == "finalized" and not record.finalized):
+        if record is None or record.dropped or (config.get("commitment") == "finalized" and not record.finalized) \
+                or (view is not None and record.slot > view):
             return GetTransactionResp(None).to_json()
-        return GetTransactionResp(self._encoded(record)).to_json()
+        if record.version is not None and config.get("maxSupportedTransactionVersion") is None:
+            raise RpcRefused(-32015, "Transaction version (0) is not supported by the requesting client. Please try"
+                                     " the request again with the following configuration parameter:"
+                                     " \"maxSupportedTransactionVersion\": 0")
+        encoded = self._encoded(record) if encoding == "jsonParsed" else self._raw(record)
+        return GetTransactionResp(encoded).to_json()
 
     def _rpc_sendTransaction(self, raw: str, config: dict[str, Any] | None = None) -> str:
         config = config or {}
@@ -279,7 +319,8 @@ class FakeSolanaRpc:
     # -- jsonParsed transaction -------------------------------------------------------------------------------
 
     def _encoded(self, record: TxRecord) -> EncodedConfirmedTransactionWithStatusMeta:
-        keys = [ParsedAccount(Pubkey.from_string(k), w, s, ParsedAccountSource.Transaction) for k, s, w in record.keys]
+        keys = [ParsedAccount(Pubkey.from_string(k), w, s, ParsedAccountSource.Transaction if i < record.static
+                              else ParsedAccountSource.LookupTable) for i, (k, s, w) in enumerate(record.keys)]
         instructions: list[Any] = []
         for ins in record.instructions:
             if ins.program is not None:
@@ -289,13 +330,48 @@ class FakeSolanaRpc:
                 instructions.append(UiPartiallyDecodedInstruction(
                     Pubkey.from_string(ins.program_id), [Pubkey.from_string(a) for a in ins.accounts],
                     _b58(ins.data), None))
-        message = UiParsedMessage(keys, Hash.from_string(record.blockhash), instructions, None)
+        lookups = self._lookups(record)
+        message = UiParsedMessage(keys, Hash.from_string(record.blockhash), instructions, lookups)
         transaction = UiTransaction([Signature.from_string(record.signature)], message)
+        return self._with_meta(record, transaction, loaded=None)
+
+    def _raw(self, record: TxRecord) -> EncodedConfirmedTransactionWithStatusMeta:
+        """The `json` encoding: the message as sent (static keys, compiled instructions, table lookups)."""
+        keys = [k for k, _, _ in record.keys]
+        index = {k: i for i, k in reversed(list(enumerate(keys)))}
+
+        def compiled(ins: Parsed) -> UiCompiledInstruction:
+            return UiCompiledInstruction(index[ins.program_id], bytes(index[a] for a in ins.accounts), _b58(ins.data),
+                                         None)
+
+        nsig, ro_signed, ro_unsigned = record.header
+        message = UiRawMessage(MessageHeader(nsig, ro_signed, ro_unsigned),
+                               [Pubkey.from_string(k) for k in keys[:record.static]],
+                               Hash.from_string(record.blockhash), [compiled(i) for i in record.instructions],
+                               self._lookups(record))
+        transaction = UiTransaction([Signature.from_string(record.signature)], message)
+        inner = [UiInnerInstructions(n, [compiled(i) for i in ins.inner])
+                 for n, ins in enumerate(record.instructions) if ins.inner]
+        writable, readonly = record.loaded
+        loaded = UiLoadedAddresses([Pubkey.from_string(k) for k in writable], [Pubkey.from_string(k) for k in readonly])
+        return self._with_meta(record, transaction, loaded, inner)
+
+    @staticmethod
+    def _lookups(record: TxRecord) -> list[UiAddressTableLookup] | None:
+        if record.version is None:
+            return None
+        return [UiAddressTableLookup(Pubkey.from_string(t.table), bytes(t.writable_indexes), bytes(t.readonly_indexes))
+                for t in record.lookups]
+
+    def _with_meta(self, record: TxRecord, transaction: UiTransaction, loaded: UiLoadedAddresses | None,
+                   inner: list[UiInnerInstructions] | None = None) -> EncodedConfirmedTransactionWithStatusMeta:
         meta = UiTransactionStatusMeta(
-            _FAILED if record.err else None, record.fee, record.pre, record.post, [], [],
-            self._token_balances(record.pre_tokens), self._token_balances(record.post_tokens), [], None, None, None)
+            _FAILED if record.err else None, record.fee, record.pre, record.post, inner or [], [],
+            self._token_balances(record.pre_tokens), self._token_balances(record.post_tokens), [],
+            loaded if record.version is not None else None, None, None)
+        version = Legacy.Legacy if record.version is None else record.version
         return EncodedConfirmedTransactionWithStatusMeta(
-            record.slot, EncodedTransactionWithStatusMeta(transaction, meta, Legacy.Legacy), record.block_time)
+            record.slot, EncodedTransactionWithStatusMeta(transaction, meta, version), record.block_time)
 
     def _token_balances(self, balances: dict[int, Account]) -> list[UiTransactionTokenBalance]:
         out = []

@@ -269,7 +269,7 @@ class SolanaChain:
                 transfers.extend(known)
                 continue
             tx = rpc.call("getTransaction", info["signature"],
-                          {"encoding": "jsonParsed", "maxSupportedTransactionVersion": 0, "commitment": "confirmed"})
+                          {"encoding": "json", "maxSupportedTransactionVersion": 0, "commitment": "confirmed"})
             if tx is None:
                 complete = False  # listed but not yet served by this node: read again next tick
                 continue
@@ -306,9 +306,10 @@ class SolanaChain:
         block_time = datetime.fromtimestamp(when, UTC) if when else datetime.now(UTC)
         return [
             ObservedTransfer(
-                chain=self.chain, network=network, tx_id=info["signature"], transfer_index=c.account_index,
-                asset=c.asset, amount=c.amount, to_address=c.owner, from_address=c.payer, reference=c.reference,
+                chain=self.chain, network=network, tx_id=info["signature"], transfer_index=c.transfer_index,
+                asset=c.asset, amount=c.amount, to_address=c.owner, from_address=c.payer, reference=None,
                 block_time=block_time, confirmations=FINAL_CONFIRMATIONS if final else 1, final=final,
+                references=c.references,
             )
             for c in credits(tx, owners, mint)
         ]
