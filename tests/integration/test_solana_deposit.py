@@ -366,3 +366,37 @@ def test_deposit_finality_is_followed_by_the_deposit_job_not_the_tick(sol, sol_c
     assert sol.solana.follow_payments(sol.uow, sol.clock) == 3
     assert fake_rpc.calls["getSignatureStatuses"] == 1  # one batch for every payment in flight
     assert {status(sol_client, key, n)["lifecycle_status"] for n in numbers} == {"confirmed"}
+
+
+def test_listing_behind_the_balance_loses_nothing(sol, sol_client, fake_rpc, fee_payer, buyer) -> None:
+    """The balance moved, the listing node of the same endpoint has not seen the payment yet: the account is
+    read again until it has, the payment is recorded once, followed to finality and swept once."""
+    key, wallet = make_store(sol, mode="deposit", assets=("USDC",))
+    invoice = create_invoice(sol_client, key, amount="100.00")
+    number = invoice["invoice_number"]
+    owner = option(invoice, "USDC")["address"]
+    first = buyer.pay_token(owner, 40_000_000)
+    fake_rpc.lag("getSignaturesForAddress", calls=1)  # one listing from a node one slot behind
+    run_worker(sol)
+    assert payments(sol, number) == [] and status(sol_client, key, number)["lifecycle_status"] == "pending"
+    run_worker(sol)  # the balance still differs from the cursor's: listed again, now with the payment
+    assert [p.tx_id for p in payments(sol, number)] == [first]
+    second = buyer.pay_token(owner, 60_000_000)
+    fake_rpc.lag("getSignaturesForAddress", calls=3)  # several listings in a row behind
+    for _ in range(3):
+        run_worker(sol)
+        assert [p.tx_id for p in payments(sol, number)] == [first]
+    run_worker(sol)
+    assert [p.tx_id for p in payments(sol, number)] == [first, second]
+    assert status(sol_client, key, number)["lifecycle_status"] == "paid"
+    fake_rpc.ledger.finalize()
+    run_worker(sol)
+    fake_rpc.ledger.finalize()
+    run_worker(sol)
+    run_worker(sol)
+    assert status(sol_client, key, number)["lifecycle_status"] == "settled"
+    assert fake_rpc.ledger.accounts[associated_token_address(wallet, USDC_DEVNET)].amount == 100_000_000
+    with sol.uow() as uow:
+        assert len(uow.session.execute(select(SolanaSweep)).all()) == 1
+    assert [(p.tx_id, p.amount, p.final) for p in payments(sol, number)] == [
+        (first, 40_000_000, True), (second, 60_000_000, True)]

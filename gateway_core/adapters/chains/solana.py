@@ -29,7 +29,12 @@ from typing import Any
 from solders.pubkey import Pubkey
 
 from gateway_core.adapters.chains.solana_parse import ATA_PROGRAM, TOKEN_PROGRAM, credits
-from gateway_core.adapters.chains.solana_rpc import RpcError, RpcUnavailable, SolanaRpc
+from gateway_core.adapters.chains.solana_rpc import (
+    MIN_CONTEXT_SLOT_NOT_REACHED,
+    RpcError,
+    RpcUnavailable,
+    SolanaRpc,
+)
 from gateway_core.ports import ObservedTransfer, ScanResult, TxFinality, WatchedAddress
 
 log = logging.getLogger(__name__)
@@ -105,10 +110,10 @@ class SolanaChain:
         listed: dict[str, dict[str, Any]] = {}
         unchosen = self._now() >= self._unchosen_due.get(network, float("-inf"))
         try:
-            for account, balance in self._accounts_to_read(network, watched, scoped, unchosen):
+            for account, balance, slot in self._accounts_to_read(network, watched, scoped, unchosen):
                 position = scoped.get(account)
-                transfers, newest = self._read_account(network, rpc, account, balance, position, owners, mint,
-                                                       listed)
+                transfers, newest = self._read_account(network, rpc, account, (balance, slot), position, owners,
+                                                       mint, listed)
                 found.extend(transfers)
                 if newest is not None and newest != position:
                     moved[account] = newest
@@ -194,8 +199,9 @@ class SolanaChain:
         return _balance(info, "USDC")
 
     def _accounts_to_read(self, network: str, watched: Iterable[WatchedAddress], scoped: Mapping[str, str],
-                          unchosen: bool = True) -> Iterable[tuple[str, int | None]]:
-        """(account, its current balance for deposit accounts) of every account to read this tick.
+                          unchosen: bool = True) -> Iterable[tuple[str, int | None, int | None]]:
+        """(account, and for deposit accounts its current balance and that reading's slot) of every account to
+        read this tick.
 
         A deposit owner's SOL account and USDC token account are both polled while the buyer has not picked
         an asset; after a pick, the other one only when `unchosen` (every `unchosen_every` seconds).
@@ -219,36 +225,46 @@ class SolanaChain:
                 if picked is None or kind in picked or unchosen:
                     deposit[account] = kind
         for account in direct:
-            yield account, None
+            yield account, None, None
         yield from self._changed_balances(network, deposit, scoped)
 
     def _changed_balances(self, network: str, accounts: Mapping[str, str],
-                          scoped: Mapping[str, str]) -> Iterable[tuple[str, int]]:
+                          scoped: Mapping[str, str]) -> Iterable[tuple[str, int, int | None]]:
         """Deposit accounts whose balance differs from the one in their cursor; unchanged ones cost nothing."""
         keys = list(accounts)
         for start in range(0, len(keys), ACCOUNTS_PER_CALL):
             chunk = keys[start:start + ACCOUNTS_PER_CALL]
             result = self.rpcs[network].call("getMultipleAccounts", chunk,
                                              {"encoding": "base64", "commitment": "confirmed"})
-            self._saw_slot(network, (result.get("context") or {}).get("slot"))
+            slot = (result.get("context") or {}).get("slot")
+            self._saw_slot(network, slot)
             for account, info in zip(chunk, result["value"], strict=True):
                 balance = _balance(info, accounts[account])
                 known, _ = parse_cursor(scoped.get(account))
                 if balance != (known or 0):
-                    yield account, balance
+                    yield account, balance, slot if isinstance(slot, int) else None
 
-    def _read_account(self, network: str, rpc: SolanaRpc, account: str, balance: int | None,
+    def _read_account(self, network: str, rpc: SolanaRpc, account: str, reading: tuple[int | None, int | None],
                       position: str | None, owners: Collection[str], mint: str,
                       listed: dict[str, dict[str, Any]]) -> tuple[list[ObservedTransfer], str | None]:
         """Credits in the account's new transactions, and its next cursor (None: keep the old one).
 
-        A deposit account's balance travels in its cursor, so it is stored only once every new
-        transaction was read; otherwise the moved balance is noticed again next tick. Every listed entry
-        goes into `listed`, which answers `finality` for this scan.
+        A deposit account's balance (read at a slot: `reading`) travels in its cursor, so it is stored only
+        once every transaction up to that slot was listed and read; otherwise the moved balance is noticed
+        again next tick. The listing is asked with `minContextSlot` at the balance's slot: a node of the same
+        endpoint that is behind refuses it instead of listing without the payment that moved the balance.
+        Every listed entry goes into `listed`, which answers `finality` for this scan.
         """
+        balance, slot = reading
         _, until = parse_cursor(position)
         complete = True
-        signatures = self._signatures(rpc, account, until)
+        try:
+            signatures = self._signatures(rpc, account, until, slot)
+        except RpcError as exc:
+            if exc.code != MIN_CONTEXT_SLOT_NOT_REACHED:
+                raise
+            log.info("solana listing behind the balance, read again next tick", extra={"account": account})
+            return [], None
         transfers: list[ObservedTransfer] = []
         newest_final = until
         # Oldest first: the cursor stops below the oldest signature not yet finalized, so that one and
@@ -281,14 +297,18 @@ class SolanaChain:
         prefix = "" if balance is None else str(balance)
         return transfers, (f"{prefix}|{newest_final or ''}" if (prefix or newest_final) else None)
 
-    def _signatures(self, rpc: SolanaRpc, account: str, until: str | None) -> list[dict[str, Any]]:
-        """Signatures newer than `until`, paging with `before` while pages are full.
+    def _signatures(self, rpc: SolanaRpc, account: str, until: str | None,
+                    min_slot: int | None = None) -> list[dict[str, Any]]:
+        """Signatures newer than `until`, paging with `before` while pages are full, from a node that reached
+        `min_slot` (else RpcError MIN_CONTEXT_SLOT_NOT_REACHED).
 
         Without a cursor only the newest page is read: a new account has no older payments of ours.
         """
         options: dict[str, Any] = {"limit": self.page_size, "commitment": "confirmed"}
         if until:
             options["until"] = until
+        if min_slot is not None:
+            options["minContextSlot"] = min_slot
         found: list[dict[str, Any]] = []
         while True:
             # A refused page aborts the account's read (raised): a partial list could move its cursor past

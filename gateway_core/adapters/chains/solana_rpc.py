@@ -16,6 +16,8 @@ from typing import Any
 import requests
 
 log = logging.getLogger(__name__)
+# The node has not reached the request's `minContextSlot` (a backend behind the others of one endpoint).
+MIN_CONTEXT_SLOT_NOT_REACHED = -32016
 
 
 class RpcUnavailable(Exception):
