@@ -3,8 +3,9 @@
 Each transaction is a pair: its body (as `wallet/getblockbynum` lists it) and its receipt (as
 `gettransactioninfobyblocknum` lists it), log data and call data built with tronpy's ABI encoder (the
 watcher decodes them with tronpy's decoder). The full node (`wallet/`) answers for blocks up to the head;
-the solidity node (`walletsolidity/`) only up to the solidified height, as the real nodes do. Every
-request is logged with its headers.
+the solidity node (`walletsolidity/`) only up to the solidified height, as the real nodes do. With `lag`
+set, every other request reaches a second node that many blocks behind (head and solidified), as behind a
+load-balanced URL. Every request is logged with its headers.
 """
 
 from __future__ import annotations
@@ -112,6 +113,23 @@ def contract_trx_payout(number: int, to: str, sun: int, contract: str = OTHER_TO
     return FakeTx(body, info)
 
 
+def contract_usdt_payout(number: int, to: str, amount: int, contract: str = OTHER_TOKEN,
+                         token: str = NILE_USDT) -> FakeTx:
+    """An exchange's batch payout: a call to its own contract, which moves USDT; only the receipt's Transfer
+    log (emitted by the USDT contract) names the recipient."""
+    txid = tx_id()
+    body = tx_body(txid, number, "TriggerSmartContract",
+                   {"data": "e63d38ed" + "00" * 64, "owner_address": to_hex_address(PAYER),
+                    "contract_address": to_hex_address(contract)}, "SUCCESS")
+    info = {
+        "id": txid, "fee": 27_000_000, "blockNumber": number, "blockTimeStamp": GENESIS_MS + number * 3000,
+        "contractResult": [""], "contract_address": to_hex_address(contract),
+        "receipt": {"energy_usage_total": 130_000, "net_fee": 345_000, "result": "SUCCESS"},
+        "log": [transfer_log(token, contract, to, amount)],
+    }
+    return FakeTx(body, info)
+
+
 def trx_transfer(number: int, to: str, sun: int, sender: str = PAYER) -> FakeTx:
     """A plain TransferContract: its receipt names no address, only its body says where the TRX went."""
     txid = tx_id()
@@ -131,6 +149,8 @@ class FakeTronGrid:
     blocks: dict[int, list[FakeTx]] = field(default_factory=dict)
     down: bool = False
     hide_node_info: bool = False  # some gateways leave the heights out of getnodeinfo
+    lag: int = 0  # blocks the second node behind the URL is behind (0: one node only)
+    answered: int = 0  # requests answered so far (alternates the nodes when lagging)
     requests: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
 
     def add(self, tx: FakeTx) -> FakeTx:
@@ -146,6 +166,7 @@ class FakeTronGrid:
 
     def install(self, mock: responses.RequestsMock) -> None:
         for path in ("wallet/getnodeinfo", "wallet/getnowblock", "walletsolidity/getnowblock", "wallet/getblockbynum",
+                     "walletsolidity/getblockbynum", "walletsolidity/getblockbylimitnext",
                      "wallet/gettransactioninfobyblocknum", "walletsolidity/gettransactioninfobyblocknum",
                      "wallet/gettransactioninfobyid", "walletsolidity/gettransactioninfobyid"):
             mock.add_callback(responses.POST, f"{self.base}/{path}", callback=self._answer(path),
@@ -157,41 +178,42 @@ class FakeTronGrid:
             self.requests.append((path, params, dict(request.headers)))
             if self.down:
                 return 503, {}, json.dumps({"Error": "service unavailable"})
-            return 200, {}, json.dumps(self.tx_body(path, params))
+            self.answered += 1
+            behind = self.lag if self.lag and self.answered % 2 == 0 else 0
+            return 200, {}, json.dumps(self.tx_body(path, params, behind))
         return callback
 
-    def tx_body(self, path: str, params: dict[str, Any]) -> Any:
+    def tx_body(self, path: str, params: dict[str, Any], behind: int = 0) -> Any:
+        """The answer of a node `behind` blocks behind the chain (0: an up-to-date node)."""
+        head, solid = self.head - behind, self.solid - behind
         solid_view = path.startswith("walletsolidity/")
         if path == "wallet/getnodeinfo" and self.hide_node_info:
             return {"configNodeInfo": {"codeVersion": "4.7.6"}}
         if path == "wallet/getnodeinfo":
-            return {"beginSyncNum": self.head - 5000, "block": f"Num:{self.head},ID:{self.head:064x}",
-                    "solidityBlock": f"Num:{self.solid},ID:{self.solid:064x}", "currentConnectCount": 30,
+            return {"beginSyncNum": head - 5000, "block": f"Num:{head},ID:{head:064x}",
+                    "solidityBlock": f"Num:{solid},ID:{solid:064x}", "currentConnectCount": 30,
                     "activeConnectCount": 10, "passiveConnectCount": 20, "totalFlow": 0,
                     "peerInfoList": [], "configNodeInfo": {"codeVersion": "4.7.6"}, "machineInfo": {},
                     "cheatWitnessInfoMap": {}}
         if path.endswith("getnowblock"):
-            number = self.solid if solid_view else self.head
+            number = solid if solid_view else head
             return {"blockID": f"{number:064x}", "block_header": {"raw_data": {
                 "number": number, "timestamp": GENESIS_MS + number * 3000}}}
-        limit = self.solid if solid_view else self.head
+        limit = solid if solid_view else head
         if path.endswith("gettransactioninfobyblocknum"):
             number = int(params["num"])
             if number > limit:
                 return []  # the node does not have it (yet): indistinguishable from an empty block
             return [tx.info for tx in self.blocks.get(number, [])]
-        if path == "wallet/getblockbynum":
+        if path.endswith("getblockbynum"):
             number = int(params["num"])
-            if number > limit:
-                return {}
-            block: dict[str, Any] = {"blockID": f"{number:016x}" + secrets.token_hex(24), "block_header": {
-                "raw_data": {"number": number, "txTrieRoot": secrets.token_hex(32), "parentHash": "00" * 32,
-                             "witness_address": to_hex_address(PAYER), "version": 30,
-                             "timestamp": GENESIS_MS + number * 3000},
-                "witness_signature": secrets.token_hex(65)}}
-            if self.blocks.get(number):  # an empty block has no "transactions" key at all
-                block["transactions"] = [tx.body for tx in self.blocks[number]]
-            return block
+            return self._block(number) if number <= limit else {}
+        if path.endswith("getblockbylimitnext"):
+            start, end = int(params["startNum"]), int(params["endNum"])
+            if not 0 < end - start <= 100:
+                return {"Error": "class java.lang.IllegalArgumentException : startNum and endNum are invalid"}
+            found = [self._block(n) for n in range(start, min(end, limit + 1))]
+            return {"block": found} if found else {}
         if path.endswith("gettransactioninfobyid"):
             for number in sorted(self.blocks):
                 if number <= limit:
@@ -200,3 +222,13 @@ class FakeTronGrid:
                             return tx.info
             return {}
         raise AssertionError(path)
+
+    def _block(self, number: int) -> dict[str, Any]:
+        block: dict[str, Any] = {"blockID": f"{number:016x}" + secrets.token_hex(24), "block_header": {
+            "raw_data": {"number": number, "txTrieRoot": secrets.token_hex(32), "parentHash": "00" * 32,
+                         "witness_address": to_hex_address(PAYER), "version": 30,
+                         "timestamp": GENESIS_MS + number * 3000},
+            "witness_signature": secrets.token_hex(65)}}
+        if self.blocks.get(number):  # an empty block has no "transactions" key at all
+            block["transactions"] = [tx.body for tx in self.blocks[number]]
+        return block

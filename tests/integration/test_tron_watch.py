@@ -23,7 +23,14 @@ from gateway_core.domain.errors import ValidationFailed
 from gateway_core.services.invoices import InvoiceRequest, create_invoice, public_invoice
 from gateway_core.services.stores import create_store
 from tests.conftest import tick
-from tests.fakes.trongrid import OTHER_TOKEN, FakeTronGrid, contract_trx_payout, trc20_transfer, trx_transfer
+from tests.fakes.trongrid import (
+    OTHER_TOKEN,
+    FakeTronGrid,
+    contract_trx_payout,
+    contract_usdt_payout,
+    trc20_transfer,
+    trx_transfer,
+)
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 BLOCK_READS = ("wallet/getblockbynum", "walletsolidity/gettransactioninfobyblocknum")
@@ -138,7 +145,8 @@ def test_paid_in_a_block_confirmed_once_solidified_with_one_call_per_block(tron,
     chain.add(trx_transfer(1001, "TGkWdpawVNfeset3P6uTBbLaPY7nZVZvXY", 1_000_000))  # to a stranger: noise
     chain.advance(1)
     calls, blocks = tick_calls(tron, chain)
-    assert (blocks, calls) == (2, 3)  # solid 982, head 1001, and the heights
+    # Solid 982, head 1001, the heights, and 982's solidified body: its receipt list was empty.
+    assert (blocks, calls) == (2, 4)
     invoice = view(tron, number)
     assert invoice.status.value == "paid" and invoice.payment_tx_id == transfer.id
     assert invoice.confirmations == 1 and not invoice.payments[0].final
@@ -149,7 +157,8 @@ def test_paid_in_a_block_confirmed_once_solidified_with_one_call_per_block(tron,
 
     chain.advance(13)  # solid 1001: the block with the payment is solidified
     calls, blocks = tick_calls(tron, chain)
-    assert calls == blocks + 1 and chain.calls("walletsolidity/gettransactioninfobyid") == 0
+    # The heights, one call per block, one for the empty blocks' bodies; none asks for a payment by id.
+    assert calls == blocks + 2 and chain.calls("walletsolidity/gettransactioninfobyid") == 0
     invoice = view(tron, number)
     assert invoice.status.value == "settled" and invoice.payments[0].final
     assert invoice.confirmations == 20
@@ -168,7 +177,7 @@ def test_each_solidified_block_is_read_once_and_calls_do_not_grow_with_invoices(
         new_invoice(tron, store_id)
     chain.advance(3)
     many = tick_calls(tron, chain)
-    assert few == many == (7, 6)
+    assert few == many == (8, 6)  # the empty blocks' bodies confirmed in one call
     solid_reads = [p["num"] for path, p, _ in chain.requests if path == "walletsolidity/gettransactioninfobyblocknum"]
     assert solid_reads == list(range(982, chain.solid + 1))
 
@@ -356,3 +365,35 @@ def test_heights_fall_back_to_the_two_now_blocks_when_node_info_hides_them(tron,
     tick(tron)
     assert view(tron, number).status.value == "settled"
     assert chain.calls("walletsolidity/getnowblock") == chain.calls("wallet/getnowblock") == 2
+
+
+def test_a_node_behind_the_url_makes_the_scan_miss_nothing_and_count_nothing_twice(tron, account, chain) -> None:
+    """Every other answer comes from a node 25 blocks behind, whose receipts of blocks it has not solidified
+    are [] like an empty block's: such blocks are read again until their solidified body agrees."""
+    store_id = new_store(tron, account)
+    payout, payout_address = new_invoice(tron, store_id)
+    direct, direct_address = new_invoice(tron, store_id)
+    tick(tron)  # cursor 981:1000
+    for number in range(1001, 1006):  # an exchange pays out through its contract: receipts only
+        chain.add(contract_usdt_payout(number, payout_address, 5_000_000))
+    chain.add(trc20_transfer(1007, direct_address, 25_000_000))
+    chain.advance(40)  # solid 1021: every payment is solidified before the watcher looks again
+    chain.lag = 25  # its solidified height is 996: below every payment
+    for _ in range(40):
+        tick(tron)
+        with tron.uow() as uow:
+            position = uow.session.get(ChainCursor, ("tron", "devnet", "")).position
+        if position.startswith(f"{chain.solid}:"):
+            break
+        chain.advance(1)
+    else:
+        raise AssertionError(f"the scan did not catch up: {position}")
+    solid_reads = {p["num"] for path, p, _ in chain.requests if path == "walletsolidity/gettransactioninfobyblocknum"}
+    assert solid_reads == set(range(982, chain.solid + 1))
+    assert chain.calls("walletsolidity/getblockbylimitnext") > 0
+    paid = view(tron, payout)
+    assert sorted((p.amount, p.final) for p in paid.payments) == [(5_000_000, True)] * 5
+    assert paid.status.value == "settled"
+    assert [(p.amount, p.final) for p in view(tron, direct).payments] == [(25_000_000, True)]
+    with tron.uow() as uow:
+        assert len(uow.session.execute(select(Payment.id)).all()) == 6

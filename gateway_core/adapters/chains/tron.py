@@ -3,12 +3,18 @@
 Each tick makes one call for the chain's heights (head and solidified), then one call per new block:
 each newly solidified block's receipts once (`walletsolidity/gettransactioninfobyblocknum`), which is
 what makes a payment final, and, while caught up, each new block above the solidified height once as a
-body (`wallet/getblockbynum`), so a payment shows as `paid` as soon as it is in a block. The cost per
+body (`wallet/getblockbynum`), so a payment shows as `paid` as soon as it is in a block. Behind one URL
+answer several nodes, some behind the others: a node that has not solidified a block answers its
+receipts with `[]`, as for an empty block, so blocks whose receipts came back empty are confirmed
+empty by their solidified bodies (`walletsolidity/getblockbylimitnext`, one call per tick for all of
+them); a block whose body has transactions, or that the node lacks, stops the scan there until the next
+tick. A head block a node does not have yet is likewise read again. The cost per
 tick grows with blocks, not with open invoices: the watched addresses are a set looked up per transfer.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -24,6 +30,8 @@ NILE_USDT = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
 TRON_NETWORKS = {"devnet": "nile", "testnet": "nile", "mainnet": "mainnet"}
 EXPLORERS = {"nile": "https://nile.tronscan.org", "mainnet": "https://tronscan.org"}
 _NUM = re.compile(r"Num:(\d+)")
+BLOCKS_PER_RANGE = 100  # the node's cap on getblockbylimitnext
+log = logging.getLogger(__name__)
 
 
 def tron_network(network: str) -> str:
@@ -94,16 +102,27 @@ class TronChain:
                       hex20(self._config(network).usdt_contract), heights.head)
         transfers: list[ObservedTransfer] = []
         solid_to = min(heights.solid, solid_done + self._max_blocks)
+        receipts: list[tuple[int, list[dict[str, Any]]]] = []
         for number in range(solid_done + 1, solid_to + 1):
             try:
                 infos = api.post("walletsolidity/gettransactioninfobyblocknum", {"num": number})
             except TronApiError:
                 if number == solid_done + 1:
                     raise
-                # Keep what was read; the next tick resumes at this block.
-                return ScanResult(transfers, _cursor(number - 1, max(head_done, number - 1)))
-            transfers += self._solidified(watch, infos if isinstance(infos, list) else [])
+                break  # keep what was read; the next tick resumes at this block
+            receipts.append((number, infos if isinstance(infos, list) else []))
+        # A node that has not solidified a block answers [] too: an empty list stands only once the
+        # solidified body confirms the block holds no transaction (one call for every such block of the tick).
+        bodies = self._solid_tx_counts(api, [n for n, infos in receipts if not infos])
+        for number, infos in receipts:
+            if not infos and bodies.get(number) != 0:
+                log.info("tron receipts and body disagree, block read again next tick",
+                         extra={"network": network, "block": number})
+                break
+            transfers += self._solidified(watch, infos)
             solid_done = self._solid_read[network] = number
+        if solid_done < solid_to:
+            return ScanResult(transfers, _cursor(solid_done, max(head_done, solid_done)))
         head_done = max(head_done, heights.solid)
         # Early sightings only once caught up: blocks solidified meanwhile are read from their receipts.
         if solid_done == heights.solid:
@@ -113,11 +132,32 @@ class TronChain:
                     block = api.post("wallet/getblockbynum", {"num": number})
                 except TronApiError:
                     break
-                for transfer in from_block(watch, block or {}):
+                if not (block or {}).get("block_header"):
+                    break  # this node does not have the block yet: read it next tick
+                for transfer in from_block(watch, block):
                     transfers.append(transfer)
                     self._remember(network, transfer.tx_id, number, solid=False)
                 head_done = number
         return ScanResult(transfers, _cursor(solid_done, head_done))
+
+    @staticmethod
+    def _solid_tx_counts(api: TronApi, numbers: Sequence[int]) -> dict[int, int]:
+        """Transactions in each solidified block of `numbers` the answering node has (others left out)."""
+        counts: dict[int, int] = {}
+        if not numbers:
+            return counts
+        first = min(numbers)
+        while first <= max(numbers):
+            end = min(first + BLOCKS_PER_RANGE, max(numbers) + 1)
+            try:
+                answer = api.post("walletsolidity/getblockbylimitnext", {"startNum": first, "endNum": end})
+            except TronApiError:
+                return counts
+            for block in (answer or {}).get("block") or []:
+                number = _block_number(block)
+                counts[number] = len(block.get("transactions") or [])
+            first = end
+        return counts
 
     def _solidified(self, watch: Watch, infos: list[dict[str, Any]]) -> list[ObservedTransfer]:
         """Transfers in a solidified block's receipts; transactions sighted earlier become final here."""
