@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import struct
 from datetime import datetime
 
+from solders.address_lookup_table_account import AddressLookupTableAccount
 from solders.hash import Hash
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
-from solders.message import Message
+from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
-from solders.transaction import Transaction
+from solders.transaction import Transaction, VersionedTransaction
 
 from gateway_core.adapters.chains.solana import associated_token_address
-from gateway_core.adapters.chains.solana_tx import create_token_account, sol_transfer, transfer_checked
+from gateway_core.adapters.chains.solana_tx import (
+    TOKEN_PROGRAM_ID,
+    create_token_account,
+    sol_transfer,
+    transfer_checked,
+)
+from tests.fakes.solana_ledger import ROUTER_PROGRAM
 from tests.fakes.solana_rpc import FakeSolanaRpc
 
 USDC_DEVNET = "4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU"
@@ -20,12 +28,36 @@ OTHER_MINT = "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB"  # any mint that is 
 SEED_HEX = "000102030405060708090a0b0c0d0e0f"
 
 
-def with_reference(instruction: Instruction, reference: str | None) -> Instruction:
-    """Solana Pay: the reference rides as a read-only, non-signer account of the transfer instruction."""
-    if not reference:
+def with_reference(instruction: Instruction, reference: str | None, *more: str) -> Instruction:
+    """Solana Pay: the reference rides as a read-only, non-signer account of the transfer instruction (after
+    any other extra keys in `more`)."""
+    extra = [*more, *([reference] if reference else [])]
+    if not extra:
         return instruction
-    metas = [*instruction.accounts, AccountMeta(Pubkey.from_string(reference), False, False)]
+    metas = [*instruction.accounts, *(AccountMeta(Pubkey.from_string(k), False, False) for k in extra)]
     return Instruction(instruction.program_id, instruction.data, metas)
+
+
+def token_transfer(source: str, destination: str, owner: Pubkey, amount: int) -> Instruction:
+    """SPL token Transfer (no mint check), as older wallets and programs send it."""
+    metas = [AccountMeta(Pubkey.from_string(source), False, True),
+             AccountMeta(Pubkey.from_string(destination), False, True), AccountMeta(owner, True, False)]
+    return Instruction(TOKEN_PROGRAM_ID, struct.pack("<BQ", 3, amount), metas)
+
+
+def routed_token_payment(source: str, destination: str, owner: Pubkey, amount: int, *extra: str) -> Instruction:
+    """A call to the fake router, which moves the tokens by CPI (the transfer is an inner instruction)."""
+    metas = [AccountMeta(Pubkey.from_string(source), False, True),
+             AccountMeta(Pubkey.from_string(destination), False, True), AccountMeta(owner, True, False),
+             AccountMeta(TOKEN_PROGRAM_ID, False, False),
+             *(AccountMeta(Pubkey.from_string(k), False, False) for k in extra)]
+    return Instruction(Pubkey.from_string(ROUTER_PROGRAM), struct.pack("<BQ", 1, amount), metas)
+
+
+def unparsed_lamports(payer: Pubkey, recipient: str, lamports: int) -> Instruction:
+    """Lamports moved by a program with no transfer instruction to show for it."""
+    metas = [AccountMeta(payer, True, True), AccountMeta(Pubkey.from_string(recipient), False, True)]
+    return Instruction(Pubkey.from_string(ROUTER_PROGRAM), struct.pack("<BQ", 2, lamports), metas)
 
 
 class Buyer:
@@ -50,6 +82,14 @@ class Buyer:
         tx = Transaction([self.key], message, Hash.from_string(blockhash))
         # Straight to the cluster: a buyer's wallet uses its own endpoint, which our outages do not touch.
         return self.fake.ledger.submit(bytes(tx), skip_preflight)
+
+    def send_v0(self, instructions: list[Instruction], tables: dict[str, list[str]]) -> str:
+        """A v0 transaction whose message loads keys from the given lookup tables (address -> keys)."""
+        blockhash, _ = self.fake.ledger.blockhash()
+        accounts = [AddressLookupTableAccount(Pubkey.from_string(t), [Pubkey.from_string(k) for k in keys])
+                    for t, keys in tables.items()]
+        message = MessageV0.try_compile(self.key.pubkey(), instructions, accounts, Hash.from_string(blockhash))
+        return self.fake.ledger.submit(bytes(VersionedTransaction(message, [self.key])))
 
     def pay_sol(self, recipient: str, lamports: int, reference: str | None = None, **kw: bool) -> str:
         return self.send([with_reference(sol_transfer(self.key.pubkey(), recipient, lamports), reference)], **kw)

@@ -29,7 +29,8 @@ RENT_SYSTEM_ACCOUNT = 890_880
 FEE_PER_SIGNATURE = 5_000
 BLOCKHASH_LIFETIME = 150
 # A stand-in for an aggregator: data [1] + u64 amount, accounts [source, destination, authority, ...]; it
-# moves the tokens with an SPL `transfer` invoked by CPI, so the transfer is an inner instruction.
+# moves the tokens with an SPL `transfer` invoked by CPI, so the transfer is an inner instruction. Data [2]
+# + u64, accounts [payer, recipient]: it moves lamports itself, with no transfer instruction to show for it.
 ROUTER_PROGRAM = str(Pubkey(bytes([7] * 32)))
 
 
@@ -274,6 +275,15 @@ class Ledger:
             self._move_tokens(source, destination, authority, amount, signers)
             inner = self._render(TOKEN_PROGRAM, [source, destination, authority], bytes([3]) + data[1:9])
             return Parsed(program, None, None, accounts, data, [inner])
+        elif program == ROUTER_PROGRAM and data[:1] == bytes([2]):
+            # Lamports moved by the program itself, no instruction of its own shows the move.
+            (lamports,) = struct.unpack_from("<Q", data, 1)
+            src = self.accounts.get(accounts[0])
+            self._require(accounts[0] in signers and src is not None and src.lamports >= lamports,
+                          "insufficient lamports")
+            assert src is not None
+            src.lamports -= lamports
+            self.accounts.setdefault(accounts[1], Account()).lamports += lamports
         elif program == TOKEN_PROGRAM and data[:1] == bytes([9]):
             account, destination, owner = accounts[:3]
             acct = self.accounts.get(account)

@@ -1,0 +1,103 @@
+"""Solana credits per transfer: several invoices in one transaction, references among other extra keys,
+v0 messages with lookup tables, tokens moved inside a CPI, and balance changes no transfer explains."""
+
+from __future__ import annotations
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from gateway_core.adapters.chains.solana import associated_token_address
+from gateway_core.adapters.chains.solana_tx import sol_transfer
+from tests.solana_fixtures import create_invoice, make_store, option, payments, run_worker, status
+from tests.solana_support import (
+    USDC_DEVNET,
+    routed_token_payment,
+    token_transfer,
+    unparsed_lamports,
+    with_reference,
+)
+
+# A read-only key that sorts before any real reference (the all-ones key is the system program's; this is 1…2).
+EARLY_KEY = str(Pubkey(bytes(31) + b"\x01"))
+
+
+def test_one_transaction_pays_two_invoices_each_with_its_own_amount(sol, sol_client, fake_rpc, buyer) -> None:
+    key, wallet = make_store(sol)
+    first = create_invoice(sol_client, key, external_invoice_id="a", amount="15.00")  # 0.1 SOL at 150
+    second = create_invoice(sol_client, key, external_invoice_id="b", amount="45.00")  # 0.3 SOL
+    a, b = option(first, "SOL"), option(second, "SOL")
+    assert (a["amount_base_units"], b["amount_base_units"]) == (100_000_000, 300_000_000)
+    payer = buyer.key.pubkey()
+    signature = buyer.send([with_reference(sol_transfer(payer, wallet, 100_000_000), a["reference"]),
+                            with_reference(sol_transfer(payer, wallet, 300_000_000), b["reference"])])
+    run_worker(sol)
+    fake_rpc.ledger.finalize()
+    run_worker(sol)
+    for invoice, quote in ((first, a), (second, b)):
+        seen = status(sol_client, key, invoice["invoice_number"])
+        assert seen["lifecycle_status"] == "settled" and seen["payment_tx_id"] == signature
+        [paid] = payments(sol, invoice["invoice_number"])
+        assert (paid.amount, paid.reference, paid.disposition) == (quote["amount_base_units"], quote["reference"],
+                                                                   "matched")
+    assert len(payments(sol)) == 2
+
+
+def test_reference_after_other_read_only_keys_in_a_v0_message_with_lookup_tables(sol, sol_client, fake_rpc,
+                                                                                  buyer) -> None:
+    key, wallet = make_store(sol)
+    invoice = create_invoice(sol_client, key, amount="15.00")
+    other = create_invoice(sol_client, key, external_invoice_id="other")
+    quote = option(invoice, "SOL")
+    noise = str(Keypair().pubkey())
+    # The wallet and the reference are loaded from a lookup table; a decoy that sorts first is a static key.
+    table = fake_rpc.ledger.lookup_table([wallet, quote["reference"], noise])
+    transfer = with_reference(sol_transfer(buyer.key.pubkey(), wallet, 100_000_000), quote["reference"],
+                              EARLY_KEY, noise)
+    signature = buyer.send_v0([transfer], {table: fake_rpc.ledger.tables[table]})
+    assert fake_rpc.ledger.txs[signature].version == 0 and fake_rpc.ledger.txs[signature].loaded[0] == [wallet]
+    run_worker(sol)
+    seen = status(sol_client, key, invoice["invoice_number"])
+    assert seen["lifecycle_status"] == "paid" and seen["payment_tx_id"] == signature
+    assert [(p.amount, p.reference) for p in payments(sol, invoice["invoice_number"])] == [
+        (100_000_000, quote["reference"])]
+    assert payments(sol, other["invoice_number"]) == []
+
+
+def test_usdc_by_plain_transfer_and_inside_a_cpi_matched_by_their_references(sol, sol_client, fake_rpc,
+                                                                              buyer) -> None:
+    key, wallet = make_store(sol)
+    plain = create_invoice(sol_client, key, external_invoice_id="plain", amount="10.00")
+    routed = create_invoice(sol_client, key, external_invoice_id="routed", amount="20.00")
+    source = associated_token_address(buyer.address, USDC_DEVNET)
+    merchant = associated_token_address(wallet, USDC_DEVNET)
+    fake_rpc.ledger.give_tokens(wallet, USDC_DEVNET, 0)  # the merchant's token account exists
+    owner = buyer.key.pubkey()
+    # One transaction: an SPL `transfer` naming its reference, and a route whose reference is on the outer
+    # instruction while the tokens move in an inner `transfer` (as an aggregator's swap-and-pay does).
+    signature = buyer.send([
+        with_reference(token_transfer(source, merchant, owner, 10_000_000), option(plain, "USDC")["reference"]),
+        routed_token_payment(source, merchant, owner, 20_000_000, EARLY_KEY, option(routed, "USDC")["reference"]),
+    ])
+    assert fake_rpc.ledger.txs[signature].instructions[1].inner  # the route's transfer is an inner instruction
+    run_worker(sol)
+    for invoice, amount in ((plain, 10_000_000), (routed, 20_000_000)):
+        seen = status(sol_client, key, invoice["invoice_number"])
+        assert seen["lifecycle_status"] == "paid" and seen["paid_currency"] == "USDC"
+        assert [(p.amount, p.asset, p.to_address) for p in payments(sol, invoice["invoice_number"])] == [
+            (amount, "USDC", wallet)]
+
+
+def test_a_balance_change_no_transfer_explains_is_recorded_not_dropped(sol, sol_client, fake_rpc, buyer) -> None:
+    key, wallet = make_store(sol)
+    invoice = create_invoice(sol_client, key, amount="15.00")
+    create_invoice(sol_client, key, external_invoice_id="other")
+    quote = option(invoice, "SOL")
+    # 0.1 SOL by a referenced transfer, 0.05 SOL more moved by a program with no transfer instruction.
+    signature = buyer.send([with_reference(sol_transfer(buyer.key.pubkey(), wallet, 100_000_000), quote["reference"]),
+                            unparsed_lamports(buyer.key.pubkey(), wallet, 50_000_000)])
+    run_worker(sol)
+    assert status(sol_client, key, invoice["invoice_number"])["lifecycle_status"] == "paid"
+    recorded = sorted((p.amount, p.disposition, p.invoice_id is not None) for p in payments(sol)
+                      if p.tx_id == signature)
+    # The rest is kept as a payment of its own: on a shared wallet it cannot be attributed, so it is unmatched.
+    assert recorded == [(50_000_000, "unmatched", False), (100_000_000, "matched", True)]
