@@ -11,13 +11,15 @@ load-balanced URL. Every request is logged with its headers.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import responses
 from tronpy.abi import trx_abi
-from tronpy.keys import to_hex_address
+from tronpy.keys import to_base58check_address, to_hex_address
 
 from gateway_core.adapters.chains.tron_blocks import TRANSFER_SELECTOR, TRANSFER_TOPIC
 
@@ -171,6 +173,37 @@ class FakeTronGrid:
                      "wallet/gettransactioninfobyid", "walletsolidity/gettransactioninfobyid"):
             mock.add_callback(responses.POST, f"{self.base}/{path}", callback=self._answer(path),
                               content_type="application/json")
+        mock.add_callback(responses.GET, re.compile(rf"{re.escape(self.base)}/v1/accounts/\w+/transactions/trc20"),
+                          callback=self._account_trc20, content_type="application/json")
+
+    def _account_trc20(self, request: Any) -> tuple[int, dict[str, str], str]:
+        """TronGrid's account API: TRC20 transfers to (only_to) an address in solidified blocks, oldest first."""
+        url = urlsplit(request.url)
+        address = url.path.split("/")[3]
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        self.requests.append((url.path.lstrip("/"), query, dict(request.headers)))
+        if self.down:
+            return 503, {}, json.dumps({"success": False, "error": "service unavailable"})
+        since, limit = int(query.get("min_timestamp", 0)), int(query.get("limit", 20))
+        items = []
+        for number in sorted(self.blocks):
+            for tx in self.blocks[number]:
+                if number > self.solid or tx.info["blockTimeStamp"] < since or tx.info.get("result") == "FAILED":
+                    continue
+                for entry in tx.info.get("log") or []:
+                    if entry["topics"][2][-40:] != to_hex_address(address)[2:]:
+                        continue
+                    token = to_base58check_address("41" + entry["address"][-40:])
+                    items.append({"transaction_id": tx.id, "block_timestamp": tx.info["blockTimeStamp"],
+                                  "from": to_base58check_address("41" + entry["topics"][1][-40:]), "to": address,
+                                  "type": "Transfer", "value": str(int(entry["data"], 16)),
+                                  "token_info": {"address": token, "decimals": 6, "symbol": "T", "name": "T"}})
+        start = int(query.get("fingerprint", 0))
+        page = items[start:start + limit]
+        meta: dict[str, Any] = {"at": GENESIS_MS + self.head * 3000, "page_size": len(page)}
+        if start + limit < len(items):
+            meta["fingerprint"] = str(start + limit)
+        return 200, {}, json.dumps({"data": page, "success": True, "meta": meta})
 
     def _answer(self, path: str) -> Any:
         def callback(request: Any) -> tuple[int, dict[str, str], str]:

@@ -14,6 +14,7 @@ from gateway_core.adapters.models import SolanaDeposit, SolanaSweep
 from gateway_core.adapters.notify.voltxt_payloads import explorer_urls, payment_breakdown
 from gateway_core.services.invoices import public_invoice
 from tests.conftest import invoice_body, post_json, tick
+from tests.reconcile_support import assert_reconciled
 from tests.solana_fixtures import CREATE, create_invoice, events, make_store, option, payments, run_worker, status
 from tests.solana_support import SEED_HEX, USDC_DEVNET
 
@@ -108,6 +109,7 @@ def test_usdc_partial_top_up_then_sweep_minus_fee_and_rent_recovered(sol, sol_cl
     run_worker(sol)
     with sol.uow() as uow:
         assert len(uow.session.execute(select(SolanaSweep)).all()) == 1
+    assert_reconciled(sol)
 
 
 def test_sol_overpaid_swept_whole(sol, sol_client, fake_rpc, fee_payer, buyer) -> None:
@@ -400,3 +402,4 @@ def test_listing_behind_the_balance_loses_nothing(sol, sol_client, fake_rpc, fee
         assert len(uow.session.execute(select(SolanaSweep)).all()) == 1
     assert [(p.tx_id, p.amount, p.final) for p in payments(sol, number)] == [
         (first, 40_000_000, True), (second, 60_000_000, True)]
+    assert_reconciled(sol)

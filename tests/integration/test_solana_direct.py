@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway_core.adapters.chains.solana import associated_token_address
 from gateway_core.adapters.models import ChainCursor
+from tests.reconcile_support import assert_reconciled
 from tests.solana_fixtures import create_invoice, events, make_store, option, payments, run_worker, status
 from tests.solana_support import OTHER_MINT, USDC_DEVNET
 
@@ -35,6 +36,7 @@ def test_sol_exact_paid_at_confirmed_settled_at_finalized(sol, sol_client, fake_
     with sol.uow() as uow:  # the finalized signature became the wallet's cursor
         cursor = uow.session.get(ChainCursor, ("solana", "devnet", wallet))
         assert cursor is not None and cursor.position == f"|{signature}"
+    assert_reconciled(sol)
 
 
 def test_usdc_partial_then_top_up_watches_the_token_account(sol, sol_client, fake_rpc, buyer) -> None:
@@ -57,6 +59,7 @@ def test_usdc_partial_then_top_up_watches_the_token_account(sol, sol_client, fak
     # Credited to the wallet's associated token account, attributed to the wallet the quote names.
     assert {p.to_address for p in recorded} == {wallet} and all(p.asset == "USDC" for p in recorded)
     assert associated_token_address(wallet, USDC_DEVNET) in fake_rpc.ledger.accounts
+    assert_reconciled(sol)
 
 
 def test_overpaid_and_failed_transactions(sol, sol_client, fake_rpc, buyer) -> None:
@@ -254,3 +257,24 @@ def test_confirmations_count_up_from_the_slots_listed(sol, sol_client, fake_rpc,
     fake_rpc.ledger.finalize()
     tick(sol)
     assert payments(sol)[0].confirmations == 32 and payments(sol)[0].final is True
+
+
+def test_reconciliation_reports_a_payment_the_records_lack(sol, sol_client, fake_rpc, buyer) -> None:
+    from sqlalchemy import delete
+
+    from gateway_core.adapters.models import Payment
+    from gateway_core.services.reconcile import Difference, reconcile
+
+    key, wallet = make_store(sol)
+    invoice = create_invoice(sol_client, key)
+    sol_option = option(invoice, "SOL")
+    signature = buyer.pay_sol(wallet, sol_option["amount_base_units"], sol_option["reference"])
+    run_worker(sol)
+    fake_rpc.ledger.finalize()
+    run_worker(sol)
+    with sol.uow() as uow:  # as if the watcher had never recorded it
+        uow.session.execute(delete(Payment).where(Payment.tx_id == signature))
+    [check] = reconcile(sol.uow, sol.chains, sol.clock, sol.late_window)
+    assert (check.address, check.ok, check.on_chain, check.recorded) == (
+        wallet, False, {"SOL": sol_option["amount_base_units"]}, {})
+    assert check.differences == (Difference(signature, "SOL", sol_option["amount_base_units"], 0),)

@@ -8,6 +8,7 @@ from solders.pubkey import Pubkey
 
 from gateway_core.adapters.chains.solana import associated_token_address
 from gateway_core.adapters.chains.solana_tx import sol_transfer
+from tests.reconcile_support import assert_reconciled
 from tests.solana_fixtures import create_invoice, make_store, option, payments, run_worker, status
 from tests.solana_support import (
     USDC_DEVNET,
@@ -40,6 +41,7 @@ def test_one_transaction_pays_two_invoices_each_with_its_own_amount(sol, sol_cli
         assert (paid.amount, paid.reference, paid.disposition) == (quote["amount_base_units"], quote["reference"],
                                                                    "matched")
     assert len(payments(sol)) == 2
+    assert_reconciled(sol)
 
 
 def test_reference_after_other_read_only_keys_in_a_v0_message_with_lookup_tables(sol, sol_client, fake_rpc,
@@ -61,6 +63,9 @@ def test_reference_after_other_read_only_keys_in_a_v0_message_with_lookup_tables
     assert [(p.amount, p.reference) for p in payments(sol, invoice["invoice_number"])] == [
         (100_000_000, quote["reference"])]
     assert payments(sol, other["invoice_number"]) == []
+    fake_rpc.ledger.finalize()
+    run_worker(sol)
+    assert_reconciled(sol)
 
 
 def test_usdc_by_plain_transfer_and_inside_a_cpi_matched_by_their_references(sol, sol_client, fake_rpc,
@@ -85,6 +90,9 @@ def test_usdc_by_plain_transfer_and_inside_a_cpi_matched_by_their_references(sol
         assert seen["lifecycle_status"] == "paid" and seen["paid_currency"] == "USDC"
         assert [(p.amount, p.asset, p.to_address) for p in payments(sol, invoice["invoice_number"])] == [
             (amount, "USDC", wallet)]
+    fake_rpc.ledger.finalize()
+    run_worker(sol)
+    assert_reconciled(sol)
 
 
 def test_a_balance_change_no_transfer_explains_is_recorded_not_dropped(sol, sol_client, fake_rpc, buyer) -> None:
@@ -101,3 +109,6 @@ def test_a_balance_change_no_transfer_explains_is_recorded_not_dropped(sol, sol_
                       if p.tx_id == signature)
     # The rest is kept as a payment of its own: on a shared wallet it cannot be attributed, so it is unmatched.
     assert recorded == [(50_000_000, "unmatched", False), (100_000_000, "matched", True)]
+    fake_rpc.ledger.finalize()
+    run_worker(sol)
+    assert_reconciled(sol)

@@ -31,6 +31,7 @@ from tests.fakes.trongrid import (
     trc20_transfer,
     trx_transfer,
 )
+from tests.reconcile_support import assert_reconciled
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 BLOCK_READS = ("wallet/getblockbynum", "walletsolidity/gettransactioninfobyblocknum")
@@ -244,6 +245,7 @@ def test_outage_then_catch_up_block_by_block_and_a_restart_loses_nothing(tron, a
     with tron.uow() as uow:
         assert uow.session.get(ChainCursor, ("tron", "devnet", "")).position == f"{chain.solid}:{chain.head}"
         assert uow.session.execute(select(Payment.id)).all().__len__() == 2
+    assert_reconciled(tron)
 
 
 def test_in_flight_payment_after_restart_is_settled_by_asking_once_by_id(tron, account, chain, clock) -> None:
@@ -312,6 +314,7 @@ def test_under_over_late_and_wrong_token_payments_are_recorded_and_reported(tron
     assert late_view.paid_late and late_view.payments[0].disposition == "late"
     assert late_view.status.value == "settled"
     assert events(tron, late)[:3] == ["invoice.created", "invoice.expired", "invoice.paid"]
+    assert_reconciled(tron)
 
 
 def test_usdt_contract_is_configurable_per_network(tron, account, chain) -> None:
@@ -397,3 +400,4 @@ def test_a_node_behind_the_url_makes_the_scan_miss_nothing_and_count_nothing_twi
     assert [(p.amount, p.final) for p in view(tron, direct).payments] == [(25_000_000, True)]
     with tron.uow() as uow:
         assert len(uow.session.execute(select(Payment.id)).all()) == 6
+    assert_reconciled(tron)

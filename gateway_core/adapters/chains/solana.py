@@ -184,6 +184,34 @@ class SolanaChain:
             return TxFinality(0, False, exists=False)
         return TxFinality(0, False)
 
+    def received(self, network: str, owner: str, since: datetime) -> list[ObservedTransfer]:
+        """Finalized credits to `owner` (SOL, and tokens to its USDC account) at or after `since`, read from the
+        two accounts' whole histories back to then: what reconciliation compares the records with."""
+        rpc, mint = self.rpcs[network], self.usdc_mints[network]
+        found: list[ObservedTransfer] = []
+        done: set[str] = set()
+        for account in (owner, self.token_account(owner, mint)):
+            options: dict[str, Any] = {"limit": self.page_size, "commitment": "finalized"}
+            while True:
+                page = rpc.call("getSignaturesForAddress", account, options)
+                older = False
+                for info in page:
+                    if info.get("blockTime") is not None and info["blockTime"] < since.timestamp():
+                        older = True
+                        break
+                    if info.get("err") is not None or info["signature"] in done:
+                        continue
+                    done.add(info["signature"])
+                    tx = rpc.call("getTransaction", info["signature"], {
+                        "encoding": "json", "maxSupportedTransactionVersion": 0, "commitment": "finalized"})
+                    if tx is None:
+                        raise RpcUnavailable(f"getTransaction: {info['signature']} listed final but not served")
+                    found.extend(self._observed(network, info, tx, {owner}, mint))
+                if older or len(page) < self.page_size:
+                    break
+                options = {**options, "before": page[-1]["signature"]}
+        return found
+
     # -- accounts ---------------------------------------------------------------------------------------------
 
     def token_account(self, owner: str, mint: str) -> str:

@@ -18,6 +18,7 @@ import logging
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway_core.adapters.chains.tron_api import TronApi, TronApiError
@@ -75,6 +76,7 @@ class Heights:
 
 class TronChain:
     chain = "tron"
+    received_assets = frozenset({"USDT", "TRC20"})  # what `received` can list (reconciliation compares those)
 
     def __init__(self, networks: dict[str, TronNetworkConfig], api_factory: Callable[[str], TronApi],
                  max_blocks_per_tick: int = 100, start_lookback_blocks: int = 100,
@@ -193,6 +195,31 @@ class TronChain:
             confirmations = max(0, heights.head - entry.block + 1)
             answer[tx_id] = TxFinality(confirmations, entry.solid, exists=True)
         return answer
+
+    def received(self, network: str, address: str, since: datetime) -> list[ObservedTransfer]:
+        """Confirmed token transfers (USDT and other TRC20) to `address` at or after `since`, as TronGrid's
+        account API lists them: what reconciliation compares the records with (TRX is not listed there)."""
+        api, usdt = self.api(network), self._config(network).usdt_contract
+        path = f"v1/accounts/{address}/transactions/trc20"
+        params: dict[str, Any] = {"only_to": "true", "only_confirmed": "true", "limit": 200,
+                                  "min_timestamp": int(since.timestamp() * 1000), "order_by": "block_timestamp,asc"}
+        found: list[ObservedTransfer] = []
+        while True:
+            answer = api.get(path, params)
+            for item in answer.get("data") or []:
+                if item.get("to") != address or item.get("type", "Transfer") != "Transfer":
+                    continue
+                token = (item.get("token_info") or {}).get("address")
+                found.append(ObservedTransfer(
+                    chain=self.chain, network=network, tx_id=item["transaction_id"], transfer_index=0,
+                    asset="USDT" if token == usdt else "TRC20", amount=int(item["value"]), to_address=address,
+                    from_address=item.get("from"), reference=None,
+                    block_time=datetime.fromtimestamp(int(item["block_timestamp"]) / 1000, UTC),
+                    confirmations=0, final=True))
+            fingerprint = (answer.get("meta") or {}).get("fingerprint")
+            if not fingerprint:
+                return found
+            params = {**params, "fingerprint": fingerprint}
 
     # -- chain reads ---------------------------------------------------------------------------------------
 

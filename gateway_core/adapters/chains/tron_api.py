@@ -57,6 +57,7 @@ class TronApi:
         if api_key:
             self._provider.sess.headers["TRON-PRO-API-KEY"] = api_key
         self._limiter = RateLimiter(per_second)
+        self._timeout = timeout
         self.calls = 0
 
     def post(self, method: str, params: dict[str, Any] | None = None) -> Any:
@@ -72,4 +73,20 @@ class TronApi:
             raise TronApiError(f"{method}: answer is not JSON") from exc
         if isinstance(answer, dict) and "Error" in answer:
             raise TronApiError(f"{method}: {str(answer['Error'])[:200]}")
+        return answer
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET a TronGrid REST path (e.g. 'v1/accounts/<address>/transactions/trc20') and return the JSON."""
+        self._limiter.wait()
+        self.calls += 1
+        try:
+            response = self._provider.sess.get(self.endpoint + path, params=params or {}, timeout=self._timeout)
+            response.raise_for_status()
+            answer = response.json()
+        except requests.RequestException as exc:
+            raise TronApiError(f"{path}: {type(exc).__name__}") from exc
+        except ValueError as exc:
+            raise TronApiError(f"{path}: answer is not JSON") from exc
+        if isinstance(answer, dict) and answer.get("success") is False:
+            raise TronApiError(f"{path}: {str(answer.get('error'))[:200]}")
         return answer
