@@ -321,19 +321,19 @@ class FakeSolanaRpc:
     def _encoded(self, record: TxRecord) -> EncodedConfirmedTransactionWithStatusMeta:
         keys = [ParsedAccount(Pubkey.from_string(k), w, s, ParsedAccountSource.Transaction if i < record.static
                               else ParsedAccountSource.LookupTable) for i, (k, s, w) in enumerate(record.keys)]
-        instructions: list[Any] = []
-        for ins in record.instructions:
+
+        def rendered(ins: Parsed) -> Any:
             if ins.program is not None:
-                instructions.append(ParsedInstruction(ins.program, Pubkey.from_string(ins.program_id), ins.parsed,
-                                                      None))
-            else:
-                instructions.append(UiPartiallyDecodedInstruction(
-                    Pubkey.from_string(ins.program_id), [Pubkey.from_string(a) for a in ins.accounts],
-                    _b58(ins.data), None))
-        lookups = self._lookups(record)
-        message = UiParsedMessage(keys, Hash.from_string(record.blockhash), instructions, lookups)
+                return ParsedInstruction(ins.program, Pubkey.from_string(ins.program_id), ins.parsed, None)
+            return UiPartiallyDecodedInstruction(Pubkey.from_string(ins.program_id),
+                                                 [Pubkey.from_string(a) for a in ins.accounts], _b58(ins.data), None)
+
+        message = UiParsedMessage(keys, Hash.from_string(record.blockhash),
+                                  [rendered(i) for i in record.instructions], self._lookups(record))
         transaction = UiTransaction([Signature.from_string(record.signature)], message)
-        return self._with_meta(record, transaction, loaded=None)
+        inner = [UiInnerInstructions(n, [rendered(i) for i in ins.inner])
+                 for n, ins in enumerate(record.instructions) if ins.inner]
+        return self._with_meta(record, transaction, None, inner)
 
     def _raw(self, record: TxRecord) -> EncodedConfirmedTransactionWithStatusMeta:
         """The `json` encoding: the message as sent (static keys, compiled instructions, table lookups)."""

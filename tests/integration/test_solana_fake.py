@@ -80,3 +80,35 @@ def _watched(sol):
 
     with sol.uow() as uow:
         return watched_addresses(uow, "solana", "devnet", sol.clock, sol.late_window)
+
+
+def test_v0_route_reads_the_same_in_both_encodings(fake_rpc, buyer) -> None:
+    """A v0 message with a lookup table and a CPI transfer: `json` (what the watcher reads) and `jsonParsed`
+    show the same accounts and the same credits; only `json` keeps the instruction's own extra keys."""
+    from gateway_core.adapters.chains.solana_parse import account_keys, credits
+    from tests.solana_support import routed_token_payment
+
+    wallet, reference = str(Keypair().pubkey()), str(Keypair().pubkey())
+    fake_rpc.ledger.give_tokens(wallet, USDC_DEVNET, 0)
+    merchant = associated_token_address(wallet, USDC_DEVNET)
+    table = fake_rpc.ledger.lookup_table([merchant, reference])
+    route = routed_token_payment(associated_token_address(buyer.address, USDC_DEVNET), merchant, buyer.key.pubkey(),
+                                 3_000_000, reference)
+    signature = buyer.send_v0([route], {table: fake_rpc.ledger.tables[table]})
+    rpc = SolanaRpc(fake_rpc.url, retries=0)
+    options = {"maxSupportedTransactionVersion": 0, "commitment": "confirmed"}
+    raw = rpc.call("getTransaction", signature, {**options, "encoding": "json"})
+    parsed = rpc.call("getTransaction", signature, {**options, "encoding": "jsonParsed"})
+    assert raw["version"] == parsed["version"] == 0
+    assert raw["meta"]["loadedAddresses"] == {"writable": [merchant], "readonly": [reference]}
+    assert [k.pubkey for k in account_keys(raw)] == [k.pubkey for k in account_keys(parsed)]
+    assert parsed["meta"]["innerInstructions"][0]["instructions"][0]["parsed"]["type"] == "transfer"
+    [from_raw], [from_parsed] = credits(raw, {wallet}, USDC_DEVNET), credits(parsed, {wallet}, USDC_DEVNET)
+    assert (from_raw.amount, from_raw.transfer_index, from_raw.asset) == (3_000_000, from_parsed.transfer_index, "USDC")
+    assert from_raw.amount == from_parsed.amount and from_raw.references == (reference,)
+    try:
+        rpc.call("getTransaction", signature, {"encoding": "json"})
+    except RpcError as exc:  # a v0 transaction to a client that did not say it reads them
+        assert exc.code == -32015
+    else:
+        raise AssertionError("served a v0 transaction without maxSupportedTransactionVersion")
