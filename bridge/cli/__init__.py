@@ -9,7 +9,7 @@ import click
 from flask.cli import ScriptInfo
 
 from bridge import app_from_env
-from bridge.cli import database, keys, processes, sandbox, storefronts, stores
+from bridge.cli import database, keys, processes, reconcile, sandbox, storefronts, stores
 from bridge.cli.group import CommandGroup
 
 
@@ -31,5 +31,6 @@ def main() -> None:
 
 
 for _command in (processes.run_command, processes.web_command, processes.worker_command, database.db_group,
-                 stores.store_group, keys.key_group, sandbox.simulate_group, *storefronts.GROUPS):
+                 stores.store_group, keys.key_group, sandbox.simulate_group, reconcile.reconcile_command,
+                 *storefronts.GROUPS):
     main.add_command(_command)

@@ -112,3 +112,46 @@ def test_a_balance_change_no_transfer_explains_is_recorded_not_dropped(sol, sol_
     fake_rpc.ledger.finalize()
     run_worker(sol)
     assert_reconciled(sol)
+
+
+def test_reconcile_command_reports_differences_with_a_failing_status(sol, sol_client, sol_settings, clock,
+                                                                      fake_rpc, buyer) -> None:
+    import json
+
+    from sqlalchemy import delete, select
+
+    from bridge.cli import main
+    from gateway_core.adapters.models import Payment, Store
+    from tests.conftest import running_app
+
+    key, wallet = make_store(sol)
+    other_key, other_wallet = make_store(sol)  # the newest store
+    invoice = create_invoice(sol_client, key, amount="15.00")
+    create_invoice(sol_client, other_key, amount="15.00")
+    quote = option(invoice, "SOL")
+    signature = buyer.pay_sol(wallet, quote["amount_base_units"], quote["reference"])
+    run_worker(sol)
+    fake_rpc.ledger.finalize()
+    run_worker(sol)
+    with running_app(sol_settings, clock) as app:
+        runner = app.test_cli_runner()
+        clean = runner.invoke(main, ["reconcile"], catch_exceptions=False)
+        assert clean.exit_code == 0, clean.output
+        assert wallet in clean.output and other_wallet in clean.output and "no difference" in clean.output
+        with sol.uow() as uow:
+            uow.session.execute(delete(Payment).where(Payment.tx_id == signature))
+        found = runner.invoke(main, ["reconcile", "--json"], catch_exceptions=False)
+        assert found.exit_code == 1
+        report = json.loads(found.output)
+        assert report["differences"] == 1 and report["accounts_checked"] == 2
+        [account] = [a for a in report["accounts"] if a["differences"]]
+        assert account["address"] == wallet and account["chain"] == "solana"
+        assert account["differences"] == [{"tx_id": signature, "asset": "SOL", "on_chain": "100000000",
+                                           "recorded": "0"}]
+        # Only the other store's accounts: nothing differs there.
+        with sol.uow() as uow:
+            other_store = uow.session.execute(select(Store.id).order_by(Store.id.desc())).scalars().first()
+        scoped = runner.invoke(main, ["reconcile", "--store", str(other_store)], catch_exceptions=False)
+        assert scoped.exit_code == 0 and wallet not in scoped.output and other_wallet in scoped.output
+        unknown = runner.invoke(main, ["reconcile", "--store", "no such store"])
+        assert unknown.exit_code != 0 and "not found" in unknown.output

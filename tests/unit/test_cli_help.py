@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from bridge.cli import main
 
-COMMANDS = {"run", "web", "worker", "db", "store", "key", "simulate", "saleor", "shopify", "woocommerce"}
+COMMANDS = {"run", "web", "worker", "db", "store", "key", "simulate", "reconcile", "saleor", "shopify",
+            "woocommerce"}
 
 
 def listed(help_text: str) -> dict[str, str]:
