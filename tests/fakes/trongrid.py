@@ -152,6 +152,7 @@ class FakeTronGrid:
     down: bool = False
     hide_node_info: bool = False  # some gateways leave the heights out of getnodeinfo
     lag: int = 0  # blocks the second node behind the URL is behind (0: one node only)
+    no_block_ranges: bool = False  # a gateway that does not serve getblockbylimitnext (404)
     answered: int = 0  # requests answered so far (alternates the nodes when lagging)
     requests: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
 
@@ -211,6 +212,8 @@ class FakeTronGrid:
             self.requests.append((path, params, dict(request.headers)))
             if self.down:
                 return 503, {}, json.dumps({"Error": "service unavailable"})
+            if self.no_block_ranges and path.endswith("getblockbylimitnext"):
+                return 404, {}, "Not Found"
             self.answered += 1
             behind = self.lag if self.lag and self.answered % 2 == 0 else 0
             return 200, {}, json.dumps(self.tx_body(path, params, behind))

@@ -370,7 +370,9 @@ def test_heights_fall_back_to_the_two_now_blocks_when_node_info_hides_them(tron,
     assert chain.calls("walletsolidity/getnowblock") == chain.calls("wallet/getnowblock") == 2
 
 
-def test_a_node_behind_the_url_makes_the_scan_miss_nothing_and_count_nothing_twice(tron, account, chain) -> None:
+@pytest.mark.parametrize("ranges", [True, False], ids=["block-ranges", "blocks-one-by-one"])
+def test_a_node_behind_the_url_makes_the_scan_miss_nothing_and_count_nothing_twice(tron, account, chain,
+                                                                                   ranges) -> None:
     """Every other answer comes from a node 25 blocks behind, whose receipts of blocks it has not solidified
     are [] like an empty block's: such blocks are read again until their solidified body agrees."""
     store_id = new_store(tron, account)
@@ -382,6 +384,7 @@ def test_a_node_behind_the_url_makes_the_scan_miss_nothing_and_count_nothing_twi
     chain.add(trc20_transfer(1007, direct_address, 25_000_000))
     chain.advance(40)  # solid 1021: every payment is solidified before the watcher looks again
     chain.lag = 25  # its solidified height is 996: below every payment
+    chain.no_block_ranges = not ranges  # then the empty blocks' bodies are asked one by one
     for _ in range(40):
         tick(tron)
         with tron.uow() as uow:
@@ -393,7 +396,7 @@ def test_a_node_behind_the_url_makes_the_scan_miss_nothing_and_count_nothing_twi
         raise AssertionError(f"the scan did not catch up: {position}")
     solid_reads = {p["num"] for path, p, _ in chain.requests if path == "walletsolidity/gettransactioninfobyblocknum"}
     assert solid_reads == set(range(982, chain.solid + 1))
-    assert chain.calls("walletsolidity/getblockbylimitnext") > 0
+    assert chain.calls("walletsolidity/getblockbynum" if not ranges else "walletsolidity/getblockbylimitnext") > 0
     paid = view(tron, payout)
     assert sorted((p.amount, p.final) for p in paid.payments) == [(5_000_000, True)] * 5
     assert paid.status.value == "settled"

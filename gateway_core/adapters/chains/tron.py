@@ -7,8 +7,8 @@ body (`wallet/getblockbynum`), so a payment shows as `paid` as soon as it is in 
 answer several nodes, some behind the others: a node that has not solidified a block answers its
 receipts with `[]`, as for an empty block, so blocks whose receipts came back empty are confirmed
 empty by their solidified bodies (`walletsolidity/getblockbylimitnext`, one call per tick for all of
-them); a block whose body has transactions, or that the node lacks, stops the scan there until the next
-tick. A head block a node does not have yet is likewise read again. The cost per
+them); a block whose answers disagree (a body with transactions, or none) is asked once more, and if they
+still disagree the scan stops there until the next tick. A head block a node lacks is read again too. The cost per
 tick grows with blocks, not with open invoices: the watched addresses are a set looked up per transfer.
 """
 
@@ -118,9 +118,11 @@ class TronChain:
         bodies = self._solid_tx_counts(api, [n for n, infos in receipts if not infos])
         for number, infos in receipts:
             if not infos and bodies.get(number) != 0:
-                log.info("tron receipts and body disagree, block read again next tick",
-                         extra={"network": network, "block": number})
-                break
+                infos = self._read_again(api, number, bodies)
+                if infos is None:
+                    log.info("tron receipts and body disagree, block read again next tick",
+                             extra={"network": network, "block": number})
+                    break
             transfers += self._solidified(watch, infos)
             solid_done = self._solid_read[network] = number
         if solid_done < solid_to:
@@ -154,11 +156,41 @@ class TronChain:
             try:
                 answer = api.post("walletsolidity/getblockbylimitnext", {"startNum": first, "endNum": end})
             except TronApiError:
-                return counts
+                # A gateway without block ranges: the blocks one by one (an outage stops at the first failure).
+                return counts | TronChain._solid_tx_counts_each(api, [n for n in numbers if n >= first])
             for block in (answer or {}).get("block") or []:
                 number = _block_number(block)
                 counts[number] = len(block.get("transactions") or [])
             first = end
+        return counts
+
+    def _read_again(self, api: TronApi, number: int, bodies: dict[int, int]) -> list[dict[str, Any]] | None:
+        """Receipts of a block whose answers disagreed, asked once more (another node may answer): the
+        receipts if they now agree with a body, None to leave the block to the next tick."""
+        for _ in range(2):  # behind a balancer, the next answer may come from another node
+            if number not in bodies:
+                bodies.update(self._solid_tx_counts_each(api, [number]))
+        if number not in bodies:
+            return None
+        if bodies[number] == 0:
+            return []
+        try:
+            infos = api.post("walletsolidity/gettransactioninfobyblocknum", {"num": number})
+        except TronApiError:
+            return None
+        # A node that has the block solidified has every receipt of it: a non-empty list is the whole block.
+        return infos if isinstance(infos, list) and infos else None
+
+    @staticmethod
+    def _solid_tx_counts_each(api: TronApi, numbers: Sequence[int]) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for number in numbers:
+            try:
+                block = api.post("walletsolidity/getblockbynum", {"num": number})
+            except TronApiError:
+                break
+            if (block or {}).get("block_header"):
+                counts[number] = len(block.get("transactions") or [])
         return counts
 
     def _solidified(self, watch: Watch, infos: list[dict[str, Any]]) -> list[ObservedTransfer]:
