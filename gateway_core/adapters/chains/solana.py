@@ -4,8 +4,10 @@ Direct mode (a shared merchant wallet, one Solana Pay reference per quote): one
 `getSignaturesForAddress` per scanned account with `until` = its cursor, then `getTransaction` only for
 signatures this process has not read yet. Deposit mode (one derived key per invoice): the owners and
 their USDC token accounts are polled with `getMultipleAccounts`, 100 keys a call, and only accounts
-whose balance moved are read further, the same way as a direct account. Once the buyer picked an asset,
-only that asset's account is polled every tick; the other one is polled every `unchosen_every` seconds.
+whose balance moved are read further, the same way as a direct account, listed with `minContextSlot` at
+the balances' slot so that a node behind the others of the endpoint cannot list them without the payment.
+Once the buyer picked an asset, only that asset's account is polled every tick; the other one is polled
+every `unchosen_every` seconds.
 
 Cursors are per scanned account (scope `<account>`, position `<balance>|<signature>`): the signature is
 the newest signature that is finalized with every older one listed since the previous cursor finalized
