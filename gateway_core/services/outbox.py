@@ -42,7 +42,7 @@ from gateway_core.domain import money
 from gateway_core.domain.errors import DeliveryNotFound, ValidationFailed
 from gateway_core.domain.identifiers import new_event_id
 from gateway_core.domain.lifecycle import plan
-from gateway_core.services.views import invoice_view, payment_facts
+from gateway_core.services.views import fiat_received, invoice_view, payment_facts
 
 # Invoices created by a storefront adapter carry the platform as their contract and may have PlatformOrder rows.
 PLATFORM_CONTRACTS = frozenset({"woocommerce", "saleor", "shopify"})
@@ -135,16 +135,22 @@ def _platform_deliveries(session: Session, invoice: Invoice, event: Event, now: 
         wanted = (order.data or {}).get("events")
         if wanted is not None and event.type not in wanted:
             continue
-        installation = order.installation
-        body = {"event_type": event.type, "event_id": event.event_id, "occurred_at": event.created_at,
-                "order_ref": order.order_ref, "order": order.data or {}, "installation_id": installation.id,
-                "invoice": platform_invoice_facts(view)}
-        deliveries.append(Delivery(
-            store_id=invoice.store_id, **event_link(event), event_id=event.event_id, event_type=event.type,
-            invoice_number=invoice.number, channel=installation.platform,
-            endpoint=endpoint_for(session, invoice.store_id, installation.platform, installation.account, now),
-            body=dumps(body), headers={}, next_attempt_at=now, created_at=now, updated_at=now))
+        deliveries.append(platform_delivery(session, invoice, event, order, view, now))
     return deliveries
+
+
+def platform_delivery(session: Session, invoice: Invoice, event: Event, order: PlatformOrder, view: Any,
+                      now: datetime) -> Delivery:
+    """The report of one invoice event to one storefront order (not yet added to the session)."""
+    installation = order.installation
+    body = {"event_type": event.type, "event_id": event.event_id, "occurred_at": event.created_at,
+            "order_ref": order.order_ref, "order": order.data or {}, "installation_id": installation.id,
+            "invoice": platform_invoice_facts(view)}
+    return Delivery(
+        store_id=invoice.store_id, **event_link(event), event_id=event.event_id, event_type=event.type,
+        invoice_number=invoice.number, channel=installation.platform,
+        endpoint=endpoint_for(session, invoice.store_id, installation.platform, installation.account, now),
+        body=dumps(body), headers={}, next_attempt_at=now, created_at=now, updated_at=now)
 
 
 def platform_invoice_facts(view: Any) -> dict[str, Any]:
@@ -152,7 +158,8 @@ def platform_invoice_facts(view: Any) -> dict[str, Any]:
     return {"number": view.number, "status": view.status.value, "paid_late": view.paid_late,
             "overpaid": view.overpaid, "fiat_currency": view.fiat_currency, "fiat_amount": view.fiat_amount,
             "paid_asset": view.paid_asset, "payment_tx_id": view.payment_tx_id, "network": view.network,
-            "expires_at": view.expires_at}
+            "expires_at": view.expires_at, "fiat_received": fiat_received(view),
+            "fiat_received_in_window": fiat_received(view, ("matched",))}
 
 
 def _voltxt_deliveries(session: Session, invoice: Invoice, event: Event, now: datetime) -> list[Delivery]:

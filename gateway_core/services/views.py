@@ -123,6 +123,16 @@ class InvoiceView:
         )
 
 
+def fiat_received(view: InvoiceView, dispositions: Sequence[str] = COUNTED) -> Decimal:
+    """What the payments of these dispositions are worth in the invoice's fiat currency (its share of the amount
+    due, rounded down to the currency's minor unit)."""
+    due = {q.asset: q.amount_due for q in view.quotes}
+    share = sum((Fraction(p.amount, due[p.asset]) for p in view.payments
+                 if p.disposition in dispositions and due.get(p.asset)), Fraction(0))
+    minor = Fraction(money.fiat_to_minor(view.fiat_amount, view.fiat_currency)) * share
+    return money.minor_to_fiat(minor.numerator // minor.denominator, view.fiat_currency)
+
+
 def payment_facts(invoice: Invoice, now: datetime) -> PaymentFacts:
     """Fractions of the amount due seen and final, summed across assets (a buyer may mix SOL and USDC)."""
     due = {q.asset: q.amount_due for q in invoice.quotes}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -90,6 +91,9 @@ class ReportOutcome:
     accepted: bool
     already_processed: bool = False
     problem: str | None = None
+    kept: Mapping[str, Any] | None = None  # the event Saleor holds for this report (its earlier one if processed)
+    charged: Decimal = Decimal(0)  # the transaction's charged and pending amounts after the report
+    charge_pending: Decimal = Decimal(0)
 
 
 def report_event(transport: WebhookTransport, api_url: str, token: str, variables: Mapping[str, Any],
@@ -115,7 +119,19 @@ def read_report(result: HttpResult) -> ReportOutcome:
         return ReportOutcome(False, problem="transactionEventReport: no result in the answer")
     if report.get("errors"):
         return ReportOutcome(False, problem=f"transactionEventReport refused: {_first_message(report['errors'])}")
-    return ReportOutcome(True, already_processed=bool(report.get("alreadyProcessed")))
+    kept = report.get("transactionEvent")
+    transaction = report.get("transaction") if isinstance(report.get("transaction"), dict) else {}
+    return ReportOutcome(True, already_processed=bool(report.get("alreadyProcessed")),
+                         kept=kept if isinstance(kept, dict) else None,
+                         charged=_amount(transaction.get("chargedAmount")),
+                         charge_pending=_amount(transaction.get("chargePendingAmount")))
+
+
+def _amount(money: Any) -> Decimal:
+    """A Money object's amount (Saleor sends a JSON float; its decimal text is the amount)."""
+    value = money.get("amount") if isinstance(money, dict) else None
+    return Decimal(str(value)) if isinstance(value, int | float | Decimal) and not isinstance(value, bool) \
+        else Decimal(0)
 
 
 def _first_message(errors: Any) -> str:

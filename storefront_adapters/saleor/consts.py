@@ -14,7 +14,9 @@ PERMISSIONS = ("HANDLE_PAYMENTS",)
 REQUIRED_SALEOR_VERSION = ">=3.13"
 
 # The canonical invoice events reported back to Saleor with transactionEventReport (channel "saleor").
-REPORTED_EVENTS = ("invoice.paid", "invoice.confirmed", "invoice.expired", "invoice.underpaid")
+# (invoice.created is reported too, by the initialize handler: the INFO that offers Cancel.)
+REPORTED_EVENTS = ("invoice.partially_paid", "invoice.paid", "invoice.confirmed", "invoice.expired",
+                   "invoice.underpaid", "invoice.cancelled")
 
 _SOURCE_OBJECT = """sourceObject {
         __typename
@@ -90,7 +92,8 @@ TRANSACTION_EVENT_REPORT = """mutation VoltbridgeTransactionEventReport(
     externalUrl: $externalUrl, time: $time, availableActions: $availableActions
   ) {
     alreadyProcessed
-    transactionEvent { id type }
+    transaction { chargedAmount { amount } chargePendingAmount { amount } }
+    transactionEvent { id type pspReference message }
     errors { field message code }
   }
 }"""

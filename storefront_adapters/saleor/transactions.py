@@ -7,6 +7,7 @@ Saleor records as the transaction's event (the shop owner sees it in the dashboa
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,14 +16,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway_core.adapters.db import UnitOfWork
-from gateway_core.adapters.models import Invoice, PlatformOrder, Store
+from gateway_core.adapters.models import Delivery, Event, Invoice, PlatformOrder, Store
 from gateway_core.bootstrap import Services
 from gateway_core.domain.errors import GatewayError, InvalidState
+from gateway_core.domain.lifecycle import OPEN
 from gateway_core.services.invoices import accepted_assets, cancel_invoice, create_invoice
+from gateway_core.services.outbox import platform_delivery
 from gateway_core.services.views import InvoiceView, invoice_view
 from storefront_adapters.base import PlatformOrder as StorefrontOrder
-from storefront_adapters.saleor.adapter import SaleorAdapter, UnsupportedFlow, failure_answer, session_answer
-from storefront_adapters.saleor.consts import REPORTED_EVENTS
+from storefront_adapters.saleor.adapter import (
+    SaleorAdapter,
+    UnsupportedFlow,
+    cancelled_message,
+    failure_answer,
+    session_answer,
+)
+from storefront_adapters.saleor.consts import PLATFORM, REPORTED_EVENTS
 from storefront_adapters.saleor.installations import Installation
 
 ADAPTER = SaleorAdapter()
@@ -86,10 +95,31 @@ def initialize(svc: Services, installation: Installation, payload: Mapping[str, 
     try:
         with svc.uow() as uow:
             view, amount = open_order(uow, svc, installation, order)
+            if view.status in OPEN:
+                offer_cancel(uow.session, installation.id, order.order_id, svc.clock.now())
             answer = session_answer(view, amount, payment_url(svc, view.number))
     except GatewayError as exc:
         return failure_answer(_explain(exc), order.request.amount, code=exc.code)
     return answer
+
+
+def offer_cancel(session: Session, installation_id: int, transaction_id: str, now: datetime) -> None:
+    """Enqueue, once per transaction, the INFO report of the open invoice that offers Cancel in the dashboard.
+
+    Saleor ignores `actions` in a CHARGE_ACTION_REQUIRED answer; a report's availableActions it applies. The
+    order row is locked so that concurrent initialize requests enqueue it once.
+    """
+    order = session.execute(select(PlatformOrder).where(
+        PlatformOrder.installation_id == installation_id, PlatformOrder.order_ref == transaction_id)
+        .with_for_update()).scalar_one()
+    invoice = order.invoice
+    offered = select(Delivery.id).where(Delivery.channel == PLATFORM, Delivery.invoice_number == invoice.number,
+                                        Delivery.event_type == "invoice.created").limit(1)
+    if session.execute(offered).first() is not None:
+        return
+    created = session.execute(select(Event).where(Event.invoice_id == invoice.id, Event.type == "invoice.created")
+                              .order_by(Event.id).limit(1)).scalar_one()
+    session.add(platform_delivery(session, invoice, created, order, invoice_view(invoice, now), now))
 
 
 def process(svc: Services, installation: Installation, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,7 +149,7 @@ def cancel(svc: Services, installation: Installation, payload: Mapping[str, Any]
             cancel_invoice(uow, store, number, svc.clock)
         except InvalidState as exc:  # raised before anything is written: paid, expired or closed
             return _cancel_answer("CANCEL_FAILURE", number, amount, exc.message)
-    return _cancel_answer("CANCEL_SUCCESS", number, amount, f"Invoice {number} cancelled")
+    return _cancel_answer("CANCEL_SUCCESS", number, amount, cancelled_message(number), actions=[])
 
 
 def gateway_initialize(svc: Services, installation: Installation, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -137,8 +167,11 @@ def gateway_initialize(svc: Services, installation: Installation, payload: Mappi
     return {"data": data}
 
 
-def _cancel_answer(result: str, number: str | None, amount: Decimal | None, message: str) -> dict[str, Any]:
+def _cancel_answer(result: str, number: str | None, amount: Decimal | None, message: str,
+                   actions: list[str] | None = None) -> dict[str, Any]:
     answer: dict[str, Any] = {"result": result, "message": message}
+    if actions is not None:  # Saleor applies a cancel answer's actions: nothing is left to do once cancelled
+        answer["actions"] = actions
     if number is not None:
         answer["pspReference"] = number
     if amount is not None:

@@ -9,6 +9,20 @@ sync webhooks the way Saleor core does, publishes its JWKS, and answers the app'
 - GET /.well-known/jwks.json: the current public key only (as Saleor publishes it); every fetch is counted.
 - POST /graphql/: `query { app { id } }` and `transactionEventReport`, authorised by the app token, answered in
   the shape the selection set asks for; reports are recorded; `fail_next()` makes the next calls fail.
+- Transactions keep their events as Saleor core does (saleor/payment/utils.py, transaction_item_calculations.py,
+  graphql/payment/mutations/transaction/transaction_event_report.py):
+  * transactionInitialize records Saleor's own request event (CHARGE_REQUEST, not in calculations), calls the
+    app and applies its answer: a CHARGE_REQUEST answer becomes that request event, any other result a new
+    event whose pspReference the request event takes;
+  * a session answer's `actions` are applied only with AUTHORIZATION_REQUEST/SUCCESS, CHARGE_REQUEST and
+    CHARGE_SUCCESS results; a transactionEventReport's availableActions always (also when already processed);
+  * duplicates: an event with the same transaction, pspReference and type (ACTION_REQUIRED and INFO never
+    count) makes a report `alreadyProcessed: true` and changes nothing, or an INCORRECT_DETAILS error when the
+    amount differs;
+  * transactionProcess returns the recorded event without calling the app once a final session result
+    (AUTHORIZATION_*/CHARGE_REQUEST/SUCCESS/FAILURE) is in calculations;
+  * charged and pending amounts are recalculated from the events grouped by pspReference; the dashboard's
+    Cancel button exists only while CANCEL is among the transaction's availableActions.
 """
 
 from __future__ import annotations
@@ -38,9 +52,22 @@ PERMISSIONS = {"HANDLE_PAYMENTS", "HANDLE_CHECKOUTS", "MANAGE_ORDERS", "MANAGE_C
 SYNC_EVENTS = {"PAYMENT_GATEWAY_INITIALIZE_SESSION", "TRANSACTION_INITIALIZE_SESSION", "TRANSACTION_PROCESS_SESSION",
                "TRANSACTION_CANCELATION_REQUESTED", "TRANSACTION_CHARGE_REQUESTED", "TRANSACTION_REFUND_REQUESTED"}
 EVENT_TYPES = {"AUTHORIZATION_SUCCESS", "AUTHORIZATION_FAILURE", "AUTHORIZATION_ACTION_REQUIRED",
-               "AUTHORIZATION_REQUEST", "CHARGE_SUCCESS", "CHARGE_FAILURE", "CHARGE_ACTION_REQUIRED",
+               "AUTHORIZATION_REQUEST", "AUTHORIZATION_ADJUSTMENT", "CHARGE_SUCCESS", "CHARGE_FAILURE",
+               "CHARGE_ACTION_REQUIRED",
                "CHARGE_REQUEST", "CHARGE_BACK", "REFUND_SUCCESS", "REFUND_FAILURE", "REFUND_REQUEST",
                "REFUND_REVERSE", "CANCEL_SUCCESS", "CANCEL_FAILURE", "CANCEL_REQUEST", "INFO"}
+ACTIONS = {"CHARGE", "REFUND", "CANCEL"}
+# Results whose `actions` Saleor applies when a session webhook answers with them.
+ACTIONS_APPLIED_WITH = {"AUTHORIZATION_REQUEST", "AUTHORIZATION_SUCCESS", "CHARGE_REQUEST", "CHARGE_SUCCESS"}
+SESSION_RESULTS = {"CHARGE_SUCCESS", "CHARGE_FAILURE", "CHARGE_REQUEST", "CHARGE_ACTION_REQUIRED",
+                   "AUTHORIZATION_SUCCESS", "AUTHORIZATION_FAILURE", "AUTHORIZATION_REQUEST",
+                   "AUTHORIZATION_ACTION_REQUIRED", "CANCEL_SUCCESS"}
+FINAL_SESSION_RESULTS = {"AUTHORIZATION_FAILURE", "AUTHORIZATION_SUCCESS", "AUTHORIZATION_REQUEST", "CHARGE_FAILURE",
+                         "CHARGE_SUCCESS", "CHARGE_REQUEST"}
+NEVER_DUPLICATE = {"AUTHORIZATION_ACTION_REQUIRED", "CHARGE_ACTION_REQUIRED", "INFO"}
+AMOUNT_REQUIRED = {"AUTHORIZATION_REQUEST", "AUTHORIZATION_SUCCESS", "AUTHORIZATION_ACTION_REQUIRED",
+                   "AUTHORIZATION_ADJUSTMENT", "CHARGE_REQUEST", "CHARGE_SUCCESS", "CHARGE_ACTION_REQUIRED",
+                   "REFUND_REQUEST", "REFUND_SUCCESS", "CANCEL_REQUEST", "CANCEL_SUCCESS"}
 PERMISSION_DENIED = {"message": "To access this path, you need one of the following permissions: "
                                 "AUTHENTICATED_STAFF_USER, AUTHENTICATED_APP",
                      "extensions": {"exception": {"code": "PermissionDenied"}}}
@@ -125,11 +152,58 @@ def _floats(value: Any) -> Any:
 
 @dataclass
 class Transaction:
+    """A Saleor TransactionItem: its events (dicts: type, pspReference, amount, message, include, by) and the
+    actions the dashboard offers."""
+
     id: str
     amount: Decimal
     currency: str
     checkout_id: str
     events: list[dict[str, Any]] = field(default_factory=list)
+    available_actions: list[str] = field(default_factory=list)
+    psp_reference: str = ""
+
+    def add_event(self, type_: str, psp_reference: str, amount: Decimal, message: str = "", include: bool = True,
+                  by: str | None = "app") -> dict[str, Any]:
+        event = {"__typename": "TransactionEvent", "id": global_id("TransactionEvent", uuid.uuid4()),
+                 "type": type_, "pspReference": psp_reference, "amount": Decimal(amount), "message": message,
+                 "include": include, "by": by}
+        self.events.append(event)
+        return event
+
+    def existing(self, type_: str, psp_reference: str) -> dict[str, Any] | None:
+        """saleor.payment.utils.get_already_existing_event."""
+        if type_ in NEVER_DUPLICATE:
+            return None
+        return next((e for e in self.events if (e["type"], e["pspReference"]) == (type_, psp_reference)), None)
+
+    def amounts(self) -> dict[str, Decimal]:
+        """recalculate_transaction_amounts for the charge and cancel groups (events by pspReference)."""
+        groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        for event in self.events:
+            if not event.get("include", True) or not event["pspReference"]:
+                continue
+            kind, _, stage = event["type"].partition("_")
+            if kind in ("CHARGE", "CANCEL") and stage in ("REQUEST", "SUCCESS", "FAILURE"):
+                groups.setdefault((kind, event["pspReference"]), {})[stage] = event
+        totals = {"charged": Decimal(0), "chargePending": Decimal(0), "canceled": Decimal(0),
+                  "cancelPending": Decimal(0)}
+        for (kind, _), stages in groups.items():
+            done, pending = ("charged", "chargePending") if kind == "CHARGE" else ("canceled", "cancelPending")
+            if "REQUEST" in stages and not ("SUCCESS" in stages or "FAILURE" in stages):
+                totals[pending] += stages["REQUEST"]["amount"]
+            if "SUCCESS" in stages and ("FAILURE" not in stages or
+                                        self.events.index(stages["SUCCESS"]) > self.events.index(stages["FAILURE"])):
+                totals[done] += stages["SUCCESS"]["amount"]
+        return totals
+
+    def charge_status(self) -> str:
+        """The checkout's charge status: pending charges count as covering it (checkout/payment_utils.py)."""
+        amounts = self.amounts()
+        covered = amounts["charged"] + amounts["chargePending"]
+        if covered <= 0:
+            return "NONE"
+        return "FULL" if covered >= self.amount else "PARTIAL"
 
 
 @dataclass(frozen=True)
@@ -309,10 +383,87 @@ class FakeSaleor:
         signature = (sign or self.key.sign)(body)
         return urlsplit(hook["targetUrl"]).path, body, self.webhook_headers(event, signature)
 
+    # -- Saleor's side of the session webhooks (what the storefront's and dashboard's mutations do) ---------
+
+    def transaction_initialize(self, client: Any, tx: Transaction, action_type: str = "CHARGE",
+                               **fields: Any) -> tuple[Any, dict[str, Any] | None]:
+        """transactionInitialize: Saleor's request event, the webhook, then the answer applied to the transaction.
+
+        Returns the HTTP response and the event Saleor recorded for the answer (None if it was not JSON)."""
+        request_type = "CHARGE_REQUEST" if action_type == "CHARGE" else "AUTHORIZATION_REQUEST"
+        obj = self.initialize_event(tx, action_type=action_type, **fields)
+        request = tx.add_event(request_type, "", obj["action"]["amount"], include=False, by=None)
+        response = self._post(client, "TRANSACTION_INITIALIZE_SESSION", obj)
+        return response, self._session_result(tx, request, response)
+
+    def transaction_process(self, client: Any, tx: Transaction) -> tuple[Any, dict[str, Any]]:
+        """transactionProcess: the recorded final event if there is one (the app is not called), else the
+        webhook with its answer applied to the request event of transactionInitialize."""
+        done = next((e for e in tx.events if e["type"] in FINAL_SESSION_RESULTS and e.get("include", True)), None)
+        if done is not None:
+            return None, done
+        request = next(e for e in tx.events if e["type"] in ("CHARGE_REQUEST", "AUTHORIZATION_REQUEST")
+                       and not e.get("include", True))
+        response = self._post(client, "TRANSACTION_PROCESS_SESSION", self.process_event(tx))
+        event = self._session_result(tx, request, response)
+        assert event is not None, response.get_data(as_text=True)
+        return response, event
+
+    def request_cancel(self, client: Any, tx: Transaction) -> tuple[Any, dict[str, Any]]:
+        """The dashboard's Cancel button (transactionRequestAction CANCEL), which exists only when offered."""
+        assert "CANCEL" in tx.available_actions, f"the dashboard offers no Cancel: {tx.available_actions}"
+        request = tx.add_event("CANCEL_REQUEST", "", Decimal(0), include=False, by="staff")
+        response = self._post(client, "TRANSACTION_CANCELATION_REQUESTED", self.cancel_event(tx, tx.psp_reference))
+        answer = simplejson.loads(response.data, use_decimal=True)
+        if answer.get("pspReference") is not None:
+            request["pspReference"], request["include"] = answer["pspReference"], True
+        event = tx.add_event(answer["result"], answer.get("pspReference") or "", answer.get("amount") or 0,
+                             answer.get("message") or "")
+        if answer.get("actions") is not None:
+            tx.available_actions = sorted(set(answer["actions"]))
+        return response, event
+
+    def _post(self, client: Any, event: str, obj: dict[str, Any]) -> Any:
+        path, body, headers = self.webhook(event, obj)
+        return client.post(path, data=body, headers=headers)
+
+    def _session_result(self, tx: Transaction, request: dict[str, Any], response: Any) -> dict[str, Any] | None:
+        """create_transaction_event_for_transaction_session."""
+        try:
+            answer = simplejson.loads(response.data, use_decimal=True)
+        except ValueError:
+            return None
+        result = answer.get("result") if isinstance(answer, dict) else None
+        if response.status_code != 200 or result not in SESSION_RESULTS:
+            return tx.add_event("CHARGE_FAILURE", request["pspReference"], request["amount"],
+                                f"Missing or invalid value for `result`: {result}")
+        psp = answer.get("pspReference") or ""
+        amount = Decimal(answer.get("amount") if answer.get("amount") is not None else request["amount"])
+        if result in ("AUTHORIZATION_REQUEST", "CHARGE_REQUEST"):
+            request.update(type=result, amount=amount, pspReference=psp, include=True,
+                           message=answer.get("message") or "", by="app")
+            event = request
+        else:
+            event = tx.existing(result, psp)
+            if event is not None and event["amount"] != amount:
+                return tx.add_event("CHARGE_FAILURE", psp, request["amount"],
+                                    "The transaction with provided `pspReference` and `type` already exists "
+                                    "with different amount.")
+            event = event or tx.add_event(result, psp, amount, answer.get("message") or "")
+            request["pspReference"] = psp
+        if result in ACTIONS_APPLIED_WITH:
+            tx.psp_reference = psp
+            if answer.get("actions") is not None:
+                tx.available_actions = sorted(set(answer["actions"]))
+        elif psp and tx.psp_reference != psp:
+            tx.psp_reference = psp
+        return event
+
     # -- the GraphQL API ---------------------------------------------------------------------------------
 
     def fail_next(self, *modes: str) -> None:
-        """The next GraphQL calls fail, one per mode: 'http_500', 'graphql_error' or 'mutation_error'."""
+        """The next GraphQL calls fail, one per mode: 'http_500', 'graphql_error', 'mutation_error', or
+        'lost_answer' (the report is processed, the answer is a 502)."""
         with self._lock:
             self._failures.extend(modes)
 
@@ -344,9 +495,12 @@ class FakeSaleor:
             return 200, {"errors": [PERMISSION_DENIED], "data": {"transactionEventReport": None}}
         result = self._report(args, failure)
         self._record(args, authorization, result.pop("_answered"))
-        return 200, {"data": {"transactionEventReport": project(root.selection_set, result)}}
+        if failure == "lost_answer":  # Saleor did the work; the answer never reached the app
+            return 502, {"errors": [{"message": "Bad Gateway"}]}
+        return 200, {"data": {"transactionEventReport": _floats(project(root.selection_set, result))}}
 
     def _report(self, args: dict[str, Any], failure: str | None) -> dict[str, Any]:
+        """transactionEventReport as Saleor core runs it (see the module docstring)."""
         def refused(field_name: str, message: str, code: str) -> dict[str, Any]:
             return {"__typename": "TransactionEventReport", "alreadyProcessed": None, "transaction": None,
                     "transactionEvent": None, "_answered": code,
@@ -358,21 +512,56 @@ class FakeSaleor:
         tx = self.transactions.get(args.get("id") or "")
         if tx is None:
             return refused("id", f"Couldn't resolve to a node: {args.get('id')}", "NOT_FOUND")
-        if args.get("type") not in EVENT_TYPES:
+        kind = args.get("type")
+        if kind not in EVENT_TYPES:
             return refused("type", "Unknown event type.", "INVALID")
+        psp = args.get("pspReference")
+        if not isinstance(psp, str):
+            return refused("pspReference", "pspReference is required.", "REQUIRED")
+        actions = args.get("availableActions")
+        if actions is not None and not set(actions) <= ACTIONS:
+            return refused("availableActions", "Unknown action.", "INVALID")
         amount = args.get("amount")
-        if not isinstance(amount, Decimal | int) or amount <= 0 or not args.get("pspReference"):
-            return refused("amount", "Amount and pspReference are required.", "REQUIRED")
-        key = (args["type"], args["pspReference"], Decimal(amount))
-        seen = next((e for e in tx.events if (e["type"], e["pspReference"], e["amount"]) == key), None)
-        event = seen or {"__typename": "TransactionEvent", "id": global_id("TransactionEvent", len(tx.events) + 1),
-                         "type": args["type"], "pspReference": args["pspReference"], "amount": Decimal(amount),
-                         "message": args.get("message") or ""}
+        if amount is None:
+            if kind in AMOUNT_REQUIRED:
+                return refused("amount", f"The `amount` field is required for {kind} event.", "REQUIRED")
+            amount = Decimal(0)  # INFO; the app reports every other amount
+        elif isinstance(amount, str):  # PositiveDecimal parses strings as well as numbers
+            try:
+                amount = Decimal(amount)
+            except ArithmeticError:
+                return refused("amount", "Amount must be a positive decimal.", "INVALID")
+        if not isinstance(amount, Decimal | int) or amount < 0 or (amount == 0 and kind != "INFO"):
+            return refused("amount", "Amount must be a positive decimal.", "INVALID")
+        seen = tx.existing(kind, psp)
+        if seen is not None and seen["amount"] != Decimal(amount):
+            return refused("pspReference", "The transaction with provided `pspReference` and `type` already exists "
+                                           "with different amount.", "INCORRECT_DETAILS")
         if seen is None:
-            tx.events.append(event)
+            event = tx.add_event(kind, psp, Decimal(amount), args.get("message") or "")
+            if kind in ACTIONS_APPLIED_WITH and not tx.psp_reference:
+                tx.psp_reference = psp
+        if actions is not None:  # applied also when the event was already processed
+            tx.available_actions = sorted(set(actions))
+        amounts = tx.amounts()
         return {"__typename": "TransactionEventReport", "alreadyProcessed": seen is not None,
-                "transaction": {"__typename": "TransactionItem", "id": tx.id}, "transactionEvent": event,
+                "transaction": {"__typename": "TransactionItem", "id": tx.id, "pspReference": tx.psp_reference,
+                                "chargedAmount": self.money(tx, amounts["charged"]),
+                                "chargePendingAmount": self.money(tx, amounts["chargePending"]),
+                                "availableActions": tx.available_actions},
+                "transactionEvent": self.event_object(tx, seen or event),
                 "errors": [], "_answered": "already_processed" if seen else "ok"}
+
+    @staticmethod
+    def money(tx: Transaction, amount: Decimal) -> dict[str, Any]:
+        return {"__typename": "Money", "amount": amount, "currency": tx.currency}
+
+    @classmethod
+    def event_object(cls, tx: Transaction, event: dict[str, Any]) -> dict[str, Any]:
+        """A TransactionEvent as the GraphQL API shows it."""
+        return {"__typename": "TransactionEvent", "id": event["id"], "type": event["type"],
+                "pspReference": event["pspReference"], "message": event["message"],
+                "amount": cls.money(tx, event["amount"])}
 
     def _record(self, args: dict[str, Any], authorization: str | None, answered: str) -> None:
         with self._lock:

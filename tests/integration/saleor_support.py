@@ -57,9 +57,16 @@ def send(client: Any, saleor: FakeSaleor, event: str, obj: dict[str, Any], **opt
 
 
 def initialize(client: Any, saleor: FakeSaleor, tx: Transaction, **fields: Any) -> dict[str, Any]:
-    response = send(client, saleor, "TRANSACTION_INITIALIZE_SESSION", saleor.initialize_event(tx, **fields))
+    """transactionInitialize on the fake Saleor (its request event, our answer applied); our answer."""
+    response, _ = saleor.transaction_initialize(client, tx, **fields)
     assert response.status_code == 200, response.get_data(as_text=True)
     return exact(response)
+
+
+def process(client: Any, saleor: FakeSaleor, tx: Transaction) -> dict[str, Any]:
+    """transactionProcess on the fake Saleor: the event it holds afterwards (our answer, if it called us)."""
+    _, event = saleor.transaction_process(client, tx)
+    return event
 
 
 def exact(response: Any) -> Any:
