@@ -111,7 +111,7 @@ def offer_cancel(session: Session, installation_id: int, transaction_id: str, no
     """
     order = session.execute(select(PlatformOrder).where(
         PlatformOrder.installation_id == installation_id, PlatformOrder.order_ref == transaction_id)
-        .with_for_update()).scalar_one()
+        .with_for_update(of=PlatformOrder)).scalar_one()
     invoice = order.invoice
     offered = select(Delivery.id).where(Delivery.channel == PLATFORM, Delivery.invoice_number == invoice.number,
                                         Delivery.event_type == "invoice.created").limit(1)

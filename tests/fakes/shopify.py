@@ -1,6 +1,12 @@
 """A fake Shopify on 127.0.0.1: the OAuth token endpoint and the Payments Apps GraphQL API of every shop,
 with documented response shapes, every call recorded, and failures on demand (to show the outbox retrying).
 
+Every GraphQL document is validated and executed against the checked-in Payments Apps schema of the API
+version in the URL (tests/contracts/shopify/payments-apps-<version>.graphql, graphql-core's build_schema,
+validate, variable coercion and execution): unknown fields or arguments, wrong enum values, a DateTime that is
+not ISO 8601, an undeclared or missing variable get Shopify's 200 with `errors`, and the answer holds exactly
+the fields selected. A version with no schema file is a 404, as an unsupported version is on Shopify.
+
 Also what Shopify sends us, signed as Shopify signs it (written from Shopify's docs, independently of
 storefront_adapters.shopify.wire): payment and refund session requests, the OAuth callback query (hex
 HMAC-SHA256 of the sorted query), and webhooks (base64 HMAC-SHA256 of the raw body).
@@ -16,13 +22,65 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLScalarType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    build_schema,
+    execute_sync,
+    parse,
+    validate,
+    value_from_ast_untyped,
+)
+from graphql.execution.values import get_variable_values
+
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 GRAPHQL_PATH = re.compile(r"^/payments_apps/api/(?P<version>[0-9]{4}-[0-9]{2}|unstable)/graphql\.json$")
-MUTATION = re.compile(r"\{\s*(?P<field>\w+)\s*\(")
+SCHEMAS = Path(__file__).resolve().parents[1] / "contracts" / "shopify"
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _datetime(value: Any) -> str:
+    if not isinstance(value, str) or not ISO_DATETIME.match(value):
+        raise GraphQLError(f"Invalid DateTime: {value!r} is not an ISO 8601 date and time with an offset")
+    datetime.fromisoformat(value.replace("Z", "+00:00"))  # a real date (no 2026-02-30)
+    return value
+
+
+def _url(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
+        raise GraphQLError(f"Invalid URL: {value!r}")
+    return value
+
+
+@cache
+def payments_apps_schema(version: str) -> GraphQLSchema | None:
+    """The checked-in Payments Apps schema of this API version, with its custom scalars checked (None: none)."""
+    path = SCHEMAS / f"payments-apps-{version}.graphql"
+    if not path.is_file():
+        return None
+    schema = build_schema(path.read_text())
+    for name, check in (("DateTime", _datetime), ("URL", _url)):
+        scalar = schema.type_map[name]
+        assert isinstance(scalar, GraphQLScalarType)
+
+        def literal(node: Any, variables: Any = None, check: Any = check) -> Any:
+            return check(value_from_ast_untyped(node, variables))
+
+        # graphql-core 3.3 coerces with coerce_input_*; 3.2 with parse_*
+        for attribute, function in (("coerce_input_value", check), ("parse_value", check),
+                                    ("coerce_input_literal", literal), ("parse_literal", literal)):
+            setattr(scalar, attribute, function)
+    return schema
 
 
 @dataclass
@@ -44,6 +102,7 @@ class Call:
 class _Session:
     state: str = "open"  # open | pending | resolved | rejected
     reason: dict[str, Any] | None = None
+    pending_expires_at: str | None = None
 
 
 @dataclass
@@ -139,7 +198,9 @@ class FakeShopify:
     def _answer(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any, str | None]:
         if path == "/admin/oauth/access_token":
             return self._token(raw)
-        if not GRAPHQL_PATH.match(path):
+        match = GRAPHQL_PATH.match(path)
+        schema = payments_apps_schema(match.group("version")) if match else None
+        if schema is None:
             return 404, {"errors": "Not Found"}, None
         token = next((v for k, v in headers.items() if k.lower() == "x-shopify-access-token"), "")
         shop = self.tokens.get(token)
@@ -147,11 +208,20 @@ class FakeShopify:
             return 401, {"errors": INVALID_TOKEN}, None
         try:
             request = json.loads(raw)
-            match = MUTATION.search(request["query"])
-            assert match is not None
-            mutation = match.group("field")
-        except (ValueError, KeyError, AssertionError):
-            return 200, {"errors": [{"message": "Parse error", "extensions": {"code": "PARSE_ERROR"}}]}, None
+            document = parse(request["query"])
+        except (ValueError, KeyError, TypeError, GraphQLError) as exc:
+            return 200, {"errors": [{"message": f"Parse error: {exc}", "extensions": {"code": "PARSE_ERROR"}}]}, None
+        problems = validate(schema, document)
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if not problems and len(operations) == 1:
+            coerced = get_variable_values(schema, operations[0].variable_definitions or (),
+                                          request.get("variables") or {})
+            problems = coerced if isinstance(coerced, list) else []
+        if problems:
+            return 200, {"errors": [_error(p) for p in problems]}, None
+        (root,) = operations[0].selection_set.selections
+        assert isinstance(root, FieldNode)
+        mutation = root.name.value
         with self._lock:
             failure = self.failures.pop(0) if self.failures else None
         if failure == "http_500":
@@ -161,7 +231,13 @@ class FakeShopify:
         if failure == "graphql_errors":
             return 200, {"errors": [{"message": "Internal error. Looks like something went wrong on our end.",
                                      "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}, mutation
-        return 200, {"data": {mutation: self._mutate(shop, mutation, request.get("variables") or {})}}, mutation
+        root_value = {name: (lambda _info, _name=name, **args: self._mutate(shop, _name, args))
+                      for name in schema.type_map["Mutation"].fields}  # type: ignore[attr-defined]
+        result = execute_sync(schema, document, root_value, variable_values=request.get("variables") or {})
+        answer: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            answer["errors"] = [_error(e) for e in result.errors]
+        return 200, answer, mutation
 
     def _token(self, raw: bytes) -> tuple[int, Any, None]:
         try:
@@ -176,31 +252,58 @@ class FakeShopify:
                          "error_description": "The authorization code was not found or was already used"}, None
         return 200, {"access_token": self.install(shop), "scope": self.scope}, None
 
-    def _mutate(self, shop: str, mutation: str, variables: dict[str, Any]) -> dict[str, Any]:
+    def _mutate(self, shop: str, mutation: str, args: dict[str, Any]) -> dict[str, Any]:
+        """One mutation with its coerced arguments; the answer carries every field, GraphQL picks the selected."""
         if mutation == "paymentsAppConfigure":
-            self.configured[shop] = variables
-            return {"paymentsAppConfiguration": {"externalHandle": variables.get("externalHandle"),
-                                                 "ready": variables.get("ready")}, "userErrors": []}
-        if mutation == "refundSessionReject":
-            self.refunds[variables["id"]] = variables["reason"]
-            return {"refundSession": {"id": variables["id"]}, "userErrors": []}
-        gid = variables.get("id", "")
+            self.configured[shop] = args
+            return {"paymentsAppConfiguration": {"externalHandle": args.get("externalHandle"),
+                                                 "ready": args["ready"]}, "userErrors": []}
+        if mutation in ("refundSessionReject", "refundSessionResolve"):
+            if mutation == "refundSessionReject":
+                self.refunds[args["id"]] = args["reason"]
+            state = ({"__typename": "RefundSessionStateRejected", "code": "REJECTED", **args["reason"],
+                      "reason": args["reason"]["code"]} if mutation == "refundSessionReject"
+                     else {"__typename": "RefundSessionStateResolved", "code": "RESOLVED"})
+            return {"refundSession": {"id": args["id"], "state": state}, "userErrors": []}
+        gid = args["id"]
         session = self.sessions.setdefault(gid, _Session())
         target = {"paymentSessionPending": "pending", "paymentSessionResolve": "resolved",
-                  "paymentSessionReject": "rejected"}.get(mutation)
-        if target is None:
-            return {"userErrors": [{"field": None, "message": f"unknown mutation {mutation}"}]}
+                  "paymentSessionReject": "rejected"}[mutation]
         allowed = {"pending": {"open"}, "resolved": {"open", "pending", "resolved"},
                    "rejected": {"open", "pending", "rejected"}}[target]
         if session.state not in allowed:
             return {"paymentSession": None,
-                    "userErrors": [{"field": ["id"], "message": f"Payment session is already {session.state}"}]}
+                    "userErrors": [{"field": ["id"], "message": f"Payment session is already {session.state}",
+                                    "code": "PAYMENT_SESSION_INVALID_STATE"}]}
         session.state = target
         if target == "rejected" and session.reason is None:
-            session.reason = variables.get("reason")
+            session.reason = args.get("reason")
+        if target == "pending":
+            session.pending_expires_at = args["pendingExpiresAt"]
         token = gid.rsplit("/", 1)[-1]
-        return {"paymentSession": {"id": gid, "nextAction": {"action": "REDIRECT", "context": {
-            "redirectUrl": f"https://{shop}/checkouts/c/{token}/processing"}}}, "userErrors": []}
+        return {"paymentSession": {
+            "id": gid, "authorizationExpiresAt": None, "pendingExpiresAt": session.pending_expires_at,
+            "state": self._state(session),
+            "nextAction": {"action": "REDIRECT", "context": {
+                "__typename": "PaymentSessionActionsRedirect",
+                "redirectUrl": f"https://{shop}/checkouts/c/{token}/processing"}}}, "userErrors": []}
+
+    @staticmethod
+    def _state(session: _Session) -> dict[str, Any]:
+        if session.state == "pending":
+            return {"__typename": "PaymentSessionStatePending", "code": "PENDING", "reason": None}
+        if session.state == "rejected":
+            reason = session.reason or {}
+            return {"__typename": "PaymentSessionStateRejected", "code": "REJECTED",
+                    "reason": reason.get("code", "PROCESSING_ERROR"), "merchantMessage": reason.get("merchantMessage")}
+        return {"__typename": "PaymentSessionStateResolved", "code": "RESOLVED"}
+
+
+def _error(error: GraphQLError) -> dict[str, Any]:
+    """A GraphQL error as Shopify words one (message, locations, path)."""
+    formatted: dict[str, Any] = dict(error.formatted)
+    formatted.setdefault("extensions", {"code": "GRAPHQL_VALIDATION_FAILED"})
+    return formatted
 
 
 # -- what Shopify sends us -------------------------------------------------------------------------------------
