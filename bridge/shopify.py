@@ -96,13 +96,30 @@ def require_client_certificate() -> None:
         raise ClientCertificateRequired("This client certificate is not Shopify's")
 
 
+def _session_trace(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """What identifies a session request in the log: Shopify's request id (what Shopify support asks for),
+    the session's id and the shop."""
+    session_id = payload.get("id")
+    return {"shopify_request_id": request.headers.get("Shopify-Request-Id") or None, "session_kind": kind,
+            "session_id": session_id if isinstance(session_id, str) else None,
+            "shop": shop_domain(request.headers.get("Shopify-Shop-Domain"))}
+
+
 @bp.post("/payment_sessions")
 def payment_sessions() -> Response:
     """Shopify's start-payment request: the invoice for this session and the pay page to send the buyer to."""
     require_client_certificate()
-    shop = _shop(request.headers.get("Shopify-Shop-Domain"), "Shopify-Shop-Domain")
-    svc = services()
-    started = start_payment(svc, shop, read_json_object())
+    payload = read_json_object()
+    trace = _session_trace("payment", payload)
+    try:
+        shop = _shop(request.headers.get("Shopify-Shop-Domain"), "Shopify-Shop-Domain")
+        svc = services()
+        started = start_payment(svc, shop, payload)
+    except GatewayError as exc:
+        log.warning("shopify payment session refused", extra={**trace, "error_code": exc.code})
+        raise
+    log.info("shopify payment session", extra={**trace, "invoice_number": started.view.number,
+                                               "new_invoice": started.created})
     redirect_url = f"{svc.settings.public_url}/pay/{started.view.number}"
     return json_response({"redirect_url": redirect_url}, 201 if started.created else 200)
 
@@ -111,8 +128,15 @@ def payment_sessions() -> Response:
 def refund_sessions() -> Response:
     """Shopify's refund request: accepted (201), then rejected through the outbox with the reason."""
     require_client_certificate()
-    shop = _shop(request.headers.get("Shopify-Shop-Domain"), "Shopify-Shop-Domain")
-    start_refund(services(), shop, parse_refund_session(read_json_object()))
+    payload = read_json_object()
+    trace = {**_session_trace("refund", payload), "payment_id": payload.get("payment_id")}
+    try:
+        shop = _shop(request.headers.get("Shopify-Shop-Domain"), "Shopify-Shop-Domain")
+        start_refund(services(), shop, parse_refund_session(payload))
+    except GatewayError as exc:
+        log.warning("shopify refund session refused", extra={**trace, "error_code": exc.code})
+        raise
+    log.info("shopify refund session", extra=trace)
     return Response(status=201)
 
 
@@ -152,9 +176,9 @@ def auth() -> Response:
     """The app URL: send the merchant to their shop's consent screen, with a state nonce bound to this browser."""
     api_key, api_secret = _app_credentials()
     shop = _shop(request.args.get("shop"), "shop")
-    if "hmac" in request.args and not query_signed(request.args.to_dict(flat=False), api_secret):
-        raise InvalidSignature("The install link's HMAC does not match")
     svc = services()
+    if "hmac" in request.args and not query_signed(request.args.to_dict(flat=False), api_secret, svc.clock.now()):
+        raise InvalidSignature("The install link's HMAC does not match (or it is more than a day old)")
     with svc.uow() as uow:
         install.allowed_installation(uow.session, shop)
     nonce = secrets.token_urlsafe(24)
@@ -183,8 +207,8 @@ def _check_state(shop: str) -> None:
 def auth_callback() -> Response:
     """Shopify's redirect after consent: check HMAC, state and shop; exchange the code; keep the token."""
     api_key, api_secret = _app_credentials()
-    if not query_signed(request.args.to_dict(flat=False), api_secret):
-        raise InvalidSignature("The callback's HMAC does not match")
+    if not query_signed(request.args.to_dict(flat=False), api_secret, services().clock.now()):
+        raise InvalidSignature("The callback's HMAC does not match (or it is more than a day old)")
     shop = _shop(request.args.get("shop"), "shop")
     _check_state(shop)
     code = request.args.get("code", "")

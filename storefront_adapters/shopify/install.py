@@ -11,12 +11,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.jsonwire import dumps, iso, loads
-from gateway_core.adapters.models import Invoice, PlatformInstallation
+from gateway_core.adapters.models import (
+    Delivery,
+    DeliveryAttempt,
+    Email,
+    Event,
+    Invoice,
+    PlatformInstallation,
+    WebhookEndpoint,
+)
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.ports import Clock, WebhookTransport
@@ -121,11 +129,15 @@ def uninstall(session: Session, shop: str, now: datetime) -> bool:
     return True
 
 
-def redact_shop(session: Session, shop: str) -> bool:
-    """shop/redact (48 hours after uninstalling): forget the shop: its installation and session records.
+REDACTED_SHOP = "redacted-shop"
 
-    Invoices stay: they are the merchant's payment records on their own gateway, and hold no shop data
-    beyond the shop's domain in their metadata, which is cleared.
+
+def redact_shop(session: Session, shop: str) -> bool:
+    """shop/redact (48 hours after uninstalling): forget the shop: its installation, its session records, and
+    its domain wherever it was written (invoice descriptions and URLs, delivery bodies and the answers Shopify
+    gave, emails, events, the endpoint of its API).
+
+    Invoices stay: they are the merchant's payment records on their own gateway, with the domain replaced.
     """
     installation = installation_for(session, shop)
     if installation is None:
@@ -135,8 +147,31 @@ def redact_shop(session: Session, shop: str) -> bool:
     for invoice in invoices.scalars():
         if (invoice.extra or {}).get("shop") == shop:
             invoice.extra = {k: v for k, v in (invoice.extra or {}).items() if k != "shop"}
+    session.flush()
+    in_stores = {Invoice: Invoice.store_id.in_(store_ids), Delivery: Delivery.store_id.in_(store_ids),
+                 Email: Email.store_id.in_(store_ids), Event: Event.store_id.in_(store_ids),
+                 WebhookEndpoint: WebhookEndpoint.store_id.in_(store_ids),
+                 DeliveryAttempt: DeliveryAttempt.delivery_id.in_(
+                     select(Delivery.id).where(Delivery.store_id.in_(store_ids)))}
+    for model, columns in _SHOP_TEXT.items():
+        for column in columns:
+            text = cast(getattr(model, column), Text)  # JSON columns too: as their stored text
+            session.execute(update(model).where(in_stores[model], text.contains(shop))
+                            .values({column: func.replace(text, shop, REDACTED_SHOP)})
+                            .execution_options(synchronize_session=False))
     session.delete(installation)
     return True
+
+
+# Where a shop's domain can be written: the text columns of rows about the store's invoices.
+_SHOP_TEXT: dict[Any, tuple[str, ...]] = {
+    Invoice: ("description", "extra", "success_url", "cancel_url"),
+    Delivery: ("body", "headers", "last_error"),
+    DeliveryAttempt: ("error", "response_excerpt"),
+    Email: ("subject", "text_body", "html_body"),
+    Event: ("data",),
+    WebhookEndpoint: ("url",),
+}
 
 
 def redact_customer(session: Session, shop: str, email: str | None) -> int:

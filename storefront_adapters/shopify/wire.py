@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 # Shopify's own check for a shop's permanent domain (the OAuth and install links carry it as `shop`).
@@ -57,24 +59,46 @@ def settings_url(shop: str, client_id: str) -> str:
 # -- signatures ----------------------------------------------------------------------------------------------
 
 
-def _query_value(values: Sequence[str]) -> str:
-    # A repeated parameter (ids[]=1&ids[]=2) is signed the way Shopify renders it: ["1", "2"].
-    return values[0] if len(values) == 1 else "[" + ", ".join(f'"{v}"' for v in values) + "]"
+QUERY_MAX_AGE = timedelta(days=1)  # shopify_python_api's replay window for signed queries
+
+
+def _signature_pairs(params: Mapping[str, Sequence[str]]) -> Iterator[str]:
+    """`key=value` pairs as shopify_python_api's Session.calculate_hmac encodes them (escaped, unsorted)."""
+    for key, values in params.items():
+        if key == "hmac":
+            continue
+        if key.endswith("[]"):  # ids[]=1&ids[]=2 is signed as ids=["1", "2"] (JSON, in the order sent)
+            key, value = key.rstrip("[]"), json.dumps([str(v) for v in values])
+        elif len(values) == 1:
+            value = values[0]
+        else:
+            raise ValueError(f"{key} is repeated without []: Shopify never signs that")
+        # Delimiters are escaped so that no pair can pass for two (or two for one).
+        key = key.replace("%", "%25").replace("=", "%3D")
+        yield f"{key}={value.replace('%', '%25')}".replace("&", "%26")
 
 
 def query_hmac(params: Mapping[str, Sequence[str]], secret: str) -> str:
-    """Hex HMAC-SHA256 of the sorted `key=value` pairs joined by '&', without `hmac` (and legacy `signature`)."""
-    message = "&".join(f"{key}={_query_value(values)}" for key, values in sorted(params.items())
-                       if key not in ("hmac", "signature"))
+    """Hex HMAC-SHA256 of the encoded `key=value` pairs, sorted and joined by '&', `hmac` left out."""
+    message = "&".join(sorted(_signature_pairs(params)))
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def query_signed(params: Mapping[str, Sequence[str]], secret: str) -> bool:
-    """Whether Shopify signed this query string (OAuth callback, install link) with the app's secret."""
+def query_signed(params: Mapping[str, Sequence[str]], secret: str, now: datetime) -> bool:
+    """Whether Shopify signed this query string (OAuth callback, install link) with the app's secret, within
+    a day of `now` by its `timestamp` (an older or far-future link could be a replay)."""
     given = params.get("hmac")
-    if not secret or not given or len(given) != 1:
+    stamps = params.get("timestamp")
+    if not secret or not given or len(given) != 1 or not stamps or len(stamps) != 1:
         return False
-    return hmac.compare_digest(query_hmac(params, secret), given[0].lower())
+    try:
+        signed_at = datetime.fromtimestamp(int(stamps[0]), UTC)
+        expected = query_hmac(params, secret)
+    except (ValueError, OverflowError, OSError):
+        return False
+    if abs(now - signed_at) > QUERY_MAX_AGE:
+        return False
+    return hmac.compare_digest(expected, given[0].lower())
 
 
 def webhook_hmac(body: bytes, secret: str) -> str:

@@ -352,11 +352,17 @@ def session_headers(shop: str, subject: str | None = None) -> dict[str, str]:
     return headers
 
 
-def signed_query(params: dict[str, str], secret: str) -> str:
-    """Shopify's signed redirect query: hmac = hex HMAC-SHA256 of the other params sorted as key=value&..."""
-    message = "&".join(f"{k}={params[k]}" for k in sorted(params))
+def signed_query(params: dict[str, Any], secret: str) -> str:
+    """Shopify's signed redirect query: hmac = hex HMAC-SHA256 of the other params as `key=value` ('&', '%' and
+    '=' escaped; `key[]` lists as key=["a", "b"]), sorted and joined by '&'. List values repeat the key."""
+    def pair(key: str, value: Any) -> str:
+        if key.endswith("[]"):
+            key, value = key[:-2], json.dumps([str(v) for v in value])
+        return f"{key.replace('%', '%25').replace('=', '%3D')}={str(value).replace('%', '%25')}".replace("&", "%26")
+
+    message = "&".join(sorted(pair(k, v) for k, v in params.items()))
     digest = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
-    return urlencode({**params, "hmac": digest})
+    return urlencode({**params, "hmac": digest}, doseq=True)
 
 
 def webhook_headers(topic: str, shop: str, body: bytes, secret: str) -> dict[str, str]:

@@ -3,6 +3,9 @@ names, exact amounts, and the adapter behind the storefront protocol."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs
 
@@ -11,8 +14,8 @@ import pytest
 from gateway_core.domain.errors import ValidationFailed
 from storefront_adapters.base import StorefrontAdapter
 from storefront_adapters.shopify.adapter import ShopifyAdapter, parse_payment_session, parse_refund_session
-from storefront_adapters.shopify.wire import query_signed, shop_domain, webhook_signed
-from tests.fakes.shopify import payment_session, refund_session, webhook_headers
+from storefront_adapters.shopify.wire import query_hmac, query_signed, shop_domain, webhook_signed
+from tests.fakes.shopify import payment_session, refund_session, signed_query, webhook_headers
 
 # The worked example of Shopify's OAuth docs (app secret "hush").
 DOCUMENTED = ("code=0907a61c0c8d55e99db179b68161bc00"
@@ -20,13 +23,54 @@ DOCUMENTED = ("code=0907a61c0c8d55e99db179b68161bc00"
               "&shop=some-shop.myshopify.com&state=0.6784241404160823&timestamp=1337178173")
 
 
+SIGNED_AT = datetime.fromtimestamp(1337178173, UTC)
+
+
 def test_the_oauth_query_hmac_matches_shopifys_documented_example() -> None:
     params = parse_qs(DOCUMENTED)
-    assert query_signed(params, "hush")
-    assert not query_signed(params, "not-hush")
-    assert not query_signed({**params, "shop": ["other-shop.myshopify.com"]}, "hush")
-    assert not query_signed({k: v for k, v in params.items() if k != "hmac"}, "hush")
-    assert not query_signed(params, "")
+    assert query_signed(params, "hush", SIGNED_AT)
+    assert not query_signed(params, "not-hush", SIGNED_AT)
+    assert not query_signed({**params, "shop": ["other-shop.myshopify.com"]}, "hush", SIGNED_AT)
+    assert not query_signed({k: v for k, v in params.items() if k != "hmac"}, "hush", SIGNED_AT)
+    assert not query_signed(params, "", SIGNED_AT)
+
+
+# shopify_python_api's own vectors (test/session_test.py: test_hmac_calculation, ..._with_ampersand_and_equal_sign_
+# characters, test_param_validation_of_param_values_with_lists), with its values as a query parser gives them.
+def test_query_hmacs_are_computed_as_shopify_python_api_computes_them() -> None:
+    documented = {"shop": ["some-shop.myshopify.com"], "code": ["a94a110d86d2452eb3e2af4cfb8a3828"],
+                  "timestamp": ["1337178173"]}
+    assert query_hmac(documented, "hush") == "2cb1a277650a659f1b11e92a4a64275b128e037f2c3390e3c8fd2d8721dac9e2"
+    escaped = hmac.new(b"secret", b"a=1%26b=2&c%3D3%26d=4", hashlib.sha256).hexdigest()
+    assert query_hmac({"a": ["1&b=2"], "c=3&d": ["4"]}, "secret") == escaped
+    listed = {"shop": ["some-shop.myshopify.com"], "ids[]": ["2", "1"]}
+    assert query_hmac(listed, "hush") == "b93b9f82996f6f8bf9f1b7bbddec284c8fabacdc4e12dc80550b4705f3003b1e"
+    assert query_hmac({**listed, "ids[]": ["1", "2"]}, "hush") != query_hmac(listed, "hush")  # order is signed
+    assert query_hmac({"a": ["100%"]}, "k") == hmac.new(b"k", b"a=100%25", hashlib.sha256).hexdigest()
+    with pytest.raises(ValueError):
+        query_hmac({"ids": ["1", "2"]}, "hush")  # a repeated key without [] is nothing Shopify signs
+
+
+@pytest.mark.parametrize("offset, valid", [(timedelta(0), True), (timedelta(hours=23), True),
+                                           (-timedelta(hours=23), True), (timedelta(days=1, seconds=1), False),
+                                           (-timedelta(days=1, seconds=1), False)])
+def test_signed_queries_are_accepted_for_a_day(offset: timedelta, valid: bool) -> None:
+    params = {"shop": ["some-shop.myshopify.com"], "code": ["a94a110d86d2452eb3e2af4cfb8a3828"],
+              "timestamp": ["1337178173"], "hmac": ["2cb1a277650a659f1b11e92a4a64275b128e037f2c3390e3c8fd2d8721dac9e2"]}
+    assert query_signed(params, "hush", SIGNED_AT + offset) is valid
+
+
+def test_a_signed_query_needs_one_numeric_timestamp() -> None:
+    params = parse_qs(DOCUMENTED)
+    assert not query_signed({k: v for k, v in params.items() if k != "timestamp"}, "hush", SIGNED_AT)
+    assert not query_signed({**params, "timestamp": ["soon"]}, "hush", SIGNED_AT)
+    assert not query_signed({**params, "timestamp": ["1337178173", "1337178173"]}, "hush", SIGNED_AT)
+
+
+def test_the_fake_shopify_signs_queries_the_same_way() -> None:
+    query = signed_query({"shop": "some-shop.myshopify.com", "ids[]": ["2", "1"], "a": "1&b=2",
+                          "timestamp": "1337178173"}, "hush")
+    assert query_signed(parse_qs(query), "hush", SIGNED_AT)
 
 
 def test_webhook_hmac_is_base64_over_the_raw_body() -> None:
