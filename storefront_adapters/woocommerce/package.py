@@ -14,7 +14,7 @@ PLUGIN_SLUG = "voltbridge-woocommerce"
 MAIN_FILE = f"{PLUGIN_SLUG}.php"
 # Zip entries carry no timestamps we do not choose: a rebuild of the same files gives the same bytes.
 _FIXED_TIME = (2024, 1, 1, 0, 0, 0)
-_SHIPPED = (".php", ".txt")
+_SHIPPED = (".php", ".txt", ".js", ".svg", ".pot")  # code, readme, the blocks script, its icon, translations
 
 _lock = threading.Lock()
 _cached: tuple[tuple[tuple[str, int, int], ...], bytes] | None = None

@@ -2,7 +2,8 @@
 real gateway: PHP checkout creates the invoice over HTTP, the Python side pays it, the signed webhooks reach the
 plugin's wc-api endpoint under `php -S`, and the order moves pending -> on-hold -> processing.
 
-Needs Debian's php-cli and phpunit (.ci/run installs them); a missing PHP fails the run rather than skipping it.
+Needs Debian's php-cli, phpunit and nodejs (scripts/system-packages installs them); a missing one fails the run
+rather than skipping it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,11 +29,13 @@ from werkzeug.serving import make_server
 
 from gateway_core.adapters.models import Delivery
 from gateway_core.clock import FrozenClock
+from gateway_core.domain.money import FIAT_EXPONENTS
 from gateway_core.services.dispatch import dispatcher_for
 from gateway_core.services.invoices import public_invoice
 from gateway_core.services.sandbox import simulate_payment
 from gateway_core.services.stores import create_store
 from storefront_adapters.woocommerce.package import PLUGIN_DIR, build_zip
+from storefront_adapters.woocommerce.pot import POT_PATH, build_pot
 from tests.conftest import running_app, running_services, tick
 from tests.integration.notify_support import notify_settings_for
 
@@ -86,6 +90,11 @@ def test_zip_is_a_wordpress_plugin_with_its_header_and_nothing_else(client: Any)
     assert "Plugin Name:" in main and "WC requires at least:" in main
     assert "voltbridge-woocommerce/includes/class-wc-gateway-voltbridge.php" in names
     assert "voltbridge-woocommerce/readme.txt" in names
+    # the Cart/Checkout blocks script and its icon, and the translation template (issue 20, points 5 and 7)
+    for shipped_file in ("assets/js/blocks.js", "assets/images/voltbridge.svg",
+                         "includes/class-voltbridge-blocks.php", "languages/voltbridge-woocommerce.pot"):
+        assert f"voltbridge-woocommerce/{shipped_file}" in names
+    assert "registerPaymentMethod" in archive.read("voltbridge-woocommerce/assets/js/blocks.js").decode()
     assert not any("plugin-tests" in name or "stubs" in name for name in names)  # tests never ship
     shipped = {n.removeprefix("voltbridge-woocommerce/") for n in names if not n.endswith("/")}
     on_disk = {p.relative_to(PLUGIN_DIR).as_posix() for p in PLUGIN_DIR.rglob("*") if p.is_file()}
@@ -119,6 +128,65 @@ def test_phpunit_unit_suite_passes() -> None:
     result = _phpunit({}, "--testsuite", "unit")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OK (" in result.stdout and "Skipped" not in result.stdout
+
+
+def test_the_translation_template_is_current() -> None:
+    assert POT_PATH.read_text() == build_pot(), "run: python -m storefront_adapters.woocommerce.pot"
+    assert "Voltbridge: crypto payments are hidden at checkout" in POT_PATH.read_text()
+
+
+def test_the_plugin_offers_exactly_the_currencies_the_gateway_prices() -> None:
+    source = (PLUGIN_DIR / "includes" / "class-wc-gateway-voltbridge.php").read_text()
+    match = re.search(r"const PRICED_CURRENCIES = array\(([^)]*)\);", source)
+    assert match is not None
+    assert sorted(re.findall(r"'([A-Z]{3})'", match.group(1))) == sorted(FIAT_EXPONENTS)
+
+
+# What the blocks script gets from WordPress (window.wc, window.wp), and what it hands registerPaymentMethod,
+# with its React elements rendered to plain objects.
+BLOCKS_HARNESS = """
+const registered = [];
+const h = (type, props, ...children) => ({type, props: props || {}, children: children.flat()});
+const render = (node) => {
+  if (node === null || typeof node !== 'object') return node;
+  if (typeof node.type === 'function') return render(node.type(node.props));
+  const kids = [].concat(node.props.children || [], node.children).map(render);
+  return {tag: node.type, props: Object.fromEntries(Object.entries(node.props).filter(([k]) => k !== 'children')),
+          children: kids};
+};
+globalThis.window = {
+  wc: {wcSettings: {getSetting: (name, fallback) => name === 'voltbridge_data' ? SETTINGS : fallback},
+       wcBlocksRegistry: {registerPaymentMethod: (config) => registered.push(config)}},
+  wp: {element: {createElement: h}, htmlEntities: {decodeEntities: (t) => t.replace(/&amp;/g, '&')},
+       i18n: {__: (t) => t}},
+};
+require(process.argv[2]);
+const config = registered[0];
+console.log(JSON.stringify({count: registered.length, name: config.name, ariaLabel: config.ariaLabel,
+  supports: config.supports, canMakePayment: config.canMakePayment({}), label: render(config.label),
+  content: render(config.content), edit: render(config.edit)}));
+"""
+
+
+def test_the_blocks_script_registers_the_method_with_title_description_and_icon(tmp_path: Path) -> None:
+    settings = {"title": "Crypto &amp; stablecoins", "description": "Pay from your wallet.",
+                "icon": "https://shop.test/wp-content/plugins/voltbridge-woocommerce/assets/images/voltbridge.svg",
+                "supports": ["products"]}
+    harness = tmp_path / "harness.js"
+    harness.write_text(f"const SETTINGS = {json.dumps(settings)};\n{BLOCKS_HARNESS}")
+    result = subprocess.run([_tool("node"), str(harness), str(PLUGIN_DIR / "assets" / "js" / "blocks.js")],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert (seen["count"], seen["name"], seen["ariaLabel"]) == (1, "voltbridge", "Crypto & stablecoins")
+    assert seen["supports"] == {"features": ["products"]} and seen["canMakePayment"] is True
+    assert seen["label"]["tag"] == "span" and seen["label"]["props"] == {"className": "voltbridge-blocks-label"}
+    icon, title = seen["label"]["children"]
+    assert icon["tag"] == "img" and icon["props"]["src"] == settings["icon"] and icon["props"]["alt"] == ""
+    assert title == {"tag": "span", "props": {"key": "title"}, "children": ["Crypto & stablecoins"]}
+    assert seen["content"] == {"tag": "p", "props": {"className": "voltbridge-blocks-description"},
+                               "children": ["Pay from your wallet."]}
+    assert seen["edit"] == seen["content"]
 
 
 # -- the round trip against a real gateway ------------------------------------------------------------------

@@ -26,6 +26,9 @@ abstract class VbTestCase extends TestCase {
 		$GLOBALS['vb_nonce_ok']   = true;
 		$GLOBALS['vb_transients'] = array();
 		WC_Admin_Settings::$errors = array();
+		$GLOBALS['vb_wc']          = null; // a new request: gateways read their settings afresh
+		$GLOBALS['vb_scripts']     = array();
+		delete_option( 'woocommerce_currency' );
 		update_option(
 			'woocommerce_voltbridge_settings',
 			array(

@@ -13,6 +13,8 @@ define( 'VB_PLUGIN_FILE', VB_PLUGIN_DIR . '/voltbridge-woocommerce.php' );
 require_once VB_PLUGIN_FILE;
 do_action( 'before_woocommerce_init' );
 do_action( 'plugins_loaded' );
+do_action( 'woocommerce_blocks_loaded' );
+do_action( 'init' );
 
 /** Gateway settings from the environment (the pytest orchestration passes its real gateway here). */
 function vb_settings_from_env() {

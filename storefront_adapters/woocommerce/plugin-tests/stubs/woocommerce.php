@@ -16,6 +16,77 @@ namespace Automattic\WooCommerce\Utilities {
 	}
 }
 
+namespace Automattic\WooCommerce\Blocks\Payments\Integrations {
+	/** WooCommerce Blocks' AbstractPaymentMethodType (IntegrationInterface): as in WooCommerce 9.x. */
+	abstract class AbstractPaymentMethodType {
+		protected $name     = '';
+		protected $settings = array();
+
+		abstract public function initialize();
+
+		protected function get_setting( $name, $default = '' ) {
+			return isset( $this->settings[ $name ] ) ? $this->settings[ $name ] : $default;
+		}
+
+		public function get_name() {
+			return $this->name;
+		}
+
+		public function is_active() {
+			return true;
+		}
+
+		public function get_payment_method_script_handles() {
+			return array();
+		}
+
+		public function get_payment_method_script_handles_for_admin() {
+			return $this->get_payment_method_script_handles();
+		}
+
+		public function get_supported_features() {
+			return array( 'products' );
+		}
+
+		public function get_payment_method_data() {
+			return array();
+		}
+
+		public function get_script_handles() {
+			return $this->get_payment_method_script_handles();
+		}
+
+		public function get_editor_script_handles() {
+			return $this->get_payment_method_script_handles_for_admin();
+		}
+
+		public function get_script_data() {
+			return $this->get_payment_method_data();
+		}
+	}
+}
+
+namespace Automattic\WooCommerce\Blocks\Payments {
+	use Automattic\WooCommerce\Blocks\Payments\Integrations\AbstractPaymentMethodType;
+
+	/** The registry handed to woocommerce_blocks_payment_method_type_registration (IntegrationRegistry). */
+	class PaymentMethodRegistry {
+		/** @var AbstractPaymentMethodType[] */
+		public $registered = array();
+
+		/** As IntegrationRegistry::register: initialize() runs on registration; a name registers once. */
+		public function register( $integration ) {
+			$name = $integration->get_name();
+			if ( isset( $this->registered[ $name ] ) ) {
+				return false;
+			}
+			$integration->initialize();
+			$this->registered[ $name ] = $integration;
+			return true;
+		}
+	}
+}
+
 namespace {
 
 	$GLOBALS['vb_notices'] = array();
@@ -90,6 +161,8 @@ namespace {
 					'date_paid'      => null,
 					'meta'           => array(),
 					'notes'          => array(),
+					'created_via'    => 'checkout',
+					'date_modified'  => vb_now(),
 				),
 				$fields
 			);
@@ -141,6 +214,14 @@ namespace {
 
 		public function get_order_key() {
 			return $this->data['order_key'];
+		}
+
+		public function get_created_via() {
+			return $this->data['created_via'];
+		}
+
+		public function get_date_modified_timestamp() {
+			return (int) $this->data['date_modified'];
 		}
 
 		public function get_payment_method() {
@@ -226,7 +307,9 @@ namespace {
 			return true;
 		}
 
+		/** As WooCommerce: saving stamps the modification time. */
 		public function save() {
+			$this->data['date_modified'] = vb_now();
 			$data = $this->data;
 			VB_Order_Store::update(
 				function ( $all ) use ( $data ) {
@@ -248,6 +331,33 @@ namespace {
 	function wc_get_order( $order_id ) {
 		$orders = VB_Order_Store::all();
 		return isset( $orders[ (string) $order_id ] ) ? new WC_Order( $orders[ (string) $order_id ] ) : false;
+	}
+
+	/** The store's currency (option woocommerce_currency), through the filter multi-currency plugins use. */
+	function get_woocommerce_currency() {
+		return apply_filters( 'woocommerce_currency', get_option( 'woocommerce_currency', 'USD' ) );
+	}
+
+	/**
+	 * As wc_cancel_unpaid_orders() (WooCommerce's cron for "Hold stock"): with stock management on, pending
+	 * orders not modified for the hold minutes are cancelled, unless woocommerce_cancel_unpaid_order says no
+	 * (its default: the order was created at checkout).
+	 */
+	function wc_cancel_unpaid_orders() {
+		$held_duration = get_option( 'woocommerce_hold_stock_minutes', 60 );
+		if ( $held_duration < 1 || 'yes' !== get_option( 'woocommerce_manage_stock', 'yes' ) ) {
+			return;
+		}
+		$cutoff = vb_now() - absint( $held_duration ) * 60;
+		foreach ( VB_Order_Store::all() as $data ) {
+			if ( 'pending' !== $data['status'] || (int) $data['date_modified'] >= $cutoff ) {
+				continue;
+			}
+			$order = wc_get_order( $data['id'] );
+			if ( apply_filters( 'woocommerce_cancel_unpaid_order', 'checkout' === $order->get_created_via(), $order ) ) {
+				$order->update_status( 'cancelled', 'Unpaid order cancelled - time limit reached.' );
+			}
+		}
 	}
 
 	function wc_add_notice( $message, $type = 'success' ) {
@@ -332,8 +442,44 @@ namespace {
 			return update_option( $this->get_option_key(), $this->settings );
 		}
 
+		/** As WC_Payment_Gateway::is_available() without a cart: enabled. */
+		public function is_available() {
+			return 'yes' === $this->enabled;
+		}
+
+		public function supports( $feature ) {
+			return in_array( $feature, $this->supports, true );
+		}
+
 		public function get_return_url( $order = null ) {
 			return $order ? $order->get_checkout_order_received_url() : home_url( 'checkout/order-received/' );
+		}
+	}
+
+	/** WC_Payment_Gateways: instantiates the registered gateways once (their constructors hook wc-api actions). */
+	class WC_Payment_Gateways {
+		public $payment_gateways = array();
+
+		public function __construct() {
+			foreach ( apply_filters( 'woocommerce_payment_gateways', array() ) as $class ) {
+				$gateway                                = new $class();
+				$this->payment_gateways[ $gateway->id ] = $gateway;
+			}
+		}
+
+		/** Every gateway by id. */
+		public function payment_gateways() {
+			return $this->payment_gateways;
+		}
+
+		/** As WooCommerce: the gateways whose is_available() says so. */
+		public function get_available_payment_gateways() {
+			return array_filter(
+				$this->payment_gateways,
+				function ( $gateway ) {
+					return $gateway->is_available();
+				}
+			);
 		}
 	}
 
@@ -345,24 +491,20 @@ namespace {
 			return home_url( '?wc-api=' . rawurlencode( $request ) );
 		}
 
-		/** Instantiates the registered gateways once (their constructors hook the wc-api actions). */
+		/** As WC()->payment_gateways(): the WC_Payment_Gateways instance, made on first use. */
 		public function payment_gateways() {
 			if ( null === $this->gateways ) {
-				$this->gateways = array();
-				foreach ( apply_filters( 'woocommerce_payment_gateways', array() ) as $class ) {
-					$gateway                        = new $class();
-					$this->gateways[ $gateway->id ] = $gateway;
-				}
+				$this->gateways = new WC_Payment_Gateways();
 			}
 			return $this->gateways;
 		}
 	}
 
+	/** WC(): one instance per request ($GLOBALS['vb_wc'], which a test resets to start a new request). */
 	function WC() {
-		static $instance = null;
-		if ( null === $instance ) {
-			$instance = new VB_WooCommerce();
+		if ( empty( $GLOBALS['vb_wc'] ) ) {
+			$GLOBALS['vb_wc'] = new VB_WooCommerce();
 		}
-		return $instance;
+		return $GLOBALS['vb_wc'];
 	}
 }

@@ -300,3 +300,58 @@ function wp_remote_retrieve_body( $response ) {
 function wp_unslash( $value ) {
 	return is_string( $value ) ? stripslashes( $value ) : $value;
 }
+
+// -- plugins, scripts and translations ---------------------------------------------------------------------
+
+$GLOBALS['vb_scripts']      = array();
+$GLOBALS['vb_script_i18n']  = array();
+$GLOBALS['vb_textdomains']  = array();
+$GLOBALS['vb_time']         = null;
+
+/** As WordPress: the URL of a file relative to the plugin file's folder (WP_PLUGIN_URL is wp-content/plugins). */
+function plugins_url( $path = '', $plugin = '' ) {
+	$url = home_url( 'wp-content/plugins' );
+	if ( '' !== $plugin ) {
+		$url .= '/' . basename( dirname( $plugin ) );
+	}
+	return $url . ( '' !== $path ? '/' . ltrim( $path, '/' ) : '' );
+}
+
+function plugin_dir_path( $file ) {
+	return trailingslashit( dirname( $file ) );
+}
+
+/** As WordPress: "<folder>/<main file>" relative to the plugins directory. */
+function plugin_basename( $file ) {
+	return basename( dirname( $file ) ) . '/' . basename( $file );
+}
+
+function wp_parse_url( $url, $component = -1 ) {
+	return parse_url( $url, $component );
+}
+
+function wp_register_script( $handle, $src, $deps = array(), $ver = false, $in_footer = false ) {
+	$GLOBALS['vb_scripts'][ $handle ] = array(
+		'src'       => $src,
+		'deps'      => $deps,
+		'ver'       => $ver,
+		'in_footer' => $in_footer,
+	);
+	return true;
+}
+
+function wp_set_script_translations( $handle, $domain = 'default', $path = '' ) {
+	$GLOBALS['vb_script_i18n'][ $handle ] = array( $domain, $path );
+	return true;
+}
+
+/** As WordPress: loads <path>/<domain>-<locale>.mo relative to WP_PLUGIN_DIR; records the call. */
+function load_plugin_textdomain( $domain, $deprecated = false, $plugin_rel_path = false ) {
+	$GLOBALS['vb_textdomains'][ $domain ] = $plugin_rel_path;
+	return true;
+}
+
+/** time(), or the test's clock when one is set. */
+function vb_now() {
+	return null === $GLOBALS['vb_time'] ? time() : $GLOBALS['vb_time'];
+}

@@ -62,3 +62,24 @@ function voltbridge_wc_admin_notice() {
 	$class = 'success' === $notice['type'] ? 'notice-success' : 'notice-error';
 	echo '<div class="notice ' . esc_attr( $class ) . '"><p>' . esc_html( $notice['message'] ) . '</p></div>';
 }
+
+/**
+ * While the store's currency is one the gateway cannot price, the method is hidden at checkout: say so.
+ */
+function voltbridge_wc_currency_notice() {
+	if ( ! current_user_can( 'manage_woocommerce' ) ) {
+		return;
+	}
+	$settings = get_option( 'woocommerce_voltbridge_settings', array() );
+	$currency = get_woocommerce_currency();
+	if ( ! is_array( $settings ) || 'yes' !== ( isset( $settings['enabled'] ) ? $settings['enabled'] : 'no' ) || WC_Gateway_Voltbridge::prices( $currency ) ) {
+		return;
+	}
+	$message = sprintf(
+		/* translators: 1: the store's currency, 2: the currencies the gateway prices */
+		__( 'Voltbridge: crypto payments are hidden at checkout because the gateway cannot price orders in %1$s. It prices orders in %2$s.', 'voltbridge-woocommerce' ),
+		$currency,
+		implode( ', ', WC_Gateway_Voltbridge::PRICED_CURRENCIES )
+	);
+	echo '<div class="notice notice-warning"><p>' . esc_html( $message ) . '</p></div>';
+}

@@ -69,6 +69,27 @@ class Voltbridge_Client {
 	}
 
 	/**
+	 * Whether the API key may be sent to this gateway URL: https, or http to this machine (localhost, 127.0.0.1,
+	 * [::1]) for a local test gateway.
+	 *
+	 * @param string $url Gateway base URL.
+	 * @return bool
+	 */
+	public static function safe_url( $url ) {
+		$parts  = wp_parse_url( (string) $url );
+		$scheme = isset( $parts['scheme'] ) ? strtolower( $parts['scheme'] ) : '';
+		$host   = isset( $parts['host'] ) ? strtolower( trim( $parts['host'], '[]' ) ) : '';
+		if ( '' === $host || isset( $parts['user'] ) || isset( $parts['pass'] ) ) {
+			return false;
+		}
+		if ( 'https' === $scheme ) {
+			return true;
+		}
+		$local = in_array( $host, array( 'localhost', '127.0.0.1', '::1' ), true ) || '.localhost' === substr( $host, -10 );
+		return 'http' === $scheme && $local;
+	}
+
+	/**
 	 * Creates the invoice, or gets the existing one back for an identical retry (same external id and total).
 	 *
 	 * @param array $fields Invoice fields of the VOLTXT create request (without api_key and network).
@@ -115,6 +136,10 @@ class Voltbridge_Client {
 	private function post( $path, array $body ) {
 		if ( '' === $this->base_url || '' === $this->api_key ) {
 			throw new Voltbridge_Api_Error( 'The gateway URL or API key is not configured.', 'NOT_CONFIGURED', 0 );
+		}
+		if ( ! self::safe_url( $this->base_url ) ) {
+			// The key travels in the body: never in clear over a network (a URL saved before this check existed).
+			throw new Voltbridge_Api_Error( 'The gateway URL must use https:// (http:// only for a gateway on this machine).', 'INSECURE_GATEWAY_URL', 0 );
 		}
 		$body['api_key'] = $this->api_key;
 		$body['network'] = $this->network;

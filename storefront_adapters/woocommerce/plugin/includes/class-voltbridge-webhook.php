@@ -15,6 +15,7 @@ class Voltbridge_Webhook {
 	const META_INVOICE     = '_voltbridge_invoice_number';
 	const META_EXTERNAL_ID = '_voltbridge_external_id';
 	const META_PAYMENT_URL = '_voltbridge_payment_url';
+	const META_EXPIRES_AT  = '_voltbridge_invoice_expires_at';
 	const META_EVENTS      = '_voltbridge_events';
 	const EVENTS_KEPT      = 50;
 

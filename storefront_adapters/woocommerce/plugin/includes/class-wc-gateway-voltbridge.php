@@ -16,6 +16,12 @@ class WC_Gateway_Voltbridge extends WC_Payment_Gateway {
 	const CLOSED_STATUSES = array( 'expired', 'cancelled' );
 
 	/**
+	 * The currencies the gateway prices invoices in (gateway_core/domain/money.py FIAT_EXPONENTS; the suite
+	 * checks that the two lists agree). Elsewhere the method is hidden: an invoice could not be created.
+	 */
+	const PRICED_CURRENCIES = array( 'AED', 'AUD', 'BRL', 'CAD', 'CHF', 'CNY', 'CZK', 'DKK', 'EUR', 'GBP', 'HKD', 'HUF', 'INR', 'JPY', 'KRW', 'MXN', 'NOK', 'NZD', 'PLN', 'SEK', 'SGD', 'TRY', 'USD', 'ZAR' );
+
+	/**
 	 * Sets the gateway up and hooks its endpoints.
 	 */
 	public function __construct() {
@@ -123,11 +129,32 @@ class WC_Gateway_Voltbridge extends WC_Payment_Gateway {
 	 */
 	public function validate_base_url_field( $key, $value ) {
 		$value = untrailingslashit( trim( (string) $value ) );
-		if ( '' !== $value && ! preg_match( '#^https?://[^\s/]+#i', $value ) ) {
-			WC_Admin_Settings::add_error( __( 'Voltbridge: the gateway URL must start with https:// (or http:// for a local test gateway).', 'voltbridge-woocommerce' ) );
+		if ( '' !== $value && ( ! preg_match( '#^https?://[^\s/]+#i', $value ) || ! Voltbridge_Client::safe_url( $value ) ) ) {
+			// The API key is sent to this URL with every request: over plain http anyone on the way could read it.
+			WC_Admin_Settings::add_error( __( 'Voltbridge: the gateway URL must start with https:// (http:// only for a gateway on this machine: localhost, 127.0.0.1 or [::1]).', 'voltbridge-woocommerce' ) );
 			return $this->get_option( $key );
 		}
 		return esc_url_raw( $value );
+	}
+
+	/**
+	 * Offered at checkout (classic and blocks) only when enabled and the store's currency is one the gateway
+	 * prices; the admin notice says why it is hidden otherwise.
+	 *
+	 * @return bool
+	 */
+	public function is_available() {
+		return parent::is_available() && self::prices( get_woocommerce_currency() );
+	}
+
+	/**
+	 * Whether the gateway can price an invoice in this currency.
+	 *
+	 * @param string $currency ISO 4217 code.
+	 * @return bool
+	 */
+	public static function prices( $currency ) {
+		return in_array( strtoupper( (string) $currency ), self::PRICED_CURRENCIES, true );
 	}
 
 	/**
@@ -237,6 +264,7 @@ class WC_Gateway_Voltbridge extends WC_Payment_Gateway {
 		$number   = (string) $invoice['invoice_number'];
 		$previous = (string) $order->get_meta( Voltbridge_Webhook::META_INVOICE );
 		$order->update_meta_data( Voltbridge_Webhook::META_INVOICE, $number );
+		$order->update_meta_data( Voltbridge_Webhook::META_EXPIRES_AT, $this->expires_at( $invoice ) );
 		$order->update_meta_data( Voltbridge_Webhook::META_EXTERNAL_ID, $external_id );
 		$order->update_meta_data( Voltbridge_Webhook::META_PAYMENT_URL, esc_url_raw( $invoice['payment_url'] ) );
 		if ( $previous !== $number ) {
@@ -252,6 +280,17 @@ class WC_Gateway_Voltbridge extends WC_Payment_Gateway {
 		}
 		$order->save();
 		return $invoice;
+	}
+
+	/**
+	 * When the invoice stops taking payments (Unix time): the gateway's expiry_date, else the configured hours.
+	 *
+	 * @param array $invoice The gateway's invoice.
+	 * @return int
+	 */
+	private function expires_at( array $invoice ) {
+		$given = isset( $invoice['expiry_date'] ) && is_string( $invoice['expiry_date'] ) ? strtotime( $invoice['expiry_date'] ) : false;
+		return false !== $given ? (int) $given : time() + 3600 * (int) $this->get_option( 'expiry_hours', '24' );
 	}
 
 	/**
