@@ -261,8 +261,9 @@ class FakeShopify:
         if mutation in ("refundSessionReject", "refundSessionResolve"):
             if mutation == "refundSessionReject":
                 self.refunds[args["id"]] = args["reason"]
-            state = ({"__typename": "RefundSessionStateRejected", "code": "REJECTED", **args["reason"],
-                      "reason": args["reason"]["code"]} if mutation == "refundSessionReject"
+            state = ({"__typename": "RefundSessionStateRejected", "code": "REJECTED",
+                      "merchantMessage": args["reason"].get("merchantMessage"), "reason": args["reason"]["code"]}
+                     if mutation == "refundSessionReject"
                      else {"__typename": "RefundSessionStateResolved", "code": "RESOLVED"})
             return {"refundSession": {"id": args["id"], "state": state}, "userErrors": []}
         gid = args["id"]
