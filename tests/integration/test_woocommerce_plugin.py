@@ -252,6 +252,8 @@ def test_checkout_and_signed_webhooks_move_the_order(gateway: dict[str, Any], tm
         assert view.external_id == order["meta"]["_voltbridge_external_id"]
         assert view.callback_url == f"http://127.0.0.1:{shop_port}/?wc-api=voltbridge"
         assert str(view.fiat_amount) == "25.00" and view.fiat_currency == "USD"
+        # the stock hold follows the gateway's own expiry (issue 20, point 6)
+        assert order["meta"]["_voltbridge_invoice_expires_at"] == int(view.expires_at.timestamp())
 
         # A forged webhook is refused by the plugin and changes nothing.
         forged = json.dumps({"event_type": "payment_completed", "invoice_number": number, "status": "paid",
