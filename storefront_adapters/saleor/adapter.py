@@ -202,6 +202,16 @@ def charge_reports(event_type: str, invoice: Mapping[str, Any], amount: Decimal)
         return [ChargeReport("CHARGE_SUCCESS", psp, value, _clip(
             f"{asset} payment for invoice {number} is final{late}{tx}{over}"), CLOSED_ACTIONS)
             for psp, value in _parts(invoice, amount, closed_short=False)]
+    if event_type == "invoice.payment_dropped":  # emitted before the invoice moves back to open
+        if invoice.get("status") != "paid":
+            return [ChargeReport("INFO", number, max(received, Decimal("0.01")), _clip(
+                f"A transfer for invoice {number} was dropped by the network before it became final; "
+                f"{_plain_amount(received, currency)} of {_plain_amount(amount, currency)} received{by}"),
+                OPEN_ACTIONS)]
+        # The pending charge did not happen: its CHARGE_FAILURE clears chargePendingAmount (Saleor pairs them).
+        return [ChargeReport("CHARGE_FAILURE", psp, value, _clip(
+            f"The payment for invoice {number} was dropped by the network before it became final; the invoice "
+            f"waits for payment again{by}"), OPEN_ACTIONS) for psp, value in _parts(invoice, amount, False)]
     if event_type == "invoice.expired":
         return [ChargeReport("CHARGE_FAILURE", number, amount, _clip(f"Invoice {number} expired unpaid"),
                              CLOSED_ACTIONS)]

@@ -15,8 +15,8 @@ REQUIRED_SALEOR_VERSION = ">=3.13"
 
 # The canonical invoice events reported back to Saleor with transactionEventReport (channel "saleor").
 # (invoice.created is reported too, by the initialize handler: the INFO that offers Cancel.)
-REPORTED_EVENTS = ("invoice.partially_paid", "invoice.paid", "invoice.confirmed", "invoice.expired",
-                   "invoice.underpaid", "invoice.cancelled")
+REPORTED_EVENTS = ("invoice.partially_paid", "invoice.paid", "invoice.payment_dropped", "invoice.confirmed",
+                   "invoice.expired", "invoice.underpaid", "invoice.cancelled")
 
 _SOURCE_OBJECT = """sourceObject {
         __typename

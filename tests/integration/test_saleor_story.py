@@ -12,6 +12,8 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from gateway_core.adapters.models import DeliveryAttempt, Invoice
+from gateway_core.ports import TxFinality
+from gateway_core.services.payments import _apply_finality
 from gateway_core.services.sandbox import simulate_payment
 from storefront_adapters.saleor.consts import TRANSACTION_EVENT_REPORT
 from tests.conftest import tick
@@ -136,6 +138,31 @@ def test_an_already_processed_report_that_was_meant_to_change_something_is_a_war
     assert f"CHARGE_REQUEST {number}-paid: Saleor kept its event" in mark
     (record,) = [r for r in caplog.records if r.message == "saleor report changed nothing"]
     assert record.levelno == logging.WARNING and record.invoice_number == number and record.transaction_id == tx.id
+
+
+def test_a_transfer_dropped_before_finality_clears_the_pending_charge_and_offers_cancel_again(
+        nclient, nsvc, installed, dispatcher, clock):
+    tx = installed.new_transaction("30.00")
+    number = initialize(nclient, installed, tx)["pspReference"]
+    with nsvc.uow() as uow:
+        transfer = simulate_payment(uow, number, nsvc.clock, "USDC")
+    tick(nsvc)  # seen, not final
+    run_due(dispatcher, nsvc, clock)
+    assert tx.amounts()["chargePending"] == Decimal("30.00") and tx.available_actions == []
+    with nsvc.uow() as uow:
+        invoice = uow.session.execute(select(Invoice).where(Invoice.number == number)).scalar_one()
+        invoice_id, payment_id = invoice.id, invoice.payments[0].id
+    with nsvc.uow() as uow:
+        _apply_finality(uow.session, invoice_id, [payment_id],
+                        {transfer.tx_id: TxFinality(confirmations=0, final=False, exists=False)}, clock.now())
+    run_due(dispatcher, nsvc, clock)
+    dropped = installed.reported()[-1]
+    assert (dropped["type"], dropped["pspReference"]) == ("CHARGE_FAILURE", f"{number}-paid")
+    assert "dropped by the network" in dropped["message"]
+    assert tx.amounts()["chargePending"] == 0 and tx.charge_status() == "NONE"
+    assert tx.available_actions == ["CANCEL"]
+    response, _ = installed.transaction_process(nclient, tx)
+    assert response is None  # Saleor holds a final session result (the request) and no longer asks the app
 
 
 # -- point 2: one story per state -----------------------------------------------------------------------------

@@ -49,8 +49,9 @@ def test_initialize_creates_the_invoice_and_asks_the_buyer_to_pay(nclient, nsvc,
         assert invoice.external_id == f"saleor:{tx.id}" and invoice.customer_email == "buyer@example.com"
         assert (order.order_ref, order.invoice_id) == (tx.id, invoice.id)
         assert order.data["pspReference"] == number and order.data["amount"] == Decimal("99.99")
-        assert order.data["events"] == ["invoice.partially_paid", "invoice.paid", "invoice.confirmed",
-                                         "invoice.expired", "invoice.underpaid", "invoice.cancelled"]
+        assert order.data["events"] == ["invoice.partially_paid", "invoice.paid", "invoice.payment_dropped",
+                                         "invoice.confirmed", "invoice.expired", "invoice.underpaid",
+                                         "invoice.cancelled"]
 
 
 def test_a_retried_initialize_gets_the_same_invoice(nclient, nsvc, installed):
