@@ -126,6 +126,8 @@ class InvoiceView:
 def fiat_received(view: InvoiceView, dispositions: Sequence[str] = COUNTED) -> Decimal:
     """What the payments of these dispositions are worth in the invoice's fiat currency (its share of the amount
     due, rounded down to the currency's minor unit)."""
+    if view.fiat_currency not in money.FIAT_EXPONENTS or view.fiat_amount is None:
+        return Decimal(0)  # an invoice priced in crypto has no fiat amount to share out
     due = {q.asset: q.amount_due for q in view.quotes}
     share = sum((Fraction(p.amount, due[p.asset]) for p in view.payments
                  if p.disposition in dispositions and due.get(p.asset)), Fraction(0))

@@ -143,10 +143,12 @@ def _clip(text: str) -> str:
 
 
 def paid_reference(number: str) -> str:
+    """The pspReference of money paid inside the invoice's window."""
     return f"{number}-paid"
 
 
 def late_reference(number: str) -> str:
+    """The pspReference of money paid after the invoice's window closed."""
     return f"{number}-late"
 
 
@@ -226,6 +228,7 @@ def charge_reports(event_type: str, invoice: Mapping[str, Any], amount: Decimal)
 
 
 def cancelled_message(number: str) -> str:
+    """The words of a cancelled invoice, the same in the cancel answer and in the report."""
     return f"Invoice {number} cancelled"
 
 
