@@ -30,7 +30,7 @@ def main() -> None:
     os.umask(0o077)
 
 
-for _command in (processes.run_command, processes.web_command, processes.worker_command, database.db_group,
-                 stores.store_group, keys.key_group, sandbox.simulate_group, reconcile.reconcile_command,
-                 *storefronts.GROUPS):
+for _command in (processes.run_command, processes.web_command, processes.worker_command, processes.parked_command,
+                 database.db_group, stores.store_group, keys.key_group, sandbox.simulate_group,
+                 reconcile.reconcile_command, *storefronts.GROUPS):
     main.add_command(_command)

@@ -90,3 +90,23 @@ def worker_command() -> None:
     configure_logging(settings.log_level, settings.log_json)
     log.info("worker starting", extra={"watch_interval": settings.watch_interval_seconds})
     blocking_worker(install_channels(build_services(settings))).start()
+
+
+@command("parked")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object per line")
+@with_appcontext
+def parked_command(as_json: bool) -> None:
+    """List what the worker parked after a failure (retried with backoff until it succeeds)."""
+    from gateway_core.services.parked import list_parked
+
+    with services().uow() as uow:
+        rows = [{"kind": p.kind, "item": p.item_key, "scope": p.scope, "attempts": p.attempts,
+                 "first_failed_at": p.first_failed_at.isoformat(), "next_try_at": p.next_try_at.isoformat(),
+                 "last_error": p.last_error} for p in list_parked(uow)]
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            click.echo("\t".join(str(row[k]) for k in ("kind", "item", "attempts", "next_try_at", "last_error")))
+    if not rows and not as_json:
+        click.echo("Nothing parked.")

@@ -551,3 +551,24 @@ class VeltpaySignature(Base):
     signature: Mapped[str] = mapped_column(String(64), primary_key=True)
     key_id: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ParkedItem(Base):
+    """Work the worker could not do for one item (a transfer, an invoice's finality or expiry), kept to retry.
+
+    A failure is parked here, with its backoff, instead of stopping the tick for every other item; a transfer
+    parked here is safe to read past (the chain cursor advances), because its facts are in `payload`.
+    """
+
+    __tablename__ = "parked_items"
+    __table_args__ = (UniqueConstraint("kind", "item_key"), Index("ix_parked_items_due", "kind", "next_try_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # transfer | finality | expiry
+    scope: Mapped[str] = mapped_column(String(64), default="")  # chain:network for transfers
+    item_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(ExactJSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    first_failed_at: Mapped[datetime] = mapped_column()
+    next_try_at: Mapped[datetime] = mapped_column()

@@ -62,6 +62,8 @@ class Job:
     api_key: str | None
     # What a registered channel (ports.DeliveryChannel) needs to sign or authenticate; never logged.
     credentials: Mapping[str, str] | None = None
+    # Why this delivery could not even be prepared (its key or credentials): it fails one attempt, alone.
+    problem: str | None = None
 
     @property
     def slot(self) -> int:
@@ -166,10 +168,20 @@ class Dispatcher:
                          skip_endpoints=sorted(s for s in skipped if s != MAIL_KEY), skip_mail=MAIL_KEY in skipped)
             if not rows:
                 return [], bool(skipped) and any_due(session, now)
-            jobs = [self._job(uow, row, token) for row in rows]
+            jobs = [self._prepared(uow, row, token) for row in rows]
         # A full claim may have left more behind: claim again at once. A short one took all that was due except,
         # perhaps, work for the skipped endpoints: claiming again before one of them frees a slot finds nothing.
         return jobs, len(jobs) < limit and bool(skipped)
+
+    def _prepared(self, uow: UnitOfWork, row: Any, token: str) -> Job:
+        """The row's job; one whose preparation fails costs that delivery an attempt, not the whole claim."""
+        try:
+            return self._job(uow, row, token)
+        except Exception as exc:
+            log.exception("delivery could not be prepared", extra={"delivery_id": row.id})
+            return Job(row.id, token, row.channel, row.endpoint_id, row.url, None, row.recipient, row.body, {},
+                       row.event_id, row.event_type, row.is_redelivery, row.store_id, row.store_name or "", None,
+                       None, problem=f"internal error: {exc.__class__.__name__}")
 
     def _job(self, uow: UnitOfWork, row: Any, token: str) -> Job:
         keys = self._keys
@@ -201,6 +213,8 @@ class Dispatcher:
     def _run(self, job: Job) -> None:
         started_at = self.clock.now()
         try:
+            if job.problem is not None:
+                raise RuntimeError(job.problem)
             outcome = self._send(job, started_at)
         except Exception as exc:  # a bug must cost one attempt, not the worker
             log.exception("delivery send failed", extra={"delivery_id": job.delivery_id})
@@ -281,12 +295,28 @@ class Dispatcher:
             try:
                 self._record(batch)
             except Exception:
-                # The claims' leases expire and the deliveries are sent again: at least once, never lost.
-                log.exception("recording delivery attempts failed", extra={"count": len(batch)})
+                log.exception("recording delivery attempts failed; recording them one by one",
+                              extra={"count": len(batch)})
+                self._record_each(batch)
             finally:
                 with self._cond:
                     self._unrecorded -= len(batch)
                     self._cond.notify_all()
+
+    def _record_each(self, batch: list[tuple[Job, datetime, Outcome]]) -> None:
+        """One transaction per outcome, so one that cannot be recorded (its email, say) holds up no other."""
+        for item in batch:
+            try:
+                self._record([item])
+            except Exception:
+                job, started_at, outcome = item
+                log.exception("recording a delivery attempt failed", extra={"delivery_id": job.delivery_id})
+                if outcome.email is None:
+                    continue  # the claim's lease expires and it is sent again: at least once, never lost
+                try:  # the send happened; keep the attempt even if its copy of the email cannot be stored
+                    self._record([(job, started_at, Outcome(outcome.result))])
+                except Exception:
+                    log.exception("recording a delivery attempt failed", extra={"delivery_id": job.delivery_id})
 
     def _record(self, batch: list[tuple[Job, datetime, Outcome]]) -> None:
         now = self.clock.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from sqlalchemy import select
@@ -10,7 +11,10 @@ from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Invoice
 from gateway_core.domain.lifecycle import OPEN, Status
 from gateway_core.ports import Clock
+from gateway_core.services import parked
 from gateway_core.services.assess import assess, lock_invoice
+
+log = logging.getLogger(__name__)
 
 
 def expire_due(uow_factory: Callable[[], UnitOfWork], clock: Clock, batch: int = 500) -> int:
@@ -21,10 +25,24 @@ def expire_due(uow_factory: Callable[[], UnitOfWork], clock: Clock, batch: int =
             .where(Invoice.status.in_([s.value for s in OPEN]), Invoice.expires_at <= clock.now())
             .order_by(Invoice.expires_at).limit(batch)
         ).scalars().all()
+    if not ids:
+        return 0
     closed = 0
+    failing = parked.parked_keys(uow_factory, parked.EXPIRY)
+    now = clock.now()
     for invoice_id in ids:
-        with uow_factory() as uow:
-            invoice = lock_invoice(uow.session, invoice_id)
-            if Status(invoice.status) in OPEN:  # re-checked under the lock: another worker may have won
-                closed += bool(assess(uow.session, invoice, clock.now()))
+        key = str(invoice_id)
+        if failing.get(key, now) > now:
+            continue  # backing off (services/parked.py); still open, so it is read again when due
+        try:
+            with uow_factory() as uow:
+                invoice = lock_invoice(uow.session, invoice_id)
+                if Status(invoice.status) in OPEN:  # re-checked under the lock: another worker may have won
+                    closed += bool(assess(uow.session, invoice, clock.now()))
+        except Exception as exc:  # one invoice that cannot be closed must not keep the others open
+            log.exception("closing an invoice at expiry failed", extra={"invoice_id": invoice_id})
+            parked.park(uow_factory, parked.EXPIRY, key, exc, clock.now())
+            continue
+        if key in failing:
+            parked.release(uow_factory, parked.EXPIRY, [key])
     return closed

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +16,7 @@ from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Invoice, Payment, Quote
 from gateway_core.domain.lifecycle import Status
 from gateway_core.ports import ChainClient, Clock, ObservedTransfer
+from gateway_core.services import parked
 from gateway_core.services.assess import assess, emit, lock_invoice
 
 log = logging.getLogger(__name__)
@@ -21,6 +24,7 @@ UowFactory = Callable[[], UnitOfWork]
 # After these, a payment changes nothing about the invoice's status; it is still recorded and reported.
 _CLOSED_FOR_GOOD = (Status.CANCELLED, Status.CONFIRMED, Status.SETTLED)
 DROPPED = "dropped"  # disposition of a transfer the chain dropped before finality; it no longer counts
+_INTEGERS = ("transfer_index", "amount", "confirmations")
 
 
 def match_quote(session: Session, transfer: ObservedTransfer) -> Quote | None:
@@ -44,27 +48,98 @@ def match_quote(session: Session, transfer: ObservedTransfer) -> Quote | None:
     return next((q for q in candidates if q.asset == transfer.asset), candidates[0])
 
 
+def transfer_key(transfer: ObservedTransfer) -> str:
+    """The transfer's identity, as the payments table's unique key spells it."""
+    return f"{transfer.chain}:{transfer.tx_id}:{transfer.transfer_index}"
+
+
+def transfer_payload(transfer: ObservedTransfer) -> dict[str, Any]:
+    """A transfer as a parked item keeps it: every fact needed to record it later without the chain."""
+    return {**asdict(transfer), "block_time": transfer.block_time.isoformat()}
+
+
+def transfer_from_payload(payload: dict[str, Any]) -> ObservedTransfer:
+    """The transfer a parked item keeps (transfer_payload, read back)."""
+    fields: dict[str, Any] = {k: int(v) if k in _INTEGERS else v for k, v in payload.items()}
+    return ObservedTransfer(**{**fields, "block_time": datetime.fromisoformat(payload["block_time"])})
+
+
+def with_parked(uow_factory: UowFactory, chain: str, network: str, transfers: Iterable[ObservedTransfer],
+                clock: Clock) -> list[ObservedTransfer]:
+    """The scan's transfers plus the parked ones of this chain and network whose backoff has passed."""
+    found = list(transfers)
+    seen = {transfer_key(t) for t in found}
+    for payload in parked.due_payloads(uow_factory, parked.TRANSFER, f"{chain}:{network}", clock.now()):
+        transfer = transfer_from_payload(payload)
+        if transfer_key(transfer) not in seen:
+            seen.add(transfer_key(transfer))
+            found.append(transfer)
+    return found
+
+
 def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransfer], clock: Clock) -> int:
     """Record transfers, one transaction per invoice; returns how many were new.
 
     An invoice's transfers from one scan are recorded together and assessed once, so a batch that
     completes an invoice is not first judged on its earliest part (a partial payment at a closed window).
+    A batch that fails (an unreadable invoice, an outbox row that cannot be written) is parked with its
+    facts and retried later (services/parked.py); the others go on, and the caller may read past them all.
     """
-    groups: dict[int | None, list[tuple[ObservedTransfer, Quote | None]]] = {}
-    with uow_factory() as uow:
-        for transfer in transfers:
-            quote = match_quote(uow.session, transfer)
-            groups.setdefault(quote.invoice_id if quote else None, []).append((transfer, quote))
+    transfers = list(transfers)
+    if not transfers:
+        return 0
+    waiting: dict[str, datetime] = {}
+    for scope in sorted({f"{t.chain}:{t.network}" for t in transfers}):
+        waiting.update(parked.parked_keys(uow_factory, parked.TRANSFER, scope))
+    now = clock.now()
+    # Parked and not due yet: safely kept, tried when their backoff has passed (with_parked brings them back).
+    transfers = [t for t in transfers if waiting.get(transfer_key(t), now) <= now]
     recorded = 0
-    for invoice_id, batch in groups.items():
-        if invoice_id is None:
-            for transfer, _ in batch:
+    handled: list[str] = []
+    for invoice_id, batch in _by_invoice(uow_factory, transfers, clock).items():
+        keys = [transfer_key(t) for t, _ in batch]
+        try:
+            if invoice_id is None:
+                for transfer, _ in batch:
+                    with uow_factory() as uow:
+                        recorded += _insert(uow.session, transfer, None, None, clock.now()) is not None
+            else:
                 with uow_factory() as uow:
-                    recorded += _insert(uow.session, transfer, None, None, clock.now()) is not None
+                    recorded += record_for_invoice(uow.session, invoice_id, batch, clock.now())
+        except Exception as exc:
+            log.exception("recording transfers failed", extra={"invoice_id": invoice_id, "tx_ids": keys})
+            for transfer, _ in batch:
+                parked.park(uow_factory, parked.TRANSFER, transfer_key(transfer), exc, clock.now(),
+                            scope=f"{transfer.chain}:{transfer.network}", payload=transfer_payload(transfer))
             continue
-        with uow_factory() as uow:
-            recorded += record_for_invoice(uow.session, invoice_id, batch, clock.now())
+        handled += [key for key in keys if key in waiting]
+    parked.release(uow_factory, parked.TRANSFER, handled)
     return recorded
+
+
+def _by_invoice(uow_factory: UowFactory, transfers: Sequence[ObservedTransfer], clock: Clock
+                ) -> dict[int | None, list[tuple[ObservedTransfer, Quote | None]]]:
+    """The transfers grouped by the invoice each pays (None: unmatched); one that cannot be matched is parked."""
+    groups: dict[int | None, list[tuple[ObservedTransfer, Quote | None]]] = {}
+    try:
+        with uow_factory() as uow:
+            for transfer in transfers:
+                quote = match_quote(uow.session, transfer)
+                groups.setdefault(quote.invoice_id if quote else None, []).append((transfer, quote))
+        return groups
+    except Exception:  # find which one, each in a transaction of its own
+        log.exception("matching transfers failed; matching them one by one")
+    groups = {}
+    for transfer in transfers:
+        try:
+            with uow_factory() as uow:
+                quote = match_quote(uow.session, transfer)
+        except Exception as exc:
+            parked.park(uow_factory, parked.TRANSFER, transfer_key(transfer), exc, clock.now(),
+                        scope=f"{transfer.chain}:{transfer.network}", payload=transfer_payload(transfer))
+            continue
+        groups.setdefault(quote.invoice_id if quote else None, []).append((transfer, quote))
+    return groups
 
 
 def record_for_invoice(session: Session, invoice_id: int, batch: Sequence[tuple[ObservedTransfer, Quote | None]],
@@ -152,9 +227,21 @@ def refresh_finality(
     for row in rows:
         by_invoice.setdefault(row.invoice_id, []).append(row.id)
     changed = 0
+    failing = parked.parked_keys(uow_factory, parked.FINALITY)
+    now = clock.now()
     for invoice_id, payment_ids in by_invoice.items():
-        with uow_factory() as uow:
-            changed += _apply_finality(uow.session, invoice_id, payment_ids, statuses, clock.now())
+        key = str(invoice_id)
+        if failing.get(key, now) > now:
+            continue  # backing off; its payments stay in flight, so it is read again when due
+        try:
+            with uow_factory() as uow:
+                changed += _apply_finality(uow.session, invoice_id, payment_ids, statuses, clock.now())
+        except Exception as exc:
+            log.exception("following finality failed", extra={"invoice_id": invoice_id})
+            parked.park(uow_factory, parked.FINALITY, key, exc, clock.now())
+            continue
+        if key in failing:
+            parked.release(uow_factory, parked.FINALITY, [key])
     return changed
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import ChainCursor, Invoice, Quote, Store
 from gateway_core.ports import ChainClient, Clock, WatchedAddress
-from gateway_core.services.payments import record_transfers, refresh_finality
+from gateway_core.services.payments import record_transfers, refresh_finality, with_parked
 
 UowFactory = Callable[[], UnitOfWork]
 
@@ -58,7 +58,10 @@ def scoped_cursors(uow: UnitOfWork, chain: str, network: str) -> dict[str, str]:
 
 def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock: Clock,
                late_window: timedelta = timedelta(hours=72)) -> TickReport:
-    """Scan once and record what was found; every step is idempotent, so a crash mid-tick is harmless."""
+    """Scan once and record what was found; every step is idempotent, so a crash mid-tick is harmless.
+
+    One transfer or invoice that fails is parked (and retried later) rather than failing the tick.
+    """
     with uow_factory() as uow:
         watched = watched_addresses(uow, client.chain, network, clock, late_window)
         row = uow.session.get(ChainCursor, (client.chain, network, ""))
@@ -68,9 +71,12 @@ def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock
         result = client.scan(network, watched, cursor)
     else:
         result = client.scan(network, watched, cursor, scoped=scoped)  # type: ignore[call-arg]
-    recorded = record_transfers(uow_factory, result.transfers, clock)
+    # Parked transfers whose backoff has passed are tried again with what the scan found.
+    recorded = record_transfers(uow_factory, with_parked(uow_factory, client.chain, network, result.transfers,
+                                                         clock), clock)
     if result.cursors:
-        # Only after the transfers are recorded: a crash in between re-reads them, never skips them.
+        # Only after the transfers are recorded (or parked with their facts, services/parked.py): a crash in
+        # between re-reads them, never skips them.
         with uow_factory() as uow:
             for scope, position in result.cursors.items():
                 uow.session.merge(ChainCursor(chain=client.chain, network=network, scope=scope, position=position,
