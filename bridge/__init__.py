@@ -57,6 +57,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         g.request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
         g.started = time.perf_counter()
 
+    from bridge.jsonio import check_url
+
+    app.before_request(check_url)  # text at the door (issue 14): after the request id, before any blueprint's hook
+
     @app.after_request
     def _stamp(response: Any) -> Any:
         response.headers["X-Request-Id"] = g.get("request_id", "")

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, request
 
 from bridge.errors import Problem, register_format
 from bridge.extensions import services
-from bridge.jsonio import json_response
+from bridge.jsonio import check_text, json_response
 from gateway_core.adapters.models import PlatformInstallation
 from storefront_adapters.woocommerce.channel import decrypt_credentials
 from storefront_adapters.woocommerce.orders import invoice_for_order
@@ -63,8 +63,10 @@ def order_webhook(installation_id: int) -> Response:
                                         "Invalid X-WC-Webhook-Signature"), "")
         try:
             order = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return render_error(Problem(400, "INVALID_JSON", "The body is not JSON"), "")
+        if isinstance(order, dict):
+            check_text(order)  # the order's names and notes become the invoice's text
         if not isinstance(order, dict) or order.get("status") not in _PAYABLE:
             return json_response({"result": "ignored", "reason": "order is not awaiting payment"})
         method = (installation.data or {}).get("payment_method")

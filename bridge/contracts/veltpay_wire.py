@@ -15,7 +15,7 @@ from flask import Response
 from bridge.errors import Problem
 from bridge.jsonio import json_response
 from gateway_core.adapters.notify.veltpay_payloads import order_fields
-from gateway_core.domain import money
+from gateway_core.domain import fields, money
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.services.invoices import MAX_EXPIRY_HOURS, MIN_TTL
 from gateway_core.services.veltpay_orders import Order, OrderRequest
@@ -24,7 +24,6 @@ USDT_DECIMALS = money.USDT.decimals
 MIN_TTL_SECONDS, MAX_TTL_SECONDS = int(MIN_TTL.total_seconds()), MAX_EXPIRY_HOURS * 3600
 MAX_ORDER_REF = 120
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
-_DECIMAL = re.compile(r"^[0-9]{1,15}(?:\.([0-9]{1,18}))?$")
 _ORDER_REF = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII without spaces: it travels in URLs and logs
 
 # The core's codes in VeltPay's lower-case names; anything not listed is lower-cased as it is.
@@ -66,16 +65,18 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     order_ref = body.get("order_ref")
     if not isinstance(order_ref, str) or not order_ref:
         errors["order_ref"] = "required: your reference for this order, a string"
-    elif len(order_ref) > MAX_ORDER_REF or not _ORDER_REF.match(order_ref):
+    elif len(order_ref) > MAX_ORDER_REF or not _ORDER_REF.fullmatch(order_ref):
         errors["order_ref"] = f"1 to {MAX_ORDER_REF} printable characters without spaces"
     amount = _amount(body.get("amount"), errors)
     ttl = body.get("ttl_seconds")
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int)
                             or not MIN_TTL_SECONDS <= ttl <= MAX_TTL_SECONDS):
         errors["ttl_seconds"] = f"an integer number of seconds from {MIN_TTL_SECONDS} to {MAX_TTL_SECONDS}"
-    metadata = body.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        errors["metadata"] = "an object of key/value pairs"
+    metadata = None
+    try:
+        metadata = fields.metadata(body.get("metadata"))
+    except fields.FieldError as exc:
+        errors["metadata"] = "an object of key/value pairs" if str(exc) == "must be an object" else str(exc)
     if errors:
         raise ValidationFailed("The order request is invalid", errors=errors)
     assert isinstance(order_ref, str) and amount is not None
@@ -89,16 +90,16 @@ def _amount(value: Any, errors: dict[str, str]) -> Decimal | None:
     if not isinstance(value, str):
         errors["amount"] = 'must be a decimal string such as "49.99", never a JSON number'
         return None
-    match = _DECIMAL.match(value)
-    if match is None:
+    try:
+        amount = fields.amount(value, numbers=False)
+    except fields.NotPositive as exc:
+        errors["amount"] = str(exc)
+        return None
+    except fields.FieldError:
         errors["amount"] = 'must be a plain decimal string such as "49.99"'
         return None
-    if len((match.group(1) or "").rstrip("0")) > USDT_DECIMALS:
+    if -amount.normalize().as_tuple().exponent > USDT_DECIMALS:  # type: ignore[operator]
         errors["amount"] = f"USDT has {USDT_DECIMALS} decimals; {value} has more"
-        return None
-    amount = Decimal(value)
-    if amount <= 0:
-        errors["amount"] = "must be greater than zero"
         return None
     return amount
 
@@ -119,6 +120,7 @@ def parse_page(args: Any) -> tuple[int, int]:
 
 
 def _whole(text: str | None, default: int) -> int | None:
-    if text is None or text == "":
-        return default
-    return int(text) if text.isdigit() and len(text) <= 9 else None
+    try:
+        return fields.whole(text, default=default)
+    except fields.FieldError:
+        return None

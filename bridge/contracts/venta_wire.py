@@ -21,7 +21,7 @@ from bridge.contracts.voltxt_wire import parse_amount
 from bridge.errors import Problem
 from bridge.jsonio import iso, json_response
 from gateway_core.config import Settings
-from gateway_core.domain import money
+from gateway_core.domain import fields, money
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.domain.lifecycle import Status
 from gateway_core.services.checkout import checkout_state
@@ -72,7 +72,8 @@ def parse_checkout(body: dict[str, Any]) -> CheckoutRequest:
     errors: dict[str, str] = {}
     amount = parse_amount(body.get("amount"), "amount", errors)
     currency = body.get("currency") or "USD"
-    if not isinstance(currency, str) or not _CURRENCY.match(currency) or currency.upper() not in money.FIAT_EXPONENTS:
+    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency) \
+            or currency.upper() not in money.FIAT_EXPONENTS:
         errors["currency"] = f"must be one of {', '.join(sorted(money.FIAT_EXPONENTS))}"
         currency = "USD"
     coin = body.get("token") or TOKENS[0]
@@ -82,18 +83,19 @@ def parse_checkout(body: dict[str, Any]) -> CheckoutRequest:
     order_id = body.get("orderId")
     if isinstance(order_id, int) and not isinstance(order_id, bool):
         order_id = str(order_id)
-    if order_id is not None and (not isinstance(order_id, str) or not _ORDER_ID.match(order_id)):
+    if order_id is not None and (not isinstance(order_id, str) or not _ORDER_ID.fullmatch(order_id)):
         errors["orderId"] = "must be 1 to 120 printable characters without spaces"
         order_id = None
-    message = body.get("message")
-    if message is not None and (not isinstance(message, str) or len(message) > MAX_MESSAGE):
-        errors["message"] = f"must be a string of at most {MAX_MESSAGE} characters"
-        message = None
+    message = None
+    try:
+        message = fields.text(body.get("message"), MAX_MESSAGE, numbers=False)
+    except fields.FieldError as exc:
+        errors["message"] = str(exc)
     if errors or amount is None:
         raise ValidationFailed("Request validation failed", errors=errors)
     currency = currency.upper()
     # The wallet shows it before the buyer approves: the POS's text, else its order number.
-    description = (message.strip() if message else None) or (f"Order {order_id}" if order_id else None)
+    description = message or (f"Order {order_id}" if order_id else None)
     return CheckoutRequest(
         InvoiceRequest(amount=amount, currency=currency, fiat_currency=currency, contract="venta",
                        platform="venta", external_id=f"venta:{order_id}" if order_id else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import simplejson
@@ -14,7 +14,7 @@ from flask import Response
 from bridge.errors import Problem
 from bridge.jsonio import json_response
 from gateway_core.adapters.notify.virtexgate_payloads import timestamp
-from gateway_core.domain import money
+from gateway_core.domain import fields, money
 from gateway_core.domain.errors import GatewayError, ValidationFailed
 from gateway_core.services.checkout import Phase, checkout_state
 from gateway_core.services.invoices import InvoiceRequest
@@ -94,30 +94,21 @@ def check_store(body: dict[str, Any], store_id: int) -> None:
 
 
 def _amount(value: object) -> Decimal:
-    if value is None or value == "":
-        raise MissingField("Missing field", errors={"amount": "is required"})
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise ValidationFailed("Validation failed", errors={"amount": "must be a number"})
     try:
-        amount = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except InvalidOperation:
-        raise ValidationFailed("Validation failed", errors={"amount": "must be a number"}) from None
-    if not amount.is_finite():
-        raise ValidationFailed("Validation failed", errors={"amount": "must be a number"})
-    if amount <= 0:
-        raise AmountNotPositive("Amount too small", errors={"amount": "must be greater than zero"})
-    return amount
+        return fields.amount(value)
+    except fields.Missing as exc:
+        raise MissingField("Missing field", errors={"amount": str(exc)}) from None
+    except fields.NotPositive as exc:
+        raise AmountNotPositive("Amount too small", errors={"amount": str(exc)}) from None
+    except fields.FieldError as exc:
+        raise ValidationFailed("Validation failed", errors={"amount": str(exc)}) from None
 
 
 def _text(body: dict[str, Any], field: str, limit: int) -> str | None:
-    value = body.get(field)
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # numeric order ids are common
-    if not isinstance(value, str) or len(value.strip()) > limit:
-        raise ValidationFailed("Validation failed", errors={field: f"must be a string of at most {limit} characters"})
-    return value.strip() or None
+    try:
+        return fields.text(body.get(field), limit)
+    except fields.FieldError as exc:
+        raise ValidationFailed("Validation failed", errors={field: str(exc)}) from None
 
 
 def parse_create(body: dict[str, Any]) -> tuple[str, InvoiceRequest]:

@@ -6,16 +6,16 @@ Shared by the invoice endpoints (voltxt.py) and the dynamic-payment sessions (dy
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask import Response, request
 
 from bridge.errors import Problem
-from bridge.jsonio import dumps, iso, json_response
+from bridge.jsonio import iso, json_response
 from gateway_core.adapters.models import Store
 from gateway_core.adapters.notify.voltxt_payloads import voltxt_status as core_voltxt_status
-from gateway_core.domain import money
+from gateway_core.domain import fields, money
 from gateway_core.domain.errors import NetworkMismatch, ValidationFailed
 from gateway_core.services.invoices import MAX_EXPIRY_HOURS, MIN_EXPIRY_HOURS, InvoiceRequest
 from gateway_core.services.views import InvoiceView
@@ -24,8 +24,7 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3,5}$")
 NETWORK_VALUES = ("testnet", "devnet", "mainnet", "sandbox")
 TEXT_LIMITS = {"platform": 50, "external_invoice_id": 191, "external_payment_id": 191, "description": 1000,
-               "customer_name": 200}
-MAX_METADATA_BYTES = 16 * 1024
+               "customer_name": 200, "customer_email": 254}
 
 
 def render_error(problem: Problem, request_id: str) -> Response:
@@ -64,38 +63,21 @@ def check_network(requested: object, store: Store) -> None:
 
 
 def parse_amount(value: object, field: str, errors: dict[str, str]) -> Decimal | None:
-    """A positive exact amount from a JSON number or numeric string (PHP plugins send '99.99')."""
-    if isinstance(value, bool) or value is None:
-        errors[field] = "is required and must be a number"
-        return None
+    """A positive exact amount from a JSON number or a plain decimal string (PHP plugins send '99.99')."""
     try:
-        amount = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)  # type: ignore[arg-type]
-    except (InvalidOperation, TypeError, ValueError):
-        errors[field] = "must be a number"
+        return fields.amount(value)
+    except fields.FieldError as exc:
+        errors[field] = str(exc)
         return None
-    if not amount.is_finite() or amount <= 0:
-        errors[field] = "must be greater than zero"
-        return None
-    return amount
 
 
 def _text(body: dict[str, Any], field: str, errors: dict[str, str], required: bool = False) -> str | None:
-    value = body.get(field)
-    if value is None or value == "":
-        if required:
-            errors[field] = "is required"
+    try:
+        return fields.text(body.get(field), TEXT_LIMITS.get(field, 2048), required=required,
+                           multiline=field == "description")
+    except fields.FieldError as exc:
+        errors[field] = str(exc)
         return None
-    if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        value = str(value)  # numeric order ids are common
-    if not isinstance(value, str):
-        errors[field] = "must be a string"
-        return None
-    value = value.strip()
-    limit = TEXT_LIMITS.get(field, 2048)
-    if len(value) > limit:
-        errors[field] = f"must be at most {limit} characters"
-        return None
-    return value
 
 
 def _url(body: dict[str, Any], field: str, errors: dict[str, str]) -> str | None:
@@ -117,7 +99,7 @@ def parse_invoice_request(body: dict[str, Any], kind: str) -> InvoiceRequest:
         errors["amount_type"] = "must be 'fiat' or 'crypto'"
     amount = parse_amount(body.get("amount"), "amount", errors)
     fiat_currency = body.get("fiat_currency") or "USD"
-    if not isinstance(fiat_currency, str) or not _CURRENCY.match(fiat_currency):
+    if not isinstance(fiat_currency, str) or not _CURRENCY.fullmatch(fiat_currency):
         errors["fiat_currency"] = "must be a currency code such as USD"
         fiat_currency = "USD"
     fiat_currency = fiat_currency.upper()
@@ -127,26 +109,23 @@ def parse_invoice_request(body: dict[str, Any], kind: str) -> InvoiceRequest:
     crypto_ok = isinstance(crypto_currency, str) and crypto_currency.upper() in money.ASSETS
     if amount_type == "crypto" and not crypto_ok:
         errors["crypto_currency"] = f"must be one of {', '.join(money.ASSET_ORDER)}"
-    expiry = body.get("expiry_hours")
-    if expiry is not None:
-        if isinstance(expiry, str) and expiry.strip().isdigit():
-            expiry = int(expiry)
-        whole = isinstance(expiry, int) and not isinstance(expiry, bool)
-        if not whole or not MIN_EXPIRY_HOURS <= expiry <= MAX_EXPIRY_HOURS:
-            errors["expiry_hours"] = f"must be a whole number from {MIN_EXPIRY_HOURS} to {MAX_EXPIRY_HOURS}"
-            expiry = None
+    expiry: int | None = None
+    if body.get("expiry_hours") not in (None, ""):
+        try:
+            expiry = fields.whole(body.get("expiry_hours"), low=MIN_EXPIRY_HOURS, high=MAX_EXPIRY_HOURS)
+        except fields.FieldError as exc:
+            errors["expiry_hours"] = str(exc)
     description = _text(body, "description", errors)
     customer_name = _text(body, "customer_name", errors)
     customer_email = _text(body, "customer_email", errors)
     if customer_email and not _EMAIL.match(customer_email):
         errors["customer_email"] = "must be an email address"
     urls = {name: _url(body, name, errors) for name in ("callback_url", "success_url", "cancel_url")}
-    metadata = body.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        errors["metadata"] = "must be an object"
-        metadata = None
-    if metadata is not None and len(dumps(metadata)) > MAX_METADATA_BYTES:
-        errors["metadata"] = f"must be at most {MAX_METADATA_BYTES} bytes"
+    metadata = None
+    try:
+        metadata = fields.metadata(body.get("metadata"))
+    except fields.FieldError as exc:
+        errors["metadata"] = str(exc)
     if errors or amount is None:
         raise ValidationFailed("Request validation failed", errors=errors)
     return InvoiceRequest(

@@ -5,6 +5,7 @@ Shared by the bridge's responses (bridge/jsonio.py) and the core's webhook paylo
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,11 +30,22 @@ def iso(moment: datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: str) -> str:
+    """Text as UTF-8 can carry it: a lone surrogate (refused at the door since issue 14, but perhaps stored
+    before) becomes U+FFFD, so a payload with old data is still written rather than failing its whole tick."""
+    return _LONE_SURROGATE.sub("\ufffd", value) if _LONE_SURROGATE.search(value) else value
+
+
 def _numbers(value: Any) -> Any:
+    if isinstance(value, str):
+        return _text(value)
     if isinstance(value, Decimal):
         return _PlainDecimal(value)
     if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
+        return {_text(k) if isinstance(k, str) else k: _numbers(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_numbers(v) for v in value]
     if isinstance(value, datetime):

@@ -9,11 +9,13 @@ from sqlalchemy import func, select
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Delivery, DeliveryAttempt, Store, WebhookEndpoint
+from gateway_core.domain import fields
 from gateway_core.domain.delivery import health, percentile
 from gateway_core.domain.errors import ValidationFailed
 
 RECENT_ATTEMPTS = 100  # health and response times look at this many latest attempts per endpoint
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000  # (page - 1) * per_page stays an offset every database takes
 
 
 def endpoint_stats(uow: UnitOfWork, store: Store) -> list[dict[str, Any]]:
@@ -79,13 +81,13 @@ def delivery_page(uow: UnitOfWork, store: Store, page: object = 1, per_page: obj
                   status: object = None, channel: object = None, event_id: object = None) -> dict[str, Any]:
     """The delivery log, newest first, with paging and optional filters."""
     try:
-        page_n, size = int(page or 1), int(per_page or 20)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise ValidationFailed("Request validation failed", errors={"page": "page and per_page must be numbers"}) \
-            from None
-    if page_n < 1 or not 1 <= size <= MAX_PER_PAGE:
-        raise ValidationFailed("Request validation failed",
-                               errors={"per_page": f"page >= 1, per_page from 1 to {MAX_PER_PAGE}"})
+        page_n = fields.whole(page, default=1, low=1, high=MAX_PAGE)
+    except fields.FieldError as exc:
+        raise ValidationFailed("Request validation failed", errors={"page": str(exc)}) from None
+    try:
+        size = fields.whole(per_page, default=20, low=1, high=MAX_PER_PAGE)
+    except fields.FieldError as exc:
+        raise ValidationFailed("Request validation failed", errors={"per_page": str(exc)}) from None
     where = [Delivery.store_id == store.id]
     for column, value in ((Delivery.status, status), (Delivery.channel, channel), (Delivery.event_id, event_id)):
         if value:
