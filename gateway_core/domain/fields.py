@@ -154,10 +154,14 @@ def amount(value: object, *, numbers: bool = True) -> Decimal:
         raise NotPositive("must be greater than zero")
     if parsed.adjusted() >= MAX_AMOUNT_DIGITS:
         raise FieldError(f"must be less than 1e{MAX_AMOUNT_DIGITS}")
-    if parsed.as_tuple().exponent < -MAX_AMOUNT_DECIMALS:  # type: ignore[operator]
-        parsed = parsed.normalize()
-        if parsed.as_tuple().exponent < -MAX_AMOUNT_DECIMALS:  # type: ignore[operator]
-            raise FieldError(f"must have at most {MAX_AMOUNT_DECIMALS} decimals")
+    _sign, digits, exponent = parsed.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    if len(digits) > MAX_AMOUNT_DIGITS + MAX_AMOUNT_DECIMALS:
+        raise FieldError(f"must have at most {MAX_AMOUNT_DIGITS + MAX_AMOUNT_DECIMALS} digits")
+    while exponent < 0 and digits[-1] == 0:  # 1.500 has 1 decimal
+        digits, exponent = digits[:-1], exponent + 1
+    if exponent < -MAX_AMOUNT_DECIMALS:
+        raise FieldError(f"must have at most {MAX_AMOUNT_DECIMALS} decimals")
     return parsed
 
 

@@ -9,7 +9,7 @@ import hashlib
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from gateway_core.domain import money
+from gateway_core.domain import fields, money
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.services.invoices import InvoiceRequest
 from gateway_core.services.outbox import platform_invoice_facts
@@ -44,13 +44,11 @@ def order_id_of(external: str | None) -> str | None:
 
 
 def _amount(value: Any) -> Decimal:
+    """WooCommerce's order total ("25.00"; a number from a JSON parser that reads floats, as its text)."""
     try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise ValidationFailed("Invalid order total", errors={"total": "must be a decimal number"}) from None
-    if not amount.is_finite() or amount <= 0:
-        raise ValidationFailed("Invalid order total", errors={"total": "must be greater than zero"})
-    return amount
+        return fields.amount(str(value) if isinstance(value, float) else value)
+    except fields.FieldError as exc:
+        raise ValidationFailed("Invalid order total", errors={"total": str(exc)}) from None
 
 
 def _fiat_text(amount: Any, currency: str) -> str:
