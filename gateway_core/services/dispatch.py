@@ -213,9 +213,8 @@ class Dispatcher:
     def _run(self, job: Job) -> None:
         started_at = self.clock.now()
         try:
-            if job.problem is not None:
-                raise RuntimeError(job.problem)
-            outcome = self._send(job, started_at)
+            outcome = self._send(job, started_at) if job.problem is None else \
+                Outcome(HttpResult(None, b"", 0.0, job.problem))
         except Exception as exc:  # a bug must cost one attempt, not the worker
             log.exception("delivery send failed", extra={"delivery_id": job.delivery_id})
             outcome = Outcome(HttpResult(None, b"", 0.0, f"internal error: {exc.__class__.__name__}"))

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select, text
 
 from bridge.cli import main as cli_main
-from gateway_core.adapters.models import ChainCursor, Invoice, ParkedItem, Payment, Quote
+from gateway_core.adapters.models import ChainCursor, Delivery, Invoice, ParkedItem, Payment, Quote
 from gateway_core.bootstrap import Services
 from gateway_core.ports import ObservedTransfer, ScanResult, TxFinality, WatchedAddress
 from gateway_core.services import parked
@@ -165,3 +165,24 @@ def test_expiry_parks_an_invoice_it_cannot_close_and_closes_the_others(nsvc, ncl
     clock.current += parked.backoff(1)
     assert expire_due(nsvc.uow, clock) == 1 and status_of(nsvc, bad) == "expired"
     assert parked_rows(nsvc) == []
+
+
+def test_a_delivery_that_cannot_be_prepared_costs_only_itself_an_attempt(nsvc, nclient, receiver, dispatcher):
+    bad, good = two_shops(nsvc, nclient, receiver)
+    with nsvc.uow() as uow:  # the poisoned store's signing key no longer decrypts (a changed SECRET_KEY, say)
+        store_id = uow.session.execute(select(Invoice.store_id).where(Invoice.number == bad)).scalar_one()
+        uow.session.execute(text("UPDATE api_keys SET encrypted = 'garbage' WHERE store_id = :s"), {"s": store_id})
+    for number in (bad, good):
+        with nsvc.uow() as uow:
+            simulate_payment(uow, number, nsvc.clock)
+    tick(nsvc)
+
+    dispatcher.run_until_idle(timeout=10)
+
+    assert {p.json()["invoice"]["invoice_number"] for p in receiver.posts("/good")} == {good}
+    assert receiver.posts("/bad") == []
+    with nsvc.uow() as uow:
+        failed = uow.session.execute(select(Delivery).where(Delivery.store_id == store_id)).scalars().all()
+    first, *later = sorted(failed, key=lambda d: d.id)
+    assert first.status == "pending" and first.attempts == 1 and first.last_error == "internal error: ValueError"
+    assert all(d.attempts == 0 for d in later)  # the invoice's later events wait behind it, in order
