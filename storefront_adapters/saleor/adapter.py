@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from gateway_core.adapters.jsonwire import iso
-from gateway_core.domain import money
+from gateway_core.domain import fields, money
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.domain.lifecycle import OPEN, Status
 from gateway_core.services.invoices import InvoiceRequest
@@ -61,9 +61,11 @@ def parse_transaction(payload: Mapping[str, Any]) -> SaleorTransaction:
     tx_id = _text(transaction.get("id"))
     if tx_id is None:
         errors["transaction.id"] = "required"
-    amount = _decimal(action.get("amount"))
-    if amount is None or amount <= 0:
-        errors["action.amount"] = "a positive amount is required"
+    amount: Decimal | None = None
+    try:
+        amount = fields.amount(action.get("amount"))
+    except fields.FieldError as exc:
+        errors["action.amount"] = f"a positive amount is required: {exc}"
     currency = _text(action.get("currency"), 3)
     if currency is None:
         errors["action.currency"] = "required"
@@ -83,16 +85,6 @@ def parse_transaction(payload: Mapping[str, Any]) -> SaleorTransaction:
 def _object(payload: Mapping[str, Any], name: str) -> dict[str, Any]:
     value = payload.get(name)
     return value if isinstance(value, dict) else {}
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = Decimal(str(value)) if isinstance(value, int | str) else value
-    except InvalidOperation:
-        return None
-    return number if isinstance(number, Decimal) and number.is_finite() else None
 
 
 def invoice_request(tx: SaleorTransaction) -> InvoiceRequest:
