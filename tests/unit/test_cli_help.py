@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from bridge.cli import main
 
-COMMANDS = {"run", "web", "worker", "db", "store", "key", "simulate", "reconcile", "saleor", "shopify",
+COMMANDS = {"run", "web", "worker", "parked", "db", "store", "key", "simulate", "reconcile", "saleor", "shopify",
             "woocommerce"}
 
 
