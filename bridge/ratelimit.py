@@ -55,12 +55,15 @@ class TokenBucket:
 
 
 # The same bucket as TokenBucket, as GCRA: one stored number per client, the time its bucket is next full
-# ("theoretical arrival time"), on Redis's own clock so that every web process agrees on it. Allowed while
-# that time is at most (burst - 1) intervals ahead of now. Waits are returned as strings: Redis would cut a
-# Lua number to an integer.
+# ("theoretical arrival time"), on Redis's own clock so that every web process agrees on it (a caller's `now`
+# replaces it: tests). Allowed while that time is at most (burst - 1) intervals ahead of now. Waits are
+# returned as strings: Redis would cut a Lua number to an integer.
 _TAKE = """
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local now = tonumber(ARGV[3])
+if not now then
+  local clock = redis.call('TIME')
+  now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+end
 local interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
 local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
 if tat - tolerance > now then return tostring(tat - tolerance - now) end
@@ -87,14 +90,16 @@ class RedisTokenBucket:
         client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         return cls(client, per_minute, burst, prefix)
 
-    def take(self, key: str) -> float:
+    def take(self, key: str, now: float | None = None) -> float:
+        """0 when the request may go ahead, else the seconds to wait; `now` (seconds) instead of Redis's clock."""
         import redis
 
         if self.rate <= 0:
             return 60.0
         interval = 1 / self.rate
+        args = [repr(interval), repr((self.burst - 1) * interval), *([] if now is None else [repr(now)])]
         try:
-            wait = self._script(keys=[self._prefix + key], args=[repr(interval), repr((self.burst - 1) * interval)])
+            wait = self._script(keys=[self._prefix + key], args=args)
         except redis.RedisError as exc:
             # Fail open, as the API key limits do: a counter outage must not stop buyers from paying.
             log.warning("checkout rate limit unavailable, request allowed", extra={"error": type(exc).__name__})

@@ -64,17 +64,35 @@ def pg_migrated() -> Iterator[str]:
     url = f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
     upgrade(url)
     yield url
+    emptied = _EMPTYING.pop(url, None)
+    if emptied is not None:
+        emptied[0].dispose()
     with admin.begin() as connection:
         connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
 
 
-def _truncate_pg(url: str) -> None:
-    engine = sa.create_engine(normalise_url(url))
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+_EMPTYING: dict[str, tuple[sa.Engine, str]] = {}  # schema URL -> its engine and the statements that empty it
+
+
+def empty_pg(url: str) -> None:
+    """Every table emptied and every id sequence restarted, in one round trip on a kept connection.
+
+    DELETE rather than TRUNCATE: on tables this small, TRUNCATE's per-table file work costs about fifteen
+    times as much (a second per test on a busy machine).
+    """
+    if url not in _EMPTYING:
+        engine = sa.create_engine(normalise_url(url), pool_size=1)
+        with engine.connect() as connection:
+            sequences = connection.execute(sa.text(
+                "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = current_schema()"
+            )).scalars().all()
+        statements = ([f"DELETE FROM {table.name}" for table in reversed(Base.metadata.sorted_tables)]
+                      + [f"ALTER SEQUENCE {name} RESTART" for name in sequences])
+        _EMPTYING[url] = engine, "; ".join(statements)
+    engine, sql = _EMPTYING[url]
     with engine.begin() as connection:
-        connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+        connection.exec_driver_sql(sql)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -84,7 +102,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("pg_migrated")
-    _truncate_pg(url)
+    empty_pg(url)
     return url
 
 

@@ -58,9 +58,9 @@ def pg_url(request: pytest.FixtureRequest) -> str:
         pytest.skip("two-worker acceptance test needs PostgreSQL: set TEST_DATABASE_URL "
                     "(SQLite's embedded mode runs one worker thread by design, DESIGN.md §3)")
     url: str = request.getfixturevalue("pg_migrated")
-    from tests.conftest import _truncate_pg
+    from tests.conftest import empty_pg
 
-    _truncate_pg(url)
+    empty_pg(url)
     return url
 
 

@@ -56,7 +56,7 @@ class Receiver:
         self.received: list[Received] = []
         self.behaviours: dict[str, Behaviour] = {}
         self.default = Behaviour()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified on each request: wait_for waits on it, not on a timer
         self._stopping = threading.Event()
         receiver = self
 
@@ -74,8 +74,10 @@ class Receiver:
                     receiver.received.append(Received(self.command, self.path, dict(self.headers.items()), body,
                                                       time.monotonic()))
                     behaviour = receiver.behaviours.get(path, receiver.default)
+                    receiver._lock.notify_all()
                 if behaviour.hang:
                     receiver._stopping.wait()
+                    self.close_connection = True  # hang up: the client learns at once, not at its timeout
                     return
                 if behaviour.delay:
                     receiver._stopping.wait(behaviour.delay)
@@ -115,14 +117,12 @@ class Receiver:
         with self._lock:
             return [r for r in self.received if r.method == "POST" and (path is None or r.path == path)]
 
-    def wait_for(self, count: int, path: str | None = None, timeout: float = 10.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.posts(path)
-            if len(found) >= count:
-                return found
-            time.sleep(0.01)
-        raise AssertionError(f"expected {count} POSTs to {path or 'any path'}, got {len(self.posts(path))}")
+    def wait_for(self, count: int, path: str | None = None, timeout: float = 30.0) -> list[Received]:
+        """The POSTs once `count` have arrived; `timeout` only bounds a failing test (it measures nothing)."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self.posts(path)) >= count, timeout):
+                raise AssertionError(f"expected {count} POSTs to {path or 'any path'}, got {len(self.posts(path))}")
+            return self.posts(path)
 
     def __enter__(self) -> Receiver:
         self._thread.start()

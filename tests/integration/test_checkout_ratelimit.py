@@ -32,20 +32,24 @@ def _bucket(per_minute: int, burst: int) -> RedisTokenBucket:
     return RedisTokenBucket.from_url(REDIS_URL, per_minute, burst, prefix=f"test:{secrets.token_hex(6)}:")
 
 
+NOW = 1_800_000_000.0  # the buckets' clock, injected: a busy machine must not refill them between takes
+
+
 def test_a_redis_bucket_allows_its_burst_then_one_per_interval() -> None:
     bucket = _bucket(per_minute=60, burst=3)
-    assert [bucket.take("buyer") for _ in range(3)] == [0.0, 0.0, 0.0]
-    wait = bucket.take("buyer")
-    assert 0.9 < wait <= 1.0  # the next token, a second's worth of refill away
-    assert bucket.take("another buyer") == 0.0
+    assert [bucket.take("buyer", NOW) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.take("buyer", NOW) == 1.0  # the next token, a second's worth of refill away
+    assert bucket.take("buyer", NOW + 0.25) == 0.75
+    assert bucket.take("buyer", NOW + 1) == 0.0
+    assert bucket.take("another buyer", NOW) == 0.0
 
 
 def test_processes_on_one_redis_share_each_clients_bucket() -> None:
     first, second = _bucket(per_minute=60, burst=2), _bucket(per_minute=60, burst=2)
     shared = RedisTokenBucket.from_url(REDIS_URL, 60, 2, prefix=first._prefix)  # another process, same name
-    assert [first.take("buyer"), shared.take("buyer")] == [0.0, 0.0]
-    assert first.take("buyer") > 0 and shared.take("buyer") > 0
-    assert second.take("buyer") == 0.0  # another bucket name (another endpoint) keeps its own budget
+    assert [first.take("buyer", NOW), shared.take("buyer", NOW)] == [0.0, 0.0]
+    assert first.take("buyer", NOW) == shared.take("buyer", NOW) == 1.0
+    assert second.take("buyer", NOW) == 0.0  # another bucket name (another endpoint) keeps its own budget
 
 
 def test_a_redis_outage_lets_buyers_through() -> None:

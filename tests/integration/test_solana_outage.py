@@ -19,6 +19,8 @@ def test_outage_backs_off_then_catches_up_once(sol, sol_client, fake_rpc, fee_pa
     chain = sol.chains["solana"]
     now = [1000.0]
     chain._now, chain._backoff = (lambda: now[0]), 30.0
+    for rpc in chain.rpcs.values():
+        rpc.timeout = 0.3  # a "timeout" answer comes a second late: always after this, however busy the machine
     # The endpoint goes down; payments keep landing on the cluster meanwhile.
     fake_rpc.outage = fault
     second = buyer.pay_sol(wallet, option(direct, "SOL")["amount_base_units"] - 300_000_000,

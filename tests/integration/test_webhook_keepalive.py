@@ -22,6 +22,7 @@ class KeepAliveServer:
         self.connections = 0
         self.requests: list[str] = []
         self.lock = threading.Lock()
+        self.hung_up = threading.Event()  # set once the server has closed a connection it answered on
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,8 +53,14 @@ class KeepAliveServer:
                 # /hangup: the server drops the connection after answering, without saying so first.
                 self.close_connection = self.path in ("/close", "/hangup")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def shutdown_request(self, request: Any) -> None:
+                super().shutdown_request(request)
+                server.hung_up.set()
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
 
     def url(self, path: str) -> str:
@@ -92,7 +99,7 @@ def test_a_connection_is_not_reused_unless_the_exchange_ended_cleanly(server):
 def test_a_connection_the_server_dropped_is_replaced_and_the_request_sent_once(server):
     transport = GuardedHttp(["127.0.0.1"])
     assert transport.post(server.url("/hangup"), b"{}", {}, timeout=5).ok
-    time.sleep(0.1)  # the server's FIN has arrived: the parked connection reads as ready, so it is dropped
+    assert server.hung_up.wait(30)  # the server's FIN is on its way: the parked connection reads as ready
     assert transport.post(server.url("/hook"), b"{}", {}, timeout=5).ok
     assert server.requests == ["/hangup", "/hook"] and server.connections == 2
 
@@ -101,7 +108,7 @@ def test_a_dropped_connection_noticed_only_on_use_is_retried_on_a_new_one(server
     monkeypatch.setattr(webhooks, "_dropped", lambda conn: False)  # the server closes just after our check
     transport = GuardedHttp(["127.0.0.1"])
     assert transport.post(server.url("/hangup"), b"{}", {}, timeout=5).ok
-    time.sleep(0.1)
+    assert server.hung_up.wait(30)
     result = transport.post(server.url("/hook"), b"{}", {}, timeout=5)
     assert result.ok, result
     assert server.requests == ["/hangup", "/hook"] and server.connections == 2
@@ -130,9 +137,8 @@ def test_the_guard_checks_every_request_and_a_pooled_connection_only_serves_its_
 
 
 def test_a_connection_idle_for_longer_than_servers_keep_them_is_not_reused(server, monkeypatch):
-    monkeypatch.setattr(webhooks, "IDLE_SECONDS", 0.05)
+    monkeypatch.setattr(webhooks, "IDLE_SECONDS", 0.0)  # any pause is longer: no sleep needed to exceed it
     transport = GuardedHttp(["127.0.0.1"])
     assert transport.post(server.url("/hook"), b"{}", {}, timeout=5).ok
-    time.sleep(0.1)
     assert transport.post(server.url("/hook"), b"{}", {}, timeout=5).ok
     assert server.connections == 2
