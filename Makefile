@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+# pytest-xdist workers for `make test`. More than the cores: most of a test's time is spent waiting (servers,
+# subprocesses, sockets), not computing. Each worker has its own SQLite files and PostgreSQL schema.
+TEST_WORKERS ?= 4
 
 .DEFAULT_GOAL := help
 .PHONY: help run test lint typecheck bench install clean system
@@ -28,8 +31,8 @@ lint: $(STAMP) ## ruff and mypy
 system: ## Debian packages the suite drives (Chromium, PHP, PHPUnit), installed when missing
 	@scripts/system-packages
 
-test: system lint ## Lint, type-check and run the whole suite (SQLite, and PostgreSQL when TEST_DATABASE_URL is set)
-	$(BIN)/pytest -q
+test: system lint ## Lint, type-check and run the whole suite in parallel (SQLite; PostgreSQL with TEST_DATABASE_URL)
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 bench: $(STAMP) ## Benchmarks under bench/ (each prints its figures; its last line is one JSON object)
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done

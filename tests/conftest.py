@@ -54,9 +54,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_migrated() -> Iterator[str]:
-    """A schema of its own in the test database for this run, so concurrent runs never collide."""
+    """A schema of its own in the test database for this run (each xdist worker's), so concurrent runs never collide."""
     assert PG_URL
-    schema = f"vb_test_{os.getpid()}_{secrets.token_hex(3)}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    schema = f"vb_test_{worker}_{os.getpid()}_{secrets.token_hex(3)}"
     admin = sa.create_engine(normalise_url(PG_URL))
     with admin.begin() as connection:
         connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
