@@ -40,7 +40,8 @@ class SmtpServer:
     def parsed(self) -> list[EmailMessage]:
         return [message_from_bytes(raw, policy=policy.default) for _, _, raw in self.handler.messages]  # type: ignore[misc]
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[EmailMessage]:
+        """The messages once `count` have arrived; `timeout` only bounds a failing test."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and len(self.handler.messages) < count:
             time.sleep(0.02)

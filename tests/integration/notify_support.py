@@ -63,7 +63,7 @@ def nclient(napp: Any) -> Any:
 
 @pytest.fixture
 def dispatcher(nsvc: Services) -> Iterator[Dispatcher]:
-    worker = dispatcher_for(nsvc, timeout=5.0)
+    worker = dispatcher_for(nsvc)
     yield worker
     worker.shutdown(wait=False)
 

@@ -68,7 +68,7 @@ def sclient(sapp: Any) -> Any:
 
 @pytest.fixture
 def sdispatcher(ssvc: Services) -> Iterator[Dispatcher]:
-    worker = dispatcher_for(ssvc, timeout=5.0)
+    worker = dispatcher_for(ssvc)
     yield worker
     worker.shutdown(wait=False)
 

@@ -61,7 +61,7 @@ def test_the_merchant_gets_a_multipart_email_with_summary_details_links_and_bran
             chain="solana", network="devnet", tx_id="5j7sigABC", transfer_index=0, asset="SOL",
             amount=quote.amount_due, to_address=WALLET, from_address=None, reference=quote.reference,
             block_time=clock.now(), confirmations=32, final=True)], svc.clock)
-        worker.run_until_idle(timeout=20)
+        worker.run_until_idle()
         messages = smtp.wait_for(2)
 
     envelopes = smtp.handler.messages
@@ -111,7 +111,7 @@ def nsvc_deposit_email(database_url, tmp_path, clock) -> str:
             view, _ = create_invoice(uow, find_store(uow, made.id), InvoiceRequest(amount=Decimal("99.99")),
                                      svc.rates, svc.clock)
         pay(svc, view.number, "SOL")
-        worker.run_until_idle(timeout=20)
+        worker.run_until_idle()
         assert [d.status for d in deliveries(svc, channel="email")] == ["delivered"]
         with svc.uow() as uow:
             (email,) = uow.session.execute(select(Email)).scalars().all()
@@ -195,7 +195,7 @@ def test_a_payment_dropped_before_finality_reaches_the_merchant_by_email(databas
         with svc.uow() as uow:
             _apply_finality(uow.session, invoice_id, [payment_id],
                             {transfer.tx_id: TxFinality(confirmations=0, final=False, exists=False)}, clock.now())
-        worker.run_until_idle(timeout=20)
+        worker.run_until_idle()
         messages = smtp.wait_for(2)
 
     by_subject = {m["Subject"]: m for m in messages}

@@ -125,7 +125,7 @@ def test_webhook_test_and_email_test(nclient, nsvc, shop, receiver, dispatcher) 
     mail = call(nclient, "/api/plugin/email/test", api_key=shop.api_key)
     assert mail.status_code == 202
     assert receiver.posts() == []  # queued, not sent from the request
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     (sent,) = receiver.posts("/store")
     assert sent.json()["event_type"] == "webhook_test" and sent.json()["test"] is True
     assert sent.header("webhook-id") == queued.get_json()["data"]["event_id"]
@@ -144,7 +144,7 @@ def test_stats_per_endpoint_and_the_delivery_log(nclient, nsvc, shop, receiver, 
         number = create(nclient, shop.api_key, external_invoice_id=f"o{n}",
                         callback_url=receiver.url("/cb"))["invoice_number"]
         pay(nsvc, number)  # payment_received + payment_completed to each endpoint
-    dispatcher.run_until_idle(timeout=20)
+    dispatcher.run_until_idle()
     stats = {e["url"]: e for e in call(nclient, "/api/plugin/webhook/stats",
                                        api_key=shop.api_key).get_json()["data"]["endpoints"]}
     store = stats[receiver.url("/store")]
@@ -176,14 +176,14 @@ def test_stats_per_endpoint_and_the_delivery_log(nclient, nsvc, shop, receiver, 
 def test_manual_redelivery_keeps_the_event_id_and_is_marked(nclient, nsvc, shop, receiver, dispatcher) -> None:
     call(nclient, SETTINGS, api_key=shop.api_key, webhook_url=receiver.url("/store"))
     call(nclient, "/api/plugin/webhook/test", api_key=shop.api_key)
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     (original,) = deliveries(nsvc)
     response = call(nclient, f"/api/plugin/webhook/deliveries/{original.id}/redeliver", api_key=shop.api_key)
     assert response.status_code == 202
     copy = response.get_json()["data"]["delivery"]
     assert copy["event_id"] == original.event_id and copy["is_redelivery"] is True
     assert copy["redelivery_of"] == original.id and copy["id"] != original.id
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     first, second = receiver.posts("/store")
     assert first.header("webhook-id") == second.header("webhook-id") == original.event_id
     assert first.body == second.body

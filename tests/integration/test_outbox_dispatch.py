@@ -71,7 +71,7 @@ def test_failures_walk_the_whole_retry_schedule_then_dead_letter_and_email_the_m
     for _ in range(40):
         if delivery.status == "dead":
             break
-        dispatcher.run_until_idle(timeout=10)
+        dispatcher.run_until_idle()
         (delivery,) = deliveries(nsvc, channel="callback")
         if delivery.status == "pending":
             clock.current = delivery.next_attempt_at
@@ -90,7 +90,7 @@ def test_failures_walk_the_whole_retry_schedule_then_dead_letter_and_email_the_m
     # Dead-lettered: the merchant is told by email (the log mailer keeps it in the database).
     notice = deliveries(nsvc, event_type="delivery_failed")
     assert len(notice) == 1 and notice[0].recipient == "owner@shop.test"
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     with nsvc.uow() as uow:
         (email,) = uow.session.execute(select(Email)).scalars().all()
     assert email.subject.startswith("Webhook delivery failed") and number in email.text_body
@@ -102,7 +102,7 @@ def test_failures_walk_the_whole_retry_schedule_then_dead_letter_and_email_the_m
 def test_success_is_a_2xx_answer_and_redirects_are_not_followed(nsvc, shop, receiver, dispatcher, status, ok):
     receiver.on("/hook", status=status, headers={"Location": receiver.url("/elsewhere")})
     enqueue_raw(nsvc, shop.id, receiver.url("/hook"), 1)
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     (delivery,) = deliveries(nsvc)
     assert delivery.status == ("delivered" if ok else "pending") and delivery.last_status_code == status
     assert [r.path for r in receiver.received] == ["/hook"]  # never the Location
@@ -117,7 +117,7 @@ def test_a_slow_answer_is_a_timeout_and_the_body_read_is_capped(nsvc, shop, rece
     huge = transport.post(receiver.url("/huge"), b"{}", {}, timeout=5)
     assert huge.ok and len(huge.body) == MAX_RESPONSE_BYTES == 64 * 1024
     enqueue_raw(nsvc, shop.id, receiver.url("/huge"), 1)
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     with nsvc.uow() as uow:
         attempt = uow.session.execute(select(DeliveryAttempt)).scalar_one()
     assert attempt.ok and len(attempt.response_excerpt or "") == 500
@@ -193,7 +193,7 @@ def test_the_guard_refuses_loopback_by_default_and_allows_it_when_configured(
     worker = dispatcher_for(strict)
     try:
         enqueue_raw(strict, shop.id, receiver.url("/hook"), 1)
-        worker.run_until_idle(timeout=10)
+        worker.run_until_idle()
         (delivery,) = deliveries(strict)
         assert delivery.status == "pending" and delivery.last_status_code is None
         assert "refused by SSRF guard" in (delivery.last_error or "") and "loopback" in (delivery.last_error or "")
@@ -204,7 +204,7 @@ def test_the_guard_refuses_loopback_by_default_and_allows_it_when_configured(
     other = dispatcher_for(allowed)
     try:
         clock.advance(seconds=10)
-        other.run_until_idle(timeout=10)
+        other.run_until_idle()
         assert deliveries(allowed)[0].status == "delivered" and len(receiver.posts("/hook")) == 1
     finally:
         other.shutdown()
@@ -266,9 +266,9 @@ def test_an_expired_claim_is_sent_again_after_a_crash(nsvc, shop, receiver, disp
     with nsvc.uow() as uow:  # what a worker killed mid-send leaves behind: claimed, never recorded
         for d in uow.session.execute(select(Delivery)).scalars():
             d.status, d.claimed_by, d.claimed_until = "sending", "dead-worker", clock.now() + timedelta(seconds=90)
-    dispatcher.run_until_idle(timeout=5)
+    dispatcher.run_until_idle()
     assert receiver.posts() == []  # the lease still holds
     clock.advance(seconds=91)
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     assert sorted(r.header("webhook-id") for r in receiver.posts()) == sorted(ids)
     assert {d.status for d in deliveries(nsvc)} == {"delivered"}

@@ -29,7 +29,7 @@ from tests.integration.saleor_support import initialize, installed, nsettings, s
 def run_due(dispatcher, svc, clock) -> None:
     """Send what is due, then walk the clock to each retry until nothing is pending."""
     for _ in range(10):
-        dispatcher.run_until_idle(timeout=10)
+        dispatcher.run_until_idle()
         pending = [d for d in deliveries(svc, channel="saleor") if d.status == "pending"]
         if not pending:
             return
@@ -136,7 +136,7 @@ def test_reports_need_the_registered_token(nclient, nsvc, installed, dispatcher,
     number = initialize(nclient, installed, tx)["pspReference"]
     installed.token = "a-token-saleor-revoked-when-the-app-was-reinstalled"
     pay(nsvc, number)
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     assert [d.event_type for d in deliveries(nsvc, channel="saleor")] == ["invoice.created", "invoice.paid"]
     delivery = deliveries(nsvc, channel="saleor")[0]  # the next waits behind it: one invoice's reports in order
     assert delivery.status == "pending" and "PermissionDenied" in delivery.last_error

@@ -181,7 +181,7 @@ def test_app_uninstalled_drops_the_token_and_later_calls_fail_loudly(
     assert paid.status == "pending" and "no Shopify access token" in paid.last_error  # retried, then dead-lettered
     install_shop(ssvc, fake_shopify, str(installed.id))  # reinstalled: the next retry goes through
     clock.current = paid.next_attempt_at
-    worker = dispatcher_for(ssvc, timeout=5.0)  # (a running worker re-reads credentials within 30 s)
+    worker = dispatcher_for(ssvc)  # (a running worker re-reads credentials within 30 s)
     try:
         worker.run_until_idle()
     finally:

@@ -57,9 +57,9 @@ def test_store_set_contract_veltpay_sets_shows_and_rotates_the_endpoint(vapp, vs
     key = json.loads(cli(vapp, "key", "create", "Velt Shop", "--kind", "veltpay", "--json").output)
     velt = VeltClient(vapp.test_client(), Key(key["key_id"], key["secret"]), clock)
     assert velt.post("/v1/orders", {"order_ref": "inv_1", "amount": "1"}).status_code == 201
-    worker = dispatcher_for(vsvc, timeout=5.0)
+    worker = dispatcher_for(vsvc)
     try:
-        worker.run_until_idle(timeout=10)
+        worker.run_until_idle()
     finally:
         worker.shutdown(wait=False)
     (post,) = hooks.posts("/velt")

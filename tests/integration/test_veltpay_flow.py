@@ -61,9 +61,9 @@ class Webhooks:
         self.seen = 0
 
     def new(self) -> list[dict[str, Any]]:
-        worker = dispatcher_for(self.svc, timeout=5.0)
+        worker = dispatcher_for(self.svc)
         try:
-            worker.run_until_idle(timeout=10)
+            worker.run_until_idle()
         finally:
             worker.shutdown(wait=False)
         posts = self.receiver.posts("/velt")
@@ -198,13 +198,13 @@ def test_retries_send_the_same_body_signed_afresh_with_each_send_time(vsettings,
         secret = webhook_secret(app, "Velt Shop", hooks.url("/velt"))
         hooks.on("/velt", status=503)
         assert velt.post("/v1/orders", {"order_ref": "r1", "amount": "10"}).status_code == 201
-        worker = dispatcher_for(svc, timeout=5.0)
+        worker = dispatcher_for(svc)
         try:
-            worker.run_until_idle(timeout=10)
+            worker.run_until_idle()
             (delivery,) = _deliveries(svc)
             clock.current = delivery.next_attempt_at + timedelta(seconds=3)
             hooks.on("/velt", status=200)
-            worker.run_until_idle(timeout=10)
+            worker.run_until_idle()
         finally:
             worker.shutdown(wait=False)
         first, second = hooks.posts("/velt")

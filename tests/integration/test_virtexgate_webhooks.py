@@ -152,7 +152,7 @@ def test_a_sandbox_payment_through_the_contract_reports_every_step(napp, nclient
     invoice_id, number = created["id"], number_of(created)
 
     # New: no webhook (the merchant just created it), status New with a pending payment.
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     assert receiver.posts() == []
     assert (status(nclient, api_key, invoice_id)["status"], status(nclient, api_key, invoice_id)["payment"]["status"]
             ) == ("New", "Pending")
@@ -170,7 +170,7 @@ def test_a_sandbox_payment_through_the_contract_reports_every_step(napp, nclient
     payment = processing["payment"]
     assert payment["status"] == "Detected" and payment["amountPaid"] == Decimal("25") and payment["txId"]
     assert (payment["confirmations"], payment["requiredConfirmations"]) == (1, 32)
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     (first,) = receiver.wait_for(1, HOOK)
     assert webhook(first, secret) == {
         "event": "invoice.processing", "invoiceId": invoice_id, "storeId": str(shop.id), "status": "Processing",
@@ -184,7 +184,7 @@ def test_a_sandbox_payment_through_the_contract_reports_every_step(napp, nclient
     paid = status(nclient, api_key, invoice_id)
     assert paid["status"] == "Paid" and paid["payment"]["status"] == "Confirmed"
     assert paid["payment"]["confirmations"] == 32 and paid["payment"]["txId"] == payment["txId"]
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     received = receiver.wait_for(2, HOOK)
     second = webhook(received[1], secret)
     assert second["event"] == "invoice.paid" and second["status"] == "Paid"
@@ -212,7 +212,7 @@ def test_underpaid_then_closed_and_expired_invoices(napp, nclient, nsvc, shop, r
     assert status(nclient, api_key, part["id"])["status"] == "Underpaid"
     clock.advance(hours=24)
     tick(nsvc)
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     got = [webhook(r, secret) for r in receiver.wait_for(3, HOOK)]
     by_invoice: dict[str, list[tuple[str, str]]] = {}
     for payload in got:
@@ -231,7 +231,7 @@ def test_overpaid_invoice(napp, nclient, nsvc, shop, receiver, dispatcher):
     api_key, secret = setup_store(napp, shop.id, receiver.url(HOOK))
     created = create(nclient, api_key, shop.id)
     pay(nsvc, number_of(created), "USDC", Decimal("30"))  # sandbox finality 0: seen and final in one tick
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     got = [webhook(r, secret) for r in receiver.wait_for(3, HOOK)]
     assert [(p["event"], p["status"]) for p in got] == [
         ("invoice.processing", "Processing"), ("invoice.paid", "Paid"), ("invoice.overpaid", "Overpaid")]
@@ -246,14 +246,14 @@ def test_failed_deliveries_are_retried_with_the_same_body_and_a_valid_signature(
     api_key, secret = setup_store(napp, shop.id, receiver.url(HOOK))
     created = create(nclient, api_key, shop.id)
     pay(nsvc, number_of(created), "USDC")
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     assert len(receiver.posts(HOOK)) == 1  # invoice.processing; invoice.paid waits behind it (order per invoice)
     (delivery,) = [d for d in deliveries(nsvc, channel="virtexgate") if d.status == "pending" and d.attempts]
     assert delivery.last_status_code == 503
     receiver.on(HOOK, status=200)
     clock.current = delivery.next_attempt_at  # the schedule's first retry, 10 s later
-    dispatcher.run_until_idle(timeout=10)
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
+    dispatcher.run_until_idle()
     posts = receiver.wait_for(3, HOOK)
     assert posts[0].body == posts[1].body and all(signature_ok(p, secret) for p in posts)
     assert posts[0].header("webhook-id") == posts[1].header("webhook-id") != posts[2].header("webhook-id")
@@ -268,7 +268,7 @@ def test_a_rotated_secret_signs_the_next_webhooks(napp, nclient, nsvc, shop, rec
     rotated = cli(napp, "store", "set", str(shop.id), "--contract", "virtexgate", "--rotate-secret", "--json")
     new_secret = json.loads(rotated.output)["webhook_secret"]
     pay(nsvc, number_of(created), "USDC")
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     posts = receiver.wait_for(2, HOOK)
     assert all(signature_ok(p, new_secret) and not signature_ok(p, old_secret) for p in posts)
 
@@ -281,5 +281,5 @@ def test_only_virtexgate_invoices_of_a_store_with_the_webhook_are_reported(napp,
     setup_store(napp, shop.id, receiver.url(HOOK))
     voltxt = post_json(nclient, "/api/plugin/invoice/create", invoice_body(shop.api_key))
     pay(nsvc, voltxt.get_json()["invoice_number"], "USDC")
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     assert deliveries(nsvc, channel="virtexgate") == [] and receiver.posts(HOOK) == []

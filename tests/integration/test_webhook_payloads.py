@@ -74,7 +74,7 @@ def test_callback_and_store_webhooks_carry_the_spec_payloads_headers_and_signatu
                      metadata={"order_id": 12345, "product_ids": [1, 2, 3], "price": Decimal("19.990")})
     number = created["invoice_number"]
     pay(nsvc, number, "SOL")  # full amount, final at once on the sandbox: paid -> confirmed -> settled
-    dispatcher.run_until_idle(timeout=20)
+    dispatcher.run_until_idle()
 
     callbacks = receiver.posts("/cb")
     stores = receiver.posts("/store")

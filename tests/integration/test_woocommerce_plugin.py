@@ -264,12 +264,12 @@ def test_checkout_and_signed_webhooks_move_the_order(gateway: dict[str, Any], tm
                                                           {"Content-Type": "application/json"}), timeout=10)
         assert refused.value.code == 401
 
-        dispatcher = dispatcher_for(svc, timeout=10.0)
+        dispatcher = dispatcher_for(svc)
         try:
             with svc.uow() as uow:
                 simulate_payment(uow, number, svc.clock, "SOL", None)
             tick(svc)  # sandbox finality 0: paid, confirmed and settled in one tick, each with its event
-            dispatcher.run_until_idle(timeout=30)
+            dispatcher.run_until_idle()
         finally:
             dispatcher.shutdown()
 

@@ -137,7 +137,7 @@ def vapp(vsettings: Settings, clock: FrozenClock) -> Iterator[Any]:
 
 @pytest.fixture
 def vdispatcher(vsvc: Services) -> Iterator[Dispatcher]:
-    worker = dispatcher_for(vsvc, timeout=5.0)
+    worker = dispatcher_for(vsvc)
     yield worker
     worker.shutdown(wait=False)
 
