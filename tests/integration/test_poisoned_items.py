@@ -71,7 +71,7 @@ def test_a_poisoned_invoice_is_parked_while_other_stores_are_paid_and_delivered_
     poison(nsvc, bad)
 
     tick(nsvc)
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
 
     assert status_of(nsvc, good) == "settled"  # sandbox finality is immediate
     assert {p.json()["invoice"]["invoice_number"] for p in receiver.posts("/good")} == {good}
@@ -99,7 +99,7 @@ def test_a_poisoned_invoice_is_parked_while_other_stores_are_paid_and_delivered_
     poison(nsvc, bad, "{}")
     clock.current += parked.backoff(2)
     tick(nsvc)
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
     assert status_of(nsvc, bad) == "settled"
     assert parked_rows(nsvc) == []
     assert {p.json()["invoice"]["invoice_number"] for p in receiver.posts("/bad")} == {bad}
@@ -177,7 +177,7 @@ def test_a_delivery_that_cannot_be_prepared_costs_only_itself_an_attempt(nsvc, n
             simulate_payment(uow, number, nsvc.clock)
     tick(nsvc)
 
-    dispatcher.run_until_idle(timeout=10)
+    dispatcher.run_until_idle()
 
     assert {p.json()["invoice"]["invoice_number"] for p in receiver.posts("/good")} == {good}
     assert receiver.posts("/bad") == []
