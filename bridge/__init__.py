@@ -13,7 +13,7 @@ from flask import Flask, g, request
 from bridge import errors
 from bridge.extensions import SERVICES, db
 from gateway_core.adapters.db import configure_engine, engine_options, normalise_url
-from gateway_core.bootstrap import Services, attach_intake, build_services
+from gateway_core.bootstrap import Services, build_services
 from gateway_core.config import Settings
 from gateway_core.logs import configure_logging
 
@@ -41,9 +41,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.extensions[SERVICES] = services or install_channels(
         build_services(settings, sessions=lambda: db.session, **overrides))
-    if app.extensions[SERVICES].intake is None:
-        with app.app_context():
-            attach_intake(app.extensions[SERVICES], db.engine)
     app.extensions["voltbridge.settings"] = settings
 
     if settings.trust_proxy:

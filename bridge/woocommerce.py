@@ -73,5 +73,6 @@ def order_webhook(installation_id: int) -> Response:
         if method and order.get("payment_method") != method:
             return json_response({"result": "ignored", "reason": f"payment method is not {method}"})
         view, created = invoice_for_order(uow, svc, installation, order)
-    return json_response({"result": "created" if created else "existing", "invoice_number": view.number,
-                          "payment_url": f"{svc.settings.public_url}/pay/{view.number}"}, 201 if created else 200)
+        return json_response({"result": "created" if created else "existing", "invoice_number": view.number,
+                              "payment_url": f"{svc.settings.public_url}/pay/{view.number}"},
+                             201 if created else 200)

@@ -14,17 +14,17 @@ from gateway_core.adapters.chains.sandbox import SandboxChain
 from gateway_core.adapters.chains.solana_setup import gateway_keys_from_settings, solana_chain_from_settings
 from gateway_core.adapters.chains.tron import tron_chain_from_settings
 from gateway_core.adapters.db import UnitOfWork, make_engine, session_factory
-from gateway_core.adapters.invoice_writers import invoice_writer_for
 from gateway_core.adapters.notify.email import mailer_from_url
 from gateway_core.adapters.notify.webhooks import GuardedHttp
 from gateway_core.adapters.rates.fixed import FixedRateSource
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.clock import SystemClock
 from gateway_core.config import Settings
+from gateway_core.invoices.create import Invoicing
 from gateway_core.ports import ChainClient, Clock, DeliveryChannel, Mailer, RateSource, WebhookTransport
 from gateway_core.services.allocation import Allocator
 from gateway_core.services.contract_webhooks import contract_channels
-from gateway_core.services.invoice_intake import InvoiceIntake
+from gateway_core.services.keys import KeyCache
 from gateway_core.services.solana_deposits import SolanaTreasury
 
 
@@ -50,11 +50,17 @@ class Services:
     # Outbox channels beyond VOLTXT's, by Delivery.channel: other contracts' webhooks (filled here) and
     # storefront platforms (filled by the composition root: storefront_adapters.install_channels).
     channels: dict[str, DeliveryChannel] = field(default_factory=dict)
-    # The create-invoice hot path (a cached key, a driver-level writer): attach_intake builds it.
-    intake: InvoiceIntake | None = None
+    # Keys that create invoices, cached for API_KEY_CACHE_SECONDS (creation checks them again as it writes).
+    key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))
 
     def uow(self, read_only: bool = False) -> UnitOfWork:
         return UnitOfWork(self.sessions, read_only)
+
+    @property
+    def invoicing(self) -> Invoicing:
+        """What creating an invoice needs, from this process's services."""
+        return Invoicing(self.rates, self.clock, self.limits, self.settings.outbound_allowlist, self.allocators,
+                         self.key_cache)
 
     @property
     def limits(self) -> tuple[Decimal, Decimal]:
@@ -89,6 +95,7 @@ def build_services(
         rates=rates or FixedRateSource(settings.rates),
         vault=KeyVault(settings.secret_key),
         engine=engine,
+        key_cache=KeyCache(settings.api_key_cache_seconds),
     )
     services.chains["sandbox"] = SandboxChain(sessions, clock, settings.sandbox_finality_seconds)
     # Solana (issue 5): devnet/mainnet client, and the treasury (gateway keys) for deposit mode.
@@ -102,16 +109,4 @@ def build_services(
     services.webhooks = GuardedHttp(settings.outbound_allowlist)
     services.channels.update(contract_channels())
     services.mailer = mailer_from_url(settings.smtp_url)
-    if engine is not None:
-        attach_intake(services, engine)
     return services
-
-
-def attach_intake(services: Services, engine: Engine) -> InvoiceIntake:
-    """The create-invoice hot path on this engine (the web app's engine is Flask-SQLAlchemy's)."""
-    settings = services.settings
-    services.intake = InvoiceIntake(
-        services.uow, invoice_writer_for(engine), services.rates, services.clock, services.limits,
-        outbound_allowlist=settings.outbound_allowlist, allocators=services.allocators,
-        cache_seconds=settings.api_key_cache_seconds)
-    return services.intake

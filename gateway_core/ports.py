@@ -89,34 +89,6 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
-@dataclass(frozen=True)
-class NewInvoiceRows:
-    """A new invoice as rows (column name to the value its model column takes), and the key that asked for it.
-
-    Quotes and the event leave out invoice_id: the writer fills it in from the invoice row it inserts.
-    """
-
-    invoice: Mapping[str, Any]
-    quotes: Sequence[Mapping[str, Any]]
-    event: Mapping[str, Any]
-    key_digest: str
-    key_kind: str
-    now: datetime
-
-
-class InvoiceWriter(Protocol):
-    """Writes a new invoice, its quotes and its invoice.created event in one transaction, or nothing."""
-
-    def insert(self, rows: NewInvoiceRows) -> int | None:
-        """The new invoice's id; None, writing nothing, when the store already has an invoice with this kind
-        and external id or when the key is no longer valid (revoked or past its rotation grace)."""
-        ...
-
-    def close(self) -> None:
-        """Close the writer's database connections."""
-        ...
-
-
 # -- notifications (issue 4) -------------------------------------------------------------------------------
 
 

@@ -127,8 +127,6 @@ def running_services(settings: Settings, clock: FrozenClock) -> Iterator[Service
     try:
         yield svc
     finally:
-        if svc.intake is not None:
-            svc.intake.close()
         if svc.engine is not None:
             svc.engine.dispose()
 
@@ -143,7 +141,6 @@ def running_app(settings: Settings, clock: FrozenClock) -> Iterator[Any]:
     try:
         yield application
     finally:
-        application.extensions["voltbridge"].intake.close()
         with application.app_context():
             db.engine.dispose()
 

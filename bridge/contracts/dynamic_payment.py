@@ -8,8 +8,9 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from bridge.contracts import voltxt_limits
-from bridge.contracts.voltxt_limits import voltxt_store
+from bridge.contracts.voltxt_limits import voltxt_store, within_budget
 from bridge.contracts.voltxt_wire import (
+    api_key,
     check_network,
     invoice_body,
     parse_amount,
@@ -20,7 +21,8 @@ from bridge.errors import register_format
 from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
 from gateway_core.domain.errors import ValidationFailed
-from gateway_core.services.invoices import cancel_invoice, create_invoice, get_invoice, update_amount
+from gateway_core.invoices.create import create_invoice
+from gateway_core.services.invoices import cancel_invoice, get_invoice, update_amount
 from gateway_core.services.views import InvoiceView
 
 bp = Blueprint("dynamic_payment", __name__, url_prefix="/api/dynamic-payment")
@@ -57,14 +59,13 @@ def _respond(view: InvoiceView, status: int = 200, message: str | None = None) -
 def initiate() -> Response:
     body = read_json_object()
     svc = services()
+    caller = svc.key_cache.caller(svc.uow, api_key(body), svc.clock)
+    within_budget(caller.digest, caller.per_minute)
+    check_network(body.get("network"), caller.store)
+    session_request = parse_invoice_request(body, kind="dynamic")
     with svc.uow() as uow:
-        store = voltxt_store(uow, body)
-        check_network(body.get("network"), store)
-        session_request = parse_invoice_request(body, kind="dynamic")
-        view, created = create_invoice(uow, store, session_request, svc.rates, svc.clock, svc.limits,
-                                       outbound_allowlist=svc.settings.outbound_allowlist,
-                                       allocators=svc.allocators)
-    return _respond(view, 201 if created else 200)
+        made = create_invoice(uow, caller.store, session_request, svc.invoicing, key=caller)
+        return _respond(made.view, 201 if made.created else 200)  # rendered before the commit
 
 
 @bp.get("/<session_id>/status")

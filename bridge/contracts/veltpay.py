@@ -86,9 +86,10 @@ def create() -> Response:
     order_request = parse_order_request(read_json_object())
     svc = services()
     with svc.uow() as uow:
-        order, created = create_order(uow, _store(uow), order_request, svc.rates, svc.clock, svc.limits,
-                                      allocators=svc.allocators)
-    response = json_response(order_object(order, svc.settings.public_url, svc.clock.now()), 201 if created else 200)
+        order, created = create_order(uow, _store(uow), order_request, svc.invoicing)
+        # Rendered before the commit: an answer that cannot be built leaves nothing written.
+        response = json_response(order_object(order, svc.settings.public_url, svc.clock.now()),
+                                 201 if created else 200)
     if g.get("veltpay_replay"):
         response.headers["Idempotent-Replayed"] = "true"
     return response

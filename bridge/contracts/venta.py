@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -27,8 +28,10 @@ from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.key_ratelimit import RateLimited, key_limiter
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.domain.errors import InvalidApiKey, InvoiceNotFound, ValidationFailed
-from gateway_core.services.invoices import accepted_assets, choose_asset, create_invoice, get_invoice, public_invoice
-from gateway_core.services.key_limits import Caller, authenticate_caller
+from gateway_core.invoices.create import create_invoice
+from gateway_core.services.invoices import accepted_assets, get_invoice, public_invoice
+from gateway_core.services.key_limits import authenticate_caller
+from gateway_core.services.keys import Caller
 from gateway_core.services.venta_sessions import CONTRACT, session_probe
 from gateway_core.services.views import InvoiceView
 
@@ -104,13 +107,8 @@ def _create(dev: bool) -> Response:
         if wanted.token not in accepted_assets(caller.store):
             raise ValidationFailed("Token not accepted",
                                    errors={"token": f"this shop has no {wanted.token} wallet on Solana"})
-        view, created = create_invoice(uow, caller.store, wanted.invoice, svc.rates, svc.clock, svc.limits,
-                                       outbound_allowlist=svc.settings.outbound_allowlist,
-                                       allocators=svc.allocators)
-        if created:
-            view = choose_asset(uow, view.number, wanted.token, svc.clock)
-        body = session_body(view, svc.settings, svc.clock.now())
-    return json_response(body, 201 if created else 200)
+        made = create_invoice(uow, caller.store, replace(wanted.invoice, chosen_asset=wanted.token), svc.invoicing)
+        return json_response(session_body(made.view, svc.settings, svc.clock.now()), 201 if made.created else 200)
 
 
 @bp.post("/checkout")

@@ -25,8 +25,10 @@ from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.key_ratelimit import RateLimited, key_limiter
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.domain.errors import InvalidApiKey, InvoiceNotFound
-from gateway_core.services.invoices import create_invoice, find_by_external_id
-from gateway_core.services.key_limits import Caller, authenticate_caller
+from gateway_core.invoices.create import create_invoice
+from gateway_core.services.invoices import find_by_external_id
+from gateway_core.services.key_limits import authenticate_caller
+from gateway_core.services.keys import Caller
 from gateway_core.services.virtexgate_idempotency import Replay, check_key, claim, complete, request_digest
 from gateway_core.services.virtexgate_statuses import CONTRACT, canonical_invoice_id, external_id_for
 
@@ -87,9 +89,8 @@ def create() -> Response:
             claimed = found
         check_store(body, caller.store.id)
         invoice_id, wanted = parse_create(body)
-        view, _ = create_invoice(uow, caller.store, wanted, svc.rates, svc.clock, svc.limits,
-                                 outbound_allowlist=svc.settings.outbound_allowlist, allocators=svc.allocators)
-        payload = dumps(created_body(invoice_id, view, svc.settings.public_url))
+        made = create_invoice(uow, caller.store, wanted, svc.invoicing)
+        payload = dumps(created_body(invoice_id, made.view, svc.settings.public_url))
         if claimed is not None:
             complete(claimed, 201, payload)
     return Response(payload, 201, mimetype="application/json")

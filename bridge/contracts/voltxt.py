@@ -13,6 +13,7 @@ from bridge.errors import register_format
 from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
 from gateway_core.adapters.jsonwire import dumps_view
+from gateway_core.invoices.create import create_invoice
 from gateway_core.services.invoices import find_by_external_id, get_invoice
 
 bp = Blueprint("voltxt", __name__, url_prefix="/api/plugin")
@@ -36,13 +37,15 @@ def invoice_response(view: Any, status: int = 200) -> Response:
 @bp.post("/invoice/create")
 def create() -> Response:
     body = read_json_object()
-    intake = services().intake
-    assert intake is not None  # create_app attaches it
-    caller = intake.caller(api_key(body))
+    svc = services()
+    caller = svc.key_cache.caller(svc.uow, api_key(body), svc.clock)
     within_budget(caller.digest, caller.per_minute)
     check_network(body.get("network"), caller.store)
-    view, created = intake.create(caller, parse_invoice_request(body, kind="invoice"))
-    return invoice_response(view, 201 if created else 200)
+    wanted = parse_invoice_request(body, kind="invoice")
+    with svc.uow() as uow:
+        made = create_invoice(uow, caller.store, wanted, svc.invoicing, key=caller)
+        # Built before the commit: an answer that cannot be rendered leaves nothing written.
+        return invoice_response(made.view, 201 if made.created else 200)
 
 
 @bp.get("/invoice/<number>/status")

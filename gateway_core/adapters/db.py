@@ -12,8 +12,6 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway_core.adapters import sqlite_writers
-
 
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for plain postgres URLs (postgres:// and postgresql://)."""
@@ -60,8 +58,13 @@ def configure_engine(engine: Engine) -> Engine:
         cursor.close()
 
     # Take the write lock up front (a read-then-write transaction can otherwise fail on upgrade); it is what
-    # serialises competing watchers on SQLite (PostgreSQL uses FOR UPDATE). Writers queue at a gate.
-    sqlite_writers.install(engine, READ_ONLY)
+    # serialises competing watchers on SQLite (PostgreSQL uses FOR UPDATE). A writer that finds the lock
+    # taken waits in SQLite's busy handler, up to the busy timeout above.
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        read_only = connection.get_execution_options().get(READ_ONLY)
+        # A read-only transaction is a WAL snapshot: it never waits for writers and never blocks them.
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

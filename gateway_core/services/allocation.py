@@ -1,23 +1,36 @@
 """Per-chain address allocation at invoice creation (deposit keys, token accounts), chosen by chain name.
 
 build_services puts the allocators its chain clients need on Services.allocators; a chain without one
-keeps the addresses `_quotes` gave (the store's wallet, or a sandbox address).
+keeps the addresses the draft gave (the store's wallet, or a sandbox address). Allocation is a step of the one
+write path: it runs inside the creating transaction, after the invoice row and before its quotes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway_core.adapters.models import Invoice
 
-Allocator = Callable[[Session, Invoice], None]
+@dataclass(frozen=True)
+class NewInvoice:
+    """An invoice being written: its row's id and facts, and its quote rows (an allocator sets "address")."""
+
+    id: int
+    number: str
+    network: str
+    settlement_mode: str
+    quotes: list[dict[str, Any]]
 
 
-def allocate_addresses(session: Session, invoice: Invoice, allocators: Mapping[str, Allocator]) -> None:
-    """Let each chain's allocator replace its quotes' addresses; runs inside the creating transaction."""
-    for chain in sorted({q.chain for q in invoice.quotes}):
+Allocator = Callable[[Session, NewInvoice], None]
+
+
+def allocate_addresses(session: Session, invoice: NewInvoice, allocators: Mapping[str, Allocator]) -> None:
+    """Let each chain's allocator replace its quotes' addresses."""
+    for chain in sorted({q["chain"] for q in invoice.quotes}):
         allocator = allocators.get(chain)
         if allocator is not None:
             allocator(session, invoice)

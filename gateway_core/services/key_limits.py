@@ -6,18 +6,16 @@ core only knows who called and how many requests a minute that key may make.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import select, update
 
 from gateway_core.adapters.db import UnitOfWork
-from gateway_core.adapters.models import ApiKey, Store
-from gateway_core.adapters.secrets import digests_match, key_digest
-from gateway_core.domain.errors import InvalidApiKey, ValidationFailed
+from gateway_core.adapters.models import ApiKey
+from gateway_core.domain.errors import ValidationFailed
 from gateway_core.ports import Clock
-from gateway_core.services.keys import KEY_KINDS, plausible_key
+from gateway_core.services.keys import KEY_KINDS, Caller, caller_of, digest_of, key_is_live, valid_key
 
 # VentaConnect documents 120 requests a minute per key; a key without its own limit gets its contract's
 # default: this one, or for VOLTXT the VOLTXT_RATE_LIMIT_PER_MINUTE setting (600 unless set).
@@ -25,36 +23,12 @@ DEFAULT_PER_MINUTE = 120
 MAX_PER_MINUTE = 1_000_000
 
 
-@dataclass(frozen=True)
-class Caller:
-    """The store behind a key, a stable name for the key's counter, and the key's budget."""
-
-    store: Store
-    bucket: str  # a prefix of the key's lookup digest: names the key without revealing it
-    per_minute: int
-
-
-def bucket_name(kind: str, digest: str) -> str:
-    """The counter's name for a key: its kind and a prefix of its lookup digest (names it without revealing it)."""
-    return f"{kind}:{digest[:24]}"
-
-
 def authenticate_caller(uow: UnitOfWork, raw_key: object, clock: Clock, kind: str,
                         default: int = DEFAULT_PER_MINUTE) -> Caller:
-    """As keys.authenticate (same rules, one round trip), plus the key's rate limit (`default` when it has none)."""
-    if not isinstance(raw_key, str) or not plausible_key(kind, raw_key):
-        raise InvalidApiKey("The provided API key is invalid")
-    digest = key_digest(raw_key)
-    row = uow.session.execute(
-        select(ApiKey.digest, ApiKey.rate_limit_per_minute, Store)
-        .join(Store, Store.id == ApiKey.store_id)
-        .options(joinedload(Store.wallets))
-        .where(ApiKey.digest == digest, ApiKey.kind == kind,
-               or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > clock.now()))
-    ).unique().first()
-    if row is None or not digests_match(row[0], digest):
-        raise InvalidApiKey("The provided API key is invalid")
-    return Caller(row[2], bucket_name(kind, digest), row[1] or default)
+    """As keys.authenticate (the same lookup), with the key's requests per minute (`default` when it has none)."""
+    digest = digest_of(raw_key, kind)
+    caller = caller_of(valid_key(uow, digest, clock, kind), digest, kind)
+    return replace(caller, per_minute=caller.per_minute or default)
 
 
 def set_rate_limit(uow: UnitOfWork, store_id: int, kind: str, per_minute: int | None, clock: Clock) -> int:
@@ -66,7 +40,7 @@ def set_rate_limit(uow: UnitOfWork, store_id: int, kind: str, per_minute: int | 
     result = uow.session.execute(
         update(ApiKey)
         .where(ApiKey.store_id == store_id, ApiKey.kind == kind,
-               or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > clock.now()))
+               key_is_live(clock.now()))
         .values(rate_limit_per_minute=per_minute)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -86,7 +60,7 @@ def rate_limits(uow: UnitOfWork, store_id: int, kind: str, clock: Clock,
     rows = uow.session.execute(
         select(ApiKey.created_at, ApiKey.expires_at, ApiKey.rate_limit_per_minute)
         .where(ApiKey.store_id == store_id, ApiKey.kind == kind,
-               or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > clock.now()))
+               key_is_live(clock.now()))
         .order_by(ApiKey.created_at, ApiKey.id)
     ).all()
     return [KeyLimit(created, expires, limit or default, limit is None) for created, expires, limit in rows]

@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import functools
 import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from gateway_core.adapters.db import UnitOfWork
@@ -18,6 +22,7 @@ from gateway_core.adapters.secrets import KeyVault, digests_match, key_digest
 from gateway_core.domain.errors import InvalidApiKey, StoreNotFound
 from gateway_core.domain.identifiers import API_KEY_LENGTH, new_api_key
 from gateway_core.ports import Clock
+from gateway_core.services.views import StoreSnapshot
 
 # The contracts whose keys a store can hold (`voltbridge key create --kind`), each in its own documented format.
 KEY_KINDS = ("voltxt", "virtexgate", "veltpay", "venta")
@@ -71,14 +76,19 @@ def issue_key(uow: UnitOfWork, vault: KeyVault, store_id: int, kind: str = "volt
     return IssuedKey(store_id, kind, raw, key_id)
 
 
+def key_is_live(now: Any) -> ColumnElement[bool]:
+    """The one rule for a usable key: never rotated away, or still inside its rotation's grace period."""
+    return or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
+
+
 @functools.cache
 def _key_lookup() -> Any:
     """One round trip for the key, its store and the store's wallets; built once (this runs on every request)."""
-    return (select(ApiKey.digest, ApiKey.expires_at, Store, ApiKey.rate_limit_per_minute)
+    return (select(ApiKey.digest, ApiKey.expires_at, ApiKey.rate_limit_per_minute, Store)
             .join(Store, Store.id == ApiKey.store_id)
             .options(joinedload(Store.wallets))
             .where(ApiKey.digest == bindparam("digest"), ApiKey.kind == bindparam("kind"),
-                   or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > bindparam("now"))))
+                   key_is_live(bindparam("now"))))
 
 
 def authenticate(uow: UnitOfWork, raw_key: object, clock: Clock, kind: str = "voltxt") -> Store:
@@ -90,7 +100,7 @@ def authenticate(uow: UnitOfWork, raw_key: object, clock: Clock, kind: str = "vo
 class ValidKey:
     store: Store  # with its wallets loaded
     expires_at: datetime | None  # when a rotation's grace period ends, if the key has been rotated
-    per_minute: int | None = None  # the key's own request budget; None: its contract's default
+    per_minute: int | None  # the key's own request budget; None: the contract's default
 
 
 def digest_of(raw_key: object, kind: str) -> str:
@@ -105,7 +115,84 @@ def valid_key(uow: UnitOfWork, digest: str, clock: Clock, kind: str = "voltxt") 
     # The index lookup already matched; the constant-time compare keeps the check honest if lookup changes.
     if row is None or not digests_match(row[0], digest):
         raise InvalidApiKey("The provided API key is invalid")
-    return ValidKey(row[2], row[1], row[3])
+    return ValidKey(row[3], row[1], row[2])
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the key's store (a frozen snapshot), the key's digest and kind, and its expiry."""
+
+    store: StoreSnapshot
+    digest: str
+    kind: str
+    expires_at: datetime | None = None
+    per_minute: int | None = None
+
+    @property
+    def bucket(self) -> str:
+        return bucket_name(self.kind, self.digest)
+
+
+def bucket_name(kind: str, digest: str) -> str:
+    """The counter's name for a key: its kind and a prefix of its lookup digest (names it without revealing it)."""
+    return f"{kind}:{digest[:24]}"
+
+
+def caller_of(key: ValidKey, digest: str, kind: str) -> Caller:
+    return Caller(StoreSnapshot.of(key.store), digest, kind, key.expires_at, key.per_minute)
+
+
+class KeyCache:
+    """Callers by key digest and kind, for `seconds`; least recently used ones go first beyond `max_entries`.
+
+    Creation checks the key again in its own transaction, so a key revoked while cached creates nothing; store
+    settings (wallets, expiry) reach a web process within the cache's lifetime.
+    """
+
+    def __init__(self, seconds: float, max_entries: int = 4096,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._max = max_entries
+        self._monotonic = monotonic
+        self._entries: OrderedDict[tuple[str, str], tuple[float, Caller]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str, kind: str) -> Caller | None:
+        with self._lock:
+            entry = self._entries.get((digest, kind))
+            if entry is None:
+                return None
+            if self._monotonic() - entry[0] >= self.seconds:
+                del self._entries[(digest, kind)]
+                return None
+            self._entries.move_to_end((digest, kind))
+            return entry[1]
+
+    def put(self, caller: Caller) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            self._entries[(caller.digest, caller.kind)] = (self._monotonic(), caller)
+            self._entries.move_to_end((caller.digest, caller.kind))
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def forget(self, digest: str, kind: str) -> None:
+        with self._lock:
+            self._entries.pop((digest, kind), None)
+
+    def caller(self, uow: Callable[..., UnitOfWork], raw_key: object, clock: Clock, kind: str = "voltxt") -> Caller:
+        """The key's caller, from the cache when fresh; InvalidApiKey for an unknown, malformed or expired key."""
+        digest = digest_of(raw_key, kind)
+        found = self.get(digest, kind)
+        if found is not None and found.expires_at is not None and found.expires_at <= clock.now():
+            self.forget(digest, kind)
+            raise InvalidApiKey("The provided API key is invalid")
+        if found is None:
+            with uow(read_only=True) as read:
+                found = caller_of(valid_key(read, digest, clock, kind), digest, kind)
+            self.put(found)
+        return found
 
 
 def rotate_key(
@@ -121,8 +208,7 @@ def rotate_key(
         .order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).limit(1)).scalar_one_or_none()
     uow.session.execute(
         update(ApiKey)
-        .where(ApiKey.store_id == store_id, ApiKey.kind == kind)
-        .where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > ends))
+        .where(ApiKey.store_id == store_id, ApiKey.kind == kind, key_is_live(ends))
         .values(expires_at=ends)
     )
     return issue_key(uow, vault, store_id, kind, rate_limit_per_minute=limit)

@@ -30,6 +30,7 @@ from gateway_core.adapters.models import Invoice, SolanaDeposit, SolanaSweep, St
 from gateway_core.domain.errors import VaultInitializationFailed
 from gateway_core.domain.lifecycle import Status
 from gateway_core.ports import Clock
+from gateway_core.services.allocation import NewInvoice
 from gateway_core.services.assess import emit, lock_invoice, move
 from gateway_core.services.payments import refresh_finality
 
@@ -53,10 +54,10 @@ class SolanaTreasury:
 
     # -- invoice creation -----------------------------------------------------------------------------------
 
-    def allocate(self, session: Session, invoice: Invoice) -> None:
+    def allocate(self, session: Session, invoice: NewInvoice) -> None:
         """Deposit mode: derive the invoice's key and open its USDC token account (fee payer pays the rent)."""
-        quotes = [q for q in invoice.quotes if q.chain == "solana"]
-        if invoice.store.settlement_mode != "deposit" or not quotes:
+        quotes = [q for q in invoice.quotes if q["chain"] == "solana"]
+        if invoice.settlement_mode != "deposit" or not quotes:
             return
         deposit = SolanaDeposit(invoice_id=invoice.id, network=invoice.network, owner=f"?{invoice.number}")
         session.add(deposit)
@@ -64,8 +65,8 @@ class SolanaTreasury:
         owner = str(self.keys.deposit(deposit.id).pubkey())
         deposit.owner = owner
         for quote in quotes:
-            quote.address = owner
-        if any(q.asset == "USDC" for q in quotes):
+            quote["address"] = owner
+        if any(q["asset"] == "USDC" for q in quotes):
             deposit.token_account = self.chain.token_account(owner, self.mint(invoice.network))
             deposit.init_tx_id = self._open_token_account(invoice.network, owner)
             deposit.rent_lamports = TOKEN_ACCOUNT_RENT_LAMPORTS

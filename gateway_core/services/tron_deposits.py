@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from gateway_core.adapters.chains.tron_keys import BadExtendedKey, deposit_address, parse_xpub
-from gateway_core.adapters.models import Quote, Store
+from gateway_core.adapters.models import Store
 from gateway_core.domain.errors import ValidationFailed
+from gateway_core.services.views import StoreSnapshot
 
 
-def accepts_tron(store: Store) -> bool:
+def accepts_tron(store: Store | StoreSnapshot) -> bool:
     """A store with a TRON xpub takes USDT at per-invoice addresses (beside its Solana assets)."""
     return bool(store.tron_xpub)
 
@@ -37,20 +37,13 @@ def allocate_index(session: Session, store_id: int) -> int:
     return int(taken) - 1
 
 
-def next_deposit_address(session: Session, store: Store) -> tuple[int, str]:
-    """(index, address) of a fresh deposit address m/44'/195'/0'/0/index for this store."""
-    if not store.tron_xpub:
-        raise ValidationFailed("Store has no TRON extended public key", errors={"tron_xpub": "not set"})
-    index = allocate_index(session, store.id)
-    return index, deposit_address(store.tron_xpub, index)
-
-
-def tron_deposit_quote(store: Store, position: int, units: int, rate: Decimal, rate_currency: str,
-                       expires_at: datetime, chain: str) -> Quote:
-    """A USDT quote paid at a fresh watch-only address; no reference: the address alone identifies it."""
-    session = object_session(store)
-    if session is None:
-        raise RuntimeError("the store must belong to the invoice's session to allocate an address")
-    _, address = next_deposit_address(session, store)
-    return Quote(position=position, asset="USDT", chain=chain, address=address, reference=None,
-                 amount_due=units, rate=rate, rate_currency=rate_currency, expires_at=expires_at)
+def allocate_tron_addresses(session: Session, store: StoreSnapshot, quotes: list[dict[str, Any]]) -> None:
+    """USDT at a store with an xpub goes to a fresh address m/44'/195'/0'/0/index; the address alone identifies
+    the payment, so the quote keeps no reference."""
+    if not accepts_tron(store):
+        return
+    for quote in quotes:
+        if quote["asset"] == "USDT":
+            assert store.tron_xpub is not None
+            quote["address"] = deposit_address(store.tron_xpub, allocate_index(session, store.id))
+            quote["reference"] = None

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway_core.adapters.db import UnitOfWork
@@ -24,6 +24,7 @@ from gateway_core.adapters.models import ApiKey, VeltpaySignature
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.domain.errors import InvalidApiKey
 from gateway_core.ports import Clock
+from gateway_core.services.keys import key_is_live
 
 WINDOW_SECONDS = 300
 PRUNE_EVERY_SECONDS = 60.0
@@ -115,7 +116,7 @@ def _key(uow: UnitOfWork, key_id: str, now: datetime) -> tuple[int, str] | None:
     row = uow.session.execute(
         select(ApiKey.store_id, ApiKey.encrypted)
         .where(ApiKey.public_id == key_id, ApiKey.kind == "veltpay",
-               or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
+               key_is_live(now))
     ).first()
     return None if row is None else (row[0], row[1])
 

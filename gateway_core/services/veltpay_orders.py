@@ -4,7 +4,6 @@ the VeltPay contract, with an unguessable public id for its checkout link and pu
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -16,9 +15,9 @@ from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Invoice, Store, VeltpayOrder
 from gateway_core.adapters.notify.veltpay_payloads import ASSET, EXTERNAL_ID_PREFIX, invoice_number
 from gateway_core.domain.errors import DuplicateExternalId, InvoiceNotFound
-from gateway_core.ports import Clock, RateSource
-from gateway_core.services.allocation import Allocator
-from gateway_core.services.invoices import InvoiceRequest, create_invoice
+from gateway_core.invoices.create import Created, Invoicing, create_invoice
+from gateway_core.ports import Clock
+from gateway_core.services.invoices import InvoiceRequest
 from gateway_core.services.views import InvoiceView, invoice_view
 
 CONTRACT = "veltpay"
@@ -38,11 +37,7 @@ class Order:
     public_id: str
 
 
-def create_order(
-    uow: UnitOfWork, store: Store, order: OrderRequest, rates: RateSource, clock: Clock,
-    limits: tuple[Decimal, Decimal] = (Decimal("0.01"), Decimal("1000000")),
-    allocators: Mapping[str, Allocator] | None = None,
-) -> tuple[Order, bool]:
+def create_order(uow: UnitOfWork, store: Store, order: OrderRequest, invoicing: Invoicing) -> tuple[Order, bool]:
     """Create the order, or return the existing one for a retry with the same order_ref and amount."""
     request = InvoiceRequest(
         amount=order.amount, amount_type="crypto", currency=ASSET, fiat_currency="USD", contract=CONTRACT,
@@ -50,24 +45,22 @@ def create_order(
         ttl=None if order.ttl_seconds is None else timedelta(seconds=order.ttl_seconds),
     )
     try:
-        view, created = create_invoice(uow, store, request, rates, clock, limits, allocators=allocators)
+        made = create_invoice(uow, store, request, invoicing)
     except DuplicateExternalId:
         raise DuplicateExternalId(f"order_ref {order.order_ref!r} is already used by an order with a different "
                                   "amount; use a new order_ref for a new order") from None
-    return Order(view, _public_id(uow, view.number)), created
+    return Order(made.view, _public_id(uow, made, store.id)), made.created
 
 
-def _public_id(uow: UnitOfWork, number: str) -> str:
+def _public_id(uow: UnitOfWork, made: Created, store_id: int) -> str:
     """The order's public UUID, written with the order (and for an order that somehow lacks one, now)."""
     session = uow.session
-    invoice_id, store_id, created_at = session.execute(
-        select(Invoice.id, Invoice.store_id, Invoice.created_at).where(Invoice.number == number)).one()
-    public_id = session.execute(
-        select(VeltpayOrder.public_id).where(VeltpayOrder.invoice_id == invoice_id)).scalar_one_or_none()
+    public_id = None if made.created else session.execute(
+        select(VeltpayOrder.public_id).where(VeltpayOrder.invoice_id == made.invoice_id)).scalar_one_or_none()
     if public_id is None:
         public_id = str(uuid.uuid4())
-        session.add(VeltpayOrder(invoice_id=invoice_id, store_id=store_id, public_id=public_id,
-                                 created_at=created_at))
+        session.add(VeltpayOrder(invoice_id=made.invoice_id, store_id=store_id, public_id=public_id,
+                                 created_at=made.view.created_at))
         session.flush()
     return public_id
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import decimal
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +14,28 @@ from gateway_core.domain import money
 from gateway_core.domain.lifecycle import PaymentFacts, Status
 
 COUNTED = ("matched", "late")
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """A store as creation reads it, frozen: safe to cache and share between threads (an ORM object is not)."""
+
+    id: int
+    name: str
+    network: str
+    settlement_mode: str
+    platform_fee_percent: Decimal
+    default_expiry_hours: int
+    tron_xpub: str | None
+    wallets: tuple[tuple[str, str], ...]  # (asset, address)
+
+    @classmethod
+    def of(cls, store: Store) -> StoreSnapshot:
+        return cls(store.id, store.name, store.network, store.settlement_mode, store.platform_fee_percent,
+                   store.default_expiry_hours, store.tron_xpub, tuple((w.asset, w.address) for w in store.wallets))
+
+    def wallet_for(self, asset_code: str) -> str | None:
+        return next((address for asset, address in self.wallets if asset == asset_code), None)
 
 
 @dataclass(frozen=True)
@@ -215,30 +236,4 @@ def invoice_view(invoice: Invoice, now: datetime) -> InvoiceView:
             for p in invoice.payments
         ),
         progress=payment_facts(invoice, now).seen,
-    )
-
-
-def new_invoice_view(invoice: Mapping[str, Any], quotes: Sequence[Mapping[str, Any]], store: Store) -> InvoiceView:
-    """The view of an invoice just created from these rows (by column name): nothing paid, nothing chosen."""
-    if invoice["amount_type"] == "fiat":
-        price = money.minor_to_fiat(invoice["price_units"], invoice["price_currency"])
-    else:
-        price = money.from_base_units(invoice["price_units"], money.asset(invoice["price_currency"]))
-    return InvoiceView(
-        number=invoice["number"], kind=invoice["kind"], contract=invoice["contract"], store_id=store.id,
-        store_name=store.name, network=invoice["network"], settlement_mode=store.settlement_mode,
-        platform_fee_percent=store.platform_fee_percent, external_id=invoice["external_id"],
-        platform=invoice["platform"], status=Status(invoice["status"]), overpaid=False, paid_late=False,
-        amount_type=invoice["amount_type"], price_currency=invoice["price_currency"], price_amount=price,
-        fiat_currency=invoice["fiat_currency"],
-        fiat_amount=money.minor_to_fiat(invoice["fiat_minor"], invoice["fiat_currency"]),
-        description=invoice["description"], customer_email=invoice["customer_email"],
-        customer_name=invoice["customer_name"], callback_url=invoice["callback_url"],
-        success_url=invoice["success_url"], cancel_url=invoice["cancel_url"], metadata=invoice["metadata"],
-        chosen_asset=None, paid_asset=None, payment_tx_id=None, auto_process_tx_id=None,
-        created_at=invoice["created_at"], updated_at=invoice["updated_at"], expires_at=invoice["expires_at"],
-        paid_at=None, confirmed_at=None, settled_at=None,
-        quotes=tuple(QuoteView(q["asset"], q["chain"], q["address"], q["reference"], q["amount_due"], 0, q["rate"],
-                               q["rate_currency"]) for q in quotes),
-        payments=(), progress=Fraction(0),
     )

@@ -12,15 +12,15 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway_core.adapters.db import UnitOfWork
-from gateway_core.adapters.models import Delivery, Event, Invoice, PlatformOrder, Store
+from gateway_core.adapters.models import Delivery, Event, PlatformOrder, Store
 from gateway_core.bootstrap import Services
 from gateway_core.domain.errors import GatewayError, InvalidState
 from gateway_core.domain.lifecycle import OPEN
-from gateway_core.services.invoices import accepted_assets, cancel_invoice, create_invoice
+from gateway_core.invoices.platform_orders import order_invoice, platform_order
+from gateway_core.services.invoices import accepted_assets, cancel_invoice
 from gateway_core.services.outbox import platform_delivery
 from gateway_core.services.views import InvoiceView, invoice_view
 from storefront_adapters.base import PlatformOrder as StorefrontOrder
@@ -42,46 +42,24 @@ def payment_url(svc: Services, number: str) -> str:
     return f"{svc.settings.public_url}/pay/{number}"
 
 
-def _order(session: Session, installation_id: int, transaction_id: str) -> PlatformOrder | None:
-    return session.execute(select(PlatformOrder).where(
-        PlatformOrder.installation_id == installation_id, PlatformOrder.order_ref == transaction_id)
-    ).scalar_one_or_none()
-
-
 def _amount(data: Mapping[str, Any] | None) -> Decimal:
     return Decimal(str((data or {})["amount"]))
 
 
 def open_order(uow: UnitOfWork, svc: Services, installation: Installation,
                order: StorefrontOrder) -> tuple[InvoiceView, Decimal]:
-    """The transaction's invoice, created on first sight; retries and concurrent requests get the same one.
-
-    Two guards make it one invoice: the core's (store, kind, external id) uniqueness on the invoice, and
-    (installation, order_ref) on the link; a request that loses either race reads the winner's rows.
-    """
-    session = uow.session
-    existing = _order(session, installation.id, order.order_id)
-    if existing is not None:
-        return invoice_view(existing.invoice, svc.clock.now()), _amount(existing.data)
-    store = session.get(Store, installation.store_id)
+    """The transaction's invoice, created on first sight; retries and concurrent requests get the same one."""
+    store = uow.session.get(Store, installation.store_id)
     assert store is not None  # the installation's foreign key
     request = order.request
-    view, _ = create_invoice(uow, store, request, svc.rates, svc.clock, svc.limits,
-                             outbound_allowlist=svc.settings.outbound_allowlist, allocators=svc.allocators)
-    invoice_id = session.execute(select(Invoice.id).where(Invoice.number == view.number)).scalar_one()
-    data = {"pspReference": view.number, "events": list(REPORTED_EVENTS), "amount": request.amount,
-            "currency": request.currency, "paymentUrl": payment_url(svc, view.number),
-            "source": (request.metadata or {}).get("saleor_source")}
-    try:
-        with session.begin_nested():
-            session.add(PlatformOrder(installation_id=installation.id, order_ref=order.order_id,
-                                      invoice_id=invoice_id, data=data, created_at=svc.clock.now()))
-    except IntegrityError:
-        winner = _order(session, installation.id, order.order_id)
-        if winner is None:
-            raise
-        return invoice_view(winner.invoice, svc.clock.now()), _amount(winner.data)
-    return view, request.amount
+
+    def data(number: str) -> dict[str, Any]:
+        return {"pspReference": number, "events": list(REPORTED_EVENTS), "amount": request.amount,
+                "currency": request.currency, "paymentUrl": payment_url(svc, number),
+                "source": (request.metadata or {}).get("saleor_source")}
+
+    found = order_invoice(uow, svc.invoicing, store, installation.id, order.order_id, request, data)
+    return found.view, _amount(found.data)
 
 
 def initialize(svc: Services, installation: Installation, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,7 +104,7 @@ def process(svc: Services, installation: Installation, payload: Mapping[str, Any
     """TRANSACTION_PROCESS_SESSION: the invoice's current state."""
     tx_id = _transaction_id(payload)
     with svc.uow() as uow:
-        order = _order(uow.session, installation.id, tx_id) if tx_id else None
+        order = platform_order(uow.session, installation.id, tx_id) if tx_id else None
         if order is None:
             return failure_answer("No crypto payment was started for this transaction", _action_amount(payload),
                                   code="INVOICE_NOT_FOUND")
@@ -139,7 +117,7 @@ def cancel(svc: Services, installation: Installation, payload: Mapping[str, Any]
     tx_id = _transaction_id(payload)
     amount = _action_amount(payload)
     with svc.uow() as uow:
-        order = _order(uow.session, installation.id, tx_id) if tx_id else None
+        order = platform_order(uow.session, installation.id, tx_id) if tx_id else None
         if order is None:
             return _cancel_answer("CANCEL_FAILURE", None, amount, "No crypto payment exists for this transaction")
         number, amount = order.invoice.number, amount or _amount(order.data)

@@ -22,11 +22,12 @@ from gateway_core.bootstrap import Services
 from gateway_core.domain.errors import (
     AmountTooHigh,
     AmountTooLow,
+    DuplicateExternalId,
     GatewayError,
     NoDestinationWallet,
     ValidationFailed,
 )
-from gateway_core.services.invoices import create_invoice
+from gateway_core.invoices.platform_orders import order_invoice
 from gateway_core.services.views import InvoiceView, invoice_view
 from storefront_adapters.shopify.adapter import (
     PLATFORM,
@@ -104,25 +105,18 @@ def start_payment(svc: Services, shop: str, payload: dict[str, Any]) -> Started:
             store = store_for(session, installation, request.test)
             if request.kind != "sale":
                 raise PaymentRefused("Crypto payments are captured at once: only sale payment sessions are supported")
-            view, created = create_invoice(
-                uow, store, platform_order.request, svc.rates, svc.clock, svc.limits,
-                outbound_allowlist=svc.settings.outbound_allowlist, allocators=svc.allocators)
+            data = {"kind": "payment", "gid": request.gid, "test": request.test, "events": list(WANTED_EVENTS)}
+            found = order_invoice(uow, svc.invoicing, store, installation.id, request.id, platform_order.request,
+                                  lambda _number: data)
         except REFUSALS as exc:  # raised before anything was written: the transaction holds only the rejection
             refusal = exc
             _reject_once(session, installation, request, _reason(exc), svc)
+        except DuplicateExternalId:
+            raise SessionConflict(f"external id {PLATFORM}:{request.id} belongs to another invoice") from None
         else:
-            if not created:  # a concurrent duplicate won the race; its order row came with its invoice
-                order = order_for(session, installation.id, request.id)
-                if order is None or view.contract != PLATFORM:
-                    raise SessionConflict(f"external id {PLATFORM}:{request.id} belongs to another invoice")
-                return Started(_replayed(order, request, svc), False)
-            data = {"kind": "payment", "gid": request.gid, "test": request.test, "events": list(WANTED_EVENTS)}
-            with session.begin_nested():
-                session.add(PlatformOrder(installation_id=installation.id, order_ref=request.id,
-                                          invoice_id=_invoice_id(session, view), data=data,
-                                          created_at=svc.clock.now()))
-                session.flush()
-            return Started(view, True)
+            if not found.created:  # a concurrent duplicate won the race
+                return Started(_same_amount(found.view, request), False)
+            return Started(found.view, True)
     assert refusal is not None
     raise PaymentRefused(_reason(refusal), errors=refusal.errors)
 
@@ -132,13 +126,12 @@ def _reason(exc: GatewayError) -> str:
     return f"{exc.message} ({detail})" if detail else exc.message
 
 
-def _invoice_id(session: Session, view: InvoiceView) -> int:
-    return session.execute(select(Invoice.id).where(Invoice.number == view.number)).scalar_one()
-
-
 def _replayed(order: PlatformOrder, request: PaymentSession, svc: Services) -> InvoiceView:
     """The invoice a retry of the same session gets back (Shopify's amount and currency must not change)."""
-    view = invoice_view(order.invoice, svc.clock.now())
+    return _same_amount(invoice_view(order.invoice, svc.clock.now()), request)
+
+
+def _same_amount(view: InvoiceView, request: PaymentSession) -> InvoiceView:
     if view.price_currency != request.currency or view.price_amount != request.amount:
         raise SessionConflict(f"payment session {request.id} was already started for "
                               f"{view.price_amount} {view.price_currency}")

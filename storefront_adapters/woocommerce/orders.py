@@ -13,15 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from gateway_core.adapters.db import UnitOfWork
-from gateway_core.adapters.models import Event, Invoice, PlatformInstallation, PlatformOrder, Store
-from gateway_core.domain.errors import InvalidState, ValidationFailed
-from gateway_core.domain.lifecycle import Status
-from gateway_core.services.invoices import cancel_invoice, create_invoice
-from gateway_core.services.outbox import enqueue_for_event
-from gateway_core.services.views import InvoiceView, invoice_view
+from gateway_core.adapters.models import PlatformInstallation, Store
+from gateway_core.domain.errors import ValidationFailed
+from gateway_core.invoices.platform_orders import order_invoice
+from gateway_core.services.views import InvoiceView
 from storefront_adapters.woocommerce.adapter import PLATFORM, WooCommerceAdapter, wanted_events
 from storefront_adapters.woocommerce.channel import decrypt_credentials
 
@@ -85,41 +82,7 @@ def invoice_for_order(uow: UnitOfWork, services: Any, installation: PlatformInst
     """
     store = installation.store
     order = WooCommerceAdapter(installation.id).order_from_request(payload)
-    session = uow.session
-    existing = session.execute(select(PlatformOrder).where(
-        PlatformOrder.installation_id == installation.id, PlatformOrder.order_ref == order.order_id)
-    ).scalar_one_or_none()
-    if existing is not None and existing.invoice.external_id == order.request.external_id:
-        return invoice_view(existing.invoice, services.clock.now()), False
-    if existing is not None:
-        _retire(uow, store, existing.invoice, services)
-    view, created = create_invoice(uow, store, order.request, services.rates, services.clock, services.limits,
-                                   outbound_allowlist=services.settings.outbound_allowlist,
-                                   allocators=services.allocators)
-    invoice = session.execute(select(Invoice).where(Invoice.number == view.number)).scalar_one()
     data = {"order_id": order.order_id, "events": wanted_events(store.settlement_mode)}
-    if existing is not None:
-        existing.invoice_id, existing.data = invoice.id, data
-    else:
-        try:
-            with session.begin_nested():
-                session.add(PlatformOrder(installation_id=installation.id, order_ref=order.order_id,
-                                          invoice_id=invoice.id, data=data, created_at=services.clock.now()))
-        except IntegrityError:
-            return view, False  # a concurrent request for the same order linked the same invoice first
-    if created:
-        # invoice.created was written inside create_invoice, before this order was linked to the invoice:
-        # enqueue its report to the order now (it has no VOLTXT or contract delivery, so nothing doubles).
-        event = session.execute(select(Event).where(Event.invoice_id == invoice.id,
-                                                    Event.type == "invoice.created")).scalar_one()
-        enqueue_for_event(session, invoice, event, services.clock.now())
-    return view, created
-
-
-def _retire(uow: UnitOfWork, store: Store, invoice: Invoice, services: Any) -> None:
-    """The invoice of an order whose total changed: cancelled unless money already arrived."""
-    if invoice.payments or Status(invoice.status) not in (Status.PENDING, Status.EXPIRED, Status.CANCELLED):
-        raise InvalidState(f"Invoice {invoice.number} of this order already has a payment; the order total "
-                           "changed, so settle it by hand")
-    if invoice.status == Status.PENDING:
-        cancel_invoice(uow, store, invoice.number, services.clock)
+    found = order_invoice(uow, services.invoicing, store, installation.id, order.order_id, order.request,
+                          lambda _number: data)
+    return found.view, found.created

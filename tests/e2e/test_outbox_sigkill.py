@@ -13,6 +13,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from sqlalchemy import func, select
 
 from gateway_core.adapters.models import Delivery
 from gateway_core.bootstrap import Services, build_services
-from gateway_core.services.invoices import InvoiceRequest, create_invoice
+from gateway_core.invoices.create import create_invoice
+from gateway_core.services.invoices import InvoiceRequest
 from gateway_core.services.stores import create_store, find_store
 from tests.fakes.receiver import Receiver
 from tests.integration.notify_support import configure, notify_settings_for, pay
@@ -77,8 +79,8 @@ def test_sigkill_mid_dispatch_then_restart_delivers_everything_with_the_same_eve
         for n in range(INVOICES):
             request = InvoiceRequest(amount=Decimal(15), external_id=f"o{n}", callback_url=receiver.url("/cb"))
             with svc.uow() as uow:
-                view, _ = create_invoice(uow, find_store(uow, store.id), request, svc.rates, svc.clock,
-                                         outbound_allowlist=("127.0.0.1",))
+                invoicing = replace(svc.invoicing, outbound_allowlist=("127.0.0.1",))
+                view = create_invoice(uow, find_store(uow, store.id), request, invoicing).view
             pay(svc, view.number)
         with svc.uow() as uow:
             expected = {(("/cb" if d.channel == "callback" else "/store"), d.event_id)

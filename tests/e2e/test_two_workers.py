@@ -29,7 +29,8 @@ from gateway_core.adapters.models import Event, Invoice, Payment, SandboxTransfe
 from gateway_core.bootstrap import Services, build_services
 from gateway_core.config import Settings
 from gateway_core.domain import money
-from gateway_core.services.invoices import InvoiceRequest, create_invoice
+from gateway_core.invoices.create import create_invoice
+from gateway_core.services.invoices import InvoiceRequest
 from gateway_core.services.sandbox import simulate_payment
 from gateway_core.services.stores import create_store, find_store
 
@@ -98,7 +99,8 @@ def _create_invoices(svc: Services) -> list[Plan]:
             # Multiples of 15 USD: SOL (150 USD) and USDC/USDT (1 USD) amounts due are even, so halves are exact.
             request = InvoiceRequest(amount=Decimal(15 * (1 + i % 5)), currency="USD", platform="custom",
                                      external_id=f"burst-{i}")
-            view, created = create_invoice(uow, store, request, svc.rates, svc.clock, svc.limits)
+            made = create_invoice(uow, store, request, svc.invoicing)
+            view, created = made.view, made.created
             assert created
             due = {q.asset: q.amount_due for q in view.quotes}
             if i % 5 < 3:

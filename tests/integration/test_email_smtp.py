@@ -17,9 +17,10 @@ from gateway_core.adapters.notify.email import SmtpMailer, mailer_from_url
 from gateway_core.bootstrap import Services, build_services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
+from gateway_core.invoices.create import create_invoice
 from gateway_core.ports import ObservedTransfer, OutgoingEmail
 from gateway_core.services.dispatch import Dispatcher, dispatcher_for
-from gateway_core.services.invoices import InvoiceRequest, create_invoice
+from gateway_core.services.invoices import InvoiceRequest
 from gateway_core.services.payments import record_transfers
 from gateway_core.services.stores import create_store, find_store
 from tests.fakes.smtp import SmtpServer
@@ -55,7 +56,7 @@ def test_the_merchant_gets_a_multipart_email_with_summary_details_links_and_bran
             request = InvoiceRequest(amount=Decimal("99.99"), external_id="order_77", platform="woocommerce",
                                      customer_email="buyer@example.com", customer_name="Jane Buyer",
                                      description="Two mugs")
-            view, _ = create_invoice(uow, find_store(uow, made.id), request, svc.rates, svc.clock)
+            view = create_invoice(uow, find_store(uow, made.id), request, svc.invoicing).view
         quote = view.quotes[0]
         record_transfers(svc.uow, [ObservedTransfer(
             chain="solana", network="devnet", tx_id="5j7sigABC", transfer_index=0, asset="SOL",
@@ -108,8 +109,8 @@ def nsvc_deposit_email(database_url, tmp_path, clock) -> str:
                                 email="vault@shop.test")
         configure(svc, made.id, email_notifications=True)
         with svc.uow() as uow:
-            view, _ = create_invoice(uow, find_store(uow, made.id), InvoiceRequest(amount=Decimal("99.99")),
-                                     svc.rates, svc.clock)
+            view = create_invoice(uow, find_store(uow, made.id), InvoiceRequest(amount=Decimal("99.99")),
+                                  svc.invoicing).view
         pay(svc, view.number, "SOL")
         worker.run_until_idle()
         assert [d.status for d in deliveries(svc, channel="email")] == ["delivered"]
@@ -183,9 +184,8 @@ def test_a_payment_dropped_before_finality_reaches_the_merchant_by_email(databas
             made = create_store(uow, svc.vault, name="Mug Shop", network="sandbox", email="owner@mugs.test")
         configure(svc, made.id, email_notifications=True)
         with svc.uow() as uow:
-            view, _ = create_invoice(uow, find_store(uow, made.id),
-                                     InvoiceRequest(amount=Decimal("10"), external_id="order_9"),
-                                     svc.rates, svc.clock)
+            view = create_invoice(uow, find_store(uow, made.id),
+                                     InvoiceRequest(amount=Decimal("10"), external_id="order_9"), svc.invoicing).view
         with svc.uow() as uow:
             transfer = simulate_payment(uow, view.number, clock, "USDC")
         tick(svc)  # paid, not yet final: payment_received goes out

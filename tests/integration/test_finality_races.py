@@ -8,8 +8,9 @@ import sqlalchemy as sa
 
 from gateway_core.adapters.models import Event, Invoice, Payment, Store
 from gateway_core.bootstrap import Services
+from gateway_core.invoices.create import create_invoice
 from gateway_core.ports import TxFinality
-from gateway_core.services.invoices import InvoiceRequest, create_invoice
+from gateway_core.services.invoices import InvoiceRequest
 from gateway_core.services.payments import _apply_finality
 from gateway_core.services.sandbox import simulate_payment
 from tests.conftest import tick
@@ -18,8 +19,8 @@ from tests.conftest import tick
 def test_a_drop_judged_by_two_workers_is_recorded_once(services: Services, store, clock) -> None:
     services.chains["sandbox"]._finality = 30  # paid now, final later: the payment is in flight
     with services.uow() as uow:
-        view, _ = create_invoice(uow, uow.session.get(Store, store.id), InvoiceRequest(amount=Decimal("10")),
-                                 services.rates, services.clock, services.limits)
+        view = create_invoice(uow, uow.session.get(Store, store.id), InvoiceRequest(amount=Decimal("10")),
+                              services.invoicing).view
     with services.uow() as uow:
         transfer = simulate_payment(uow, view.number, clock, "USDC")
     tick(services)

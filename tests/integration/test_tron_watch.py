@@ -20,7 +20,8 @@ from gateway_core.adapters.models import ChainCursor, Event, Invoice, Payment, S
 from gateway_core.bootstrap import Services, build_services
 from gateway_core.config import Settings
 from gateway_core.domain.errors import ValidationFailed
-from gateway_core.services.invoices import InvoiceRequest, create_invoice, public_invoice
+from gateway_core.invoices.create import create_invoice
+from gateway_core.services.invoices import InvoiceRequest, public_invoice
 from gateway_core.services.stores import create_store
 from tests.conftest import tick
 from tests.fakes.trongrid import (
@@ -71,8 +72,8 @@ def new_invoice(svc: Services, store_id: int, amount: str = "25", hours: int = 2
     """(number, USDT deposit address) of a fresh invoice."""
     with svc.uow() as uow:
         store = uow.session.get(Store, store_id)
-        view, _ = create_invoice(uow, store, InvoiceRequest(amount=Decimal(amount), expiry_hours=hours),
-                                 svc.rates, svc.clock)
+        view = create_invoice(uow, store, InvoiceRequest(amount=Decimal(amount), expiry_hours=hours),
+                              svc.invoicing).view
     quote = next(q for q in view.quotes if q.asset == "USDT")
     return view.number, quote.address
 

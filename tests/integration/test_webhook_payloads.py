@@ -17,9 +17,10 @@ from gateway_core.adapters.jsonwire import loads
 from gateway_core.adapters.models import Invoice
 from gateway_core.clock import FrozenClock
 from gateway_core.domain.lifecycle import Status
+from gateway_core.invoices.create import create_invoice
 from gateway_core.ports import ObservedTransfer
 from gateway_core.services.assess import lock_invoice, move
-from gateway_core.services.invoices import InvoiceRequest, cancel_invoice, create_invoice
+from gateway_core.services.invoices import InvoiceRequest, cancel_invoice
 from gateway_core.services.payments import record_transfers
 from gateway_core.services.stores import create_store, find_store
 from tests.conftest import post_json, tick
@@ -173,7 +174,7 @@ def test_event_names_and_statuses_follow_the_lifecycle_table(nsvc, nclient, shop
     with nsvc.uow() as uow:
         store = find_store(uow, shop.id)
         request = InvoiceRequest(amount=Decimal("10"), external_id="cancel", callback_url=cb)
-        view, _ = create_invoice(uow, store, request, nsvc.rates, nsvc.clock, outbound_allowlist=("127.0.0.1",))
+        view = create_invoice(uow, store, request, nsvc.invoicing).view
     with nsvc.uow() as uow:
         cancel_invoice(uow, find_store(uow, shop.id), view.number, nsvc.clock)
     assert _events(nsvc)[-1] == ("payment_cancelled", "cancelled")
@@ -225,8 +226,7 @@ def test_explorer_urls_follow_the_network(nsvc, receiver, network, suffix) -> No
         made = create_store(uow, nsvc.vault, name=f"{network} shop", network=network, wallets={"SOL": wallet})
     with nsvc.uow() as uow:
         request = InvoiceRequest(amount=Decimal("15"), external_id="x", callback_url=receiver.url("/cb"))
-        view, _ = create_invoice(uow, find_store(uow, made.id), request, nsvc.rates, nsvc.clock,
-                                 outbound_allowlist=("127.0.0.1",))
+        view = create_invoice(uow, find_store(uow, made.id), request, nsvc.invoicing).view
     quote = view.quotes[0]
     transfer = ObservedTransfer(chain="solana", network=network, tx_id="5j7sig", transfer_index=0, asset="SOL",
                                 amount=quote.amount_due, to_address=wallet, from_address=None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from gateway_core.adapters.notify.ssrf import Allowlist, UnsafeUrl, check_url, creation_problem
@@ -97,14 +99,18 @@ def test_unresolvable_hosts_cannot_be_called() -> None:
         check_url("https://nowhere.example/", Allowlist(), fail)
 
 
-def test_at_invoice_creation_unresolved_names_pass_and_non_public_ones_do_not() -> None:
-    def fail(host: str, port: int) -> list[str]:
-        raise OSError("Name or service not known")
+def test_at_creation_names_are_not_resolved_and_literal_or_local_non_public_hosts_are_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_dns(*args: object, **kwargs: object) -> None:
+        raise AssertionError("creation must not resolve names")
 
-    assert creation_problem("https://yourstore.com/webhook/voltxt", Allowlist(), fail) is None
-    assert creation_problem("https://shop.example/cb", Allowlist(), resolving_to("93.184.216.34")) is None
-    assert "loopback" in (creation_problem("https://shop.example/cb", Allowlist(), resolving_to("127.0.0.1")) or "")
-    assert creation_problem("http://169.254.169.254/latest/meta-data", Allowlist(), fail)
-    assert creation_problem("http://[::ffff:127.0.0.1]/", Allowlist(), fail)
-    assert creation_problem("http://localhost/", Allowlist(), fail)
-    assert creation_problem("ftp://shop.example/", Allowlist(), fail)
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    assert creation_problem("https://yourstore.com/webhook/voltxt", Allowlist()) is None
+    assert creation_problem("https://shop.example/cb", Allowlist()) is None  # checked before each send instead
+    assert "private" in (creation_problem("http://169.254.169.254/latest/meta-data", Allowlist()) or "")
+    assert "loopback" in (creation_problem("http://[::ffff:127.0.0.1]/", Allowlist()) or "")
+    assert "local name" in (creation_problem("http://localhost/", Allowlist()) or "")
+    assert "local name" in (creation_problem("https://printer.local/cb", Allowlist()) or "")
+    assert creation_problem("ftp://shop.example/", Allowlist())
+    assert creation_problem("https://user:pw@shop.example/", Allowlist())
+    assert creation_problem("http://127.0.0.1:8080/cb", Allowlist(["127.0.0.1"])) is None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -139,29 +138,22 @@ def check_url(url: str, allowlist: Allowlist, resolver: Resolver = system_resolv
     return Target(scheme, host, port, str(addresses[0]), path)
 
 
-_LOOKUPS = ThreadPoolExecutor(4, thread_name_prefix="ssrf-resolve")
+class _NotResolved(OSError):
+    """Creation checks never resolve a name."""
 
 
-def creation_problem(url: str, allowlist: Allowlist, resolver: Resolver = system_resolver,
-                     wait: float = 2.0) -> str | None:
-    """Why a callback URL must be refused when an invoice is created, or None.
+def _never_resolve(host: str, port: int) -> list[str]:
+    raise _NotResolved("not resolved at creation")
 
-    Refused: anything but http(s), credentials, local names, literal non-public addresses, and host names
-    that resolve to a non-public address. A name that does not resolve (yet), or not within `wait`
-    seconds, is accepted: the guard checks again before every send, and refuses then if it must.
+
+def creation_problem(url: str, allowlist: Allowlist) -> str | None:
+    """Why a URL given at creation (an invoice's callback_url, a webhook URL) must be refused, or None.
+
+    Refused: anything but http(s), credentials, local names and literal non-public addresses. Host names are
+    not resolved here (no DNS on the request path): the guard resolves and checks them before every send.
     """
-
-    def unresolvable(host: str, port: int) -> list[str]:
-        raise OSError("not resolved")
-
     try:
-        check_url(url, allowlist, unresolvable)
-        return None
+        check_url(url, allowlist, _never_resolve)
     except UnsafeUrl as exc:
-        if "cannot be resolved" not in str(exc):
-            return str(exc)
-    try:
-        check_url(url, allowlist, lambda host, port: _LOOKUPS.submit(resolver, host, port).result(wait))
-    except UnsafeUrl as exc:  # a lookup that times out counts as unresolved (TimeoutError is an OSError)
-        return None if "cannot be resolved" in str(exc) else str(exc)
+        return None if isinstance(exc.__context__, _NotResolved) else str(exc)
     return None
