@@ -1,5 +1,9 @@
 """VOLTXT create-invoice throughput and latency against the trivial GET /healthz, on one gunicorn server.
 
+Each create carries the body the official OpenCart client sends (return URLs with [session_id], a callback
+URL, metadata, the customer and a description). Floors (issue 17): create >= 0.25x the /healthz rate of the
+same run on SQLite and >= 0.20x on PostgreSQL, p99 < 120 ms, 32 clients.
+
 Serves the app with `voltbridge web --workers 2` on PostgreSQL (database `voltbridge_bench`, recreated each
 run on the TEST_DATABASE_URL server) or on a temporary SQLite file, then drives both endpoints with the same
 load generator at the same concurrency: wrk when installed (`apt-get install wrk`), else an asyncio client.
@@ -45,7 +49,22 @@ from gateway_core.adapters.db import normalise_url
 CREATE_PATH = "/api/plugin/invoice/create"
 HEALTH_PATH = "/healthz"
 BENCH_DATABASE = "voltbridge_bench"
-TARGET_RATIO, TARGET_P99_MS = 0.5, 50.0
+# Floors of issue 17, guarding the one write path (not targets to tune for): create at least this share of the
+# /healthz rate in the same run, and a p99 under TARGET_P99_MS, with 32 clients sharing the box with the server.
+TARGET_RATIOS = {"sqlite": 0.25, "postgresql": 0.20}
+TARGET_P99_MS = 120.0
+# What the official OpenCart client sends (shared/specs/voltxt-observed-clients.md): return URLs with the
+# [session_id] placeholder, a callback URL, metadata, the customer and a description. EXTERNAL_ID is replaced.
+SHOP = "https://shop.example/index.php?route=extension/voltxt/payment/voltxt"
+OPENCART_BODY = {
+    "api_key": "API_KEY", "platform": "opencart", "external_invoice_id": "EXTERNAL_ID", "amount": "19.99",
+    "amount_type": "fiat", "fiat_currency": "USD", "network": "testnet", "expiry_hours": 24,
+    "description": "Order #EXTERNAL_ID from Demo Store", "customer_name": "Jane Buyer",
+    "customer_email": "jane.buyer@example.com", "callback_url": f"{SHOP}.callback",
+    "success_url": f"{SHOP}.success&session_id=[session_id]", "cancel_url": f"{SHOP}.cancel&session_id=[session_id]",
+    "metadata": {"order_id": "EXTERNAL_ID", "store_name": "Demo Store", "plugin_version": "1.2.0",
+                 "opencart_version": "4.0.2.3", "currency_code": "USD", "customer_id": 42},
+}
 VOLTBRIDGE = str(Path(sys.executable).with_name("voltbridge"))
 
 # wrk calls request() per request, so each thread numbers its own ids; thread ids keep threads apart and
@@ -62,7 +81,7 @@ function setup(thread)
 end
 
 function init(args)
-  api_key, sent = args[3], 0
+  api_key, template, sent = args[3], args[4], 0
   prefix = args[2] .. "-" .. tid .. "-"
   if api_key == nil or api_key == "" then fixed = wrk.format("GET") end
 end
@@ -70,8 +89,7 @@ end
 function request()
   if fixed then return fixed end
   sent = sent + 1
-  local body = string.format('{"api_key":"%s","platform":"bench","external_invoice_id":"%s%d",'
-    .. '"amount":"19.99","fiat_currency":"USD","network":"testnet"}', api_key, prefix, sent)
+  local body = template:gsub("EXTERNAL_ID", prefix .. sent)
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
 
@@ -97,9 +115,12 @@ class Load:
     expected_status: int
     api_key: str = ""
 
+    def template(self) -> str:
+        """The OpenCart create body for this key, with EXTERNAL_ID where each request's own id goes."""
+        return json.dumps(OPENCART_BODY).replace("API_KEY", self.api_key)
+
     def body(self, external_id: str) -> bytes:
-        return json.dumps({"api_key": self.api_key, "platform": "bench", "external_invoice_id": external_id,
-                           "amount": "19.99", "fiat_currency": "USD", "network": "testnet"}).encode()
+        return self.template().replace("EXTERNAL_ID", external_id).encode()
 
 
 @dataclass(frozen=True)
@@ -139,7 +160,7 @@ def run_wrk(port: int, load: Load, seconds: float, concurrency: int, prefix: str
         # being the bottleneck.
         command = ["wrk", f"-t{min(2, concurrency)}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s",
                    "--timeout", "10s", "-s", script.name, f"http://127.0.0.1:{port}{load.path}", "--",
-                   str(load.expected_status), prefix, load.api_key]
+                   str(load.expected_status), prefix, load.api_key, load.template() if load.api_key else ""]
         done = subprocess.run(command, capture_output=True, text=True)
     finally:
         os.unlink(script.name)
@@ -391,15 +412,16 @@ def report(args: argparse.Namespace, database: str, generator: str, figures: Fig
     created, baseline = figures.created, figures.baseline
     ratio = created.rps / baseline.rps if baseline.rps else 0.0
     errors = created.errors + baseline.errors + figures.warmup_errors
-    ratio_met, p99_met = ratio >= TARGET_RATIO, created.p99_ms < TARGET_P99_MS
+    target_ratio = TARGET_RATIOS[database]
+    ratio_met, p99_met = ratio >= target_ratio, created.p99_ms < TARGET_P99_MS
     print(f"voltbridge web (gunicorn, 2 gthread workers) on {database}; {generator}, "
           f"{args.concurrency} clients, {args.seconds:g} s per phase after {args.warmup:g} s warm-up")
     for name, result in ((f"GET {HEALTH_PATH}", baseline), (f"POST {CREATE_PATH}", created)):
         print(f"  {name:<34} {result.rps:8.1f} req/s   p50 {result.p50_ms:6.1f} ms   "
               f"p99 {result.p99_ms:6.1f} ms   ({result.requests} requests, {result.errors} errors)")
     verdict = {True: "met", False: "MISSED"}
-    print(f"  create/baseline ratio {ratio:.2f}   target >= {TARGET_RATIO}: {verdict[ratio_met]}")
-    print(f"  create p99 {created.p99_ms:.1f} ms   target < {TARGET_P99_MS:g} ms: {verdict[p99_met]}")
+    print(f"  create/baseline ratio {ratio:.2f}   floor >= {target_ratio}: {verdict[ratio_met]}")
+    print(f"  create p99 {created.p99_ms:.1f} ms   floor < {TARGET_P99_MS:g} ms: {verdict[p99_met]}")
     if figures.warmup_errors:
         print(f"  warm-up errors: {figures.warmup_errors}")
     print(f"  load average {figures.load_average:.1f} on {os.cpu_count()} CPUs "
@@ -414,17 +436,18 @@ def report(args: argparse.Namespace, database: str, generator: str, figures: Fig
                     f"{name}_box_busy": round(split.box_busy, 3)}
         # At a full box, the ratio is the inverse of the CPU ratio: it is met only if a create costs the box
         # at most twice what the trivial request does, and the database server's share is part of that.
-        budget, created_cpu = figures.baseline_cpu.box_us / TARGET_RATIO, figures.created_cpu
+        budget, created_cpu = figures.baseline_cpu.box_us / target_ratio, figures.created_cpu
         spent = (f"the database server alone spent {created_cpu.database_us:.0f} us of each"
                  if created_cpu.database_us else f"each cost it {created_cpu.box_us:.0f} us")
-        print(f"  ratio {TARGET_RATIO} needs a create to cost the box at most {budget:.0f} us; {spent}")
+        print(f"  ratio {target_ratio} needs a create to cost the box at most {budget:.0f} us; {spent}")
     print(json.dumps({
         "create_rps": round(created.rps, 1), "baseline_rps": round(baseline.rps, 1), "ratio": round(ratio, 3),
         "p50_ms": round(created.p50_ms, 2), "p99_ms": round(created.p99_ms, 2),
         "baseline_p50_ms": round(baseline.p50_ms, 2), "baseline_p99_ms": round(baseline.p99_ms, 2),
         "create_requests": created.requests, "baseline_requests": baseline.requests, "errors": errors,
         "concurrency": args.concurrency, "database": database, "generator": generator,
-        "duration": args.seconds, "ratio_target_met": ratio_met, "p99_target_met": p99_met,
+        "duration": args.seconds, "ratio_target": target_ratio, "p99_target_ms": TARGET_P99_MS,
+        "ratio_target_met": ratio_met, "p99_target_met": p99_met,
         "load_average": round(figures.load_average, 2), "cpus": os.cpu_count(), **cpu,
     }))
     return 1 if errors else 0
