@@ -81,8 +81,8 @@ def endpoint_for(session: Session, store_id: int, kind: str, url: str, now: date
 
 
 def event_link(event: Event) -> dict[str, Any]:
-    """How a delivery points at its event: by key when the event row is already written (the lean create path
-    inserts it with Core), else through the relationship so the ORM orders the inserts."""
+    """How a delivery points at its event: by key when the event row is already written (creation inserts it
+    with Core), else through the relationship so the ORM orders the inserts."""
     return {"event_ref": event.id} if event.id is not None else {"event": event}
 
 
