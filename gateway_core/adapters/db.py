@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -58,15 +59,61 @@ def configure_engine(engine: Engine) -> Engine:
         cursor.close()
 
     # Take the write lock up front (a read-then-write transaction can otherwise fail on upgrade); it is what
-    # serialises competing watchers on SQLite (PostgreSQL uses FOR UPDATE). A writer that finds the lock
-    # taken waits in SQLite's busy handler, up to the busy timeout above.
+    # serialises competing watchers on SQLite (PostgreSQL uses FOR UPDATE). Threads of this process first take
+    # turns at a lock, which hands the turn on the moment the writer before commits: in SQLite's busy handler
+    # they would sleep in growing steps and wake only to retry, and under a web server's threads that made tail
+    # latency seconds long. Other processes meet at SQLite's own lock, within the busy timeout above.
+    turn = _turn_for(engine.url.database)
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        read_only = connection.get_execution_options().get(READ_ONLY)
-        # A read-only transaction is a WAL snapshot: it never waits for writers and never blocks them.
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a WAL snapshot: never waits for writers, never blocks them
+            return
+        if not turn.acquire(timeout=30):
+            raise TimeoutError("no turn to write the database within 30 s")
+        connection.info[_TURN] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _end(connection, commit=False)
+            raise
+
+    def _end(connection: Any, commit: bool) -> None:
+        if not connection.info.pop(_TURN, False):
+            return
+        try:  # end the transaction here, so the next writer's turn starts only after it (SQLAlchemy's own
+            # commit or rollback, right after this event, then finds nothing to do)
+            dbapi = connection.connection.dbapi_connection
+            if commit:
+                dbapi.commit()
+            else:
+                dbapi.rollback()
+        finally:
+            turn.release()
+
+    event.listen(engine, "commit", lambda connection: _end(connection, True))
+    event.listen(engine, "rollback", lambda connection: _end(connection, False))
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # A connection handed back without its transaction ending through the engine (invalidated, say).
+        if record is not None and record.info.pop(_TURN, False):
+            turn.release()
 
     return engine
+
+
+_TURN = "voltbridge_write_turn"
+_TURNS: dict[str, threading.Lock] = {}
+_TURNS_LOCK = threading.Lock()
+
+
+def _turn_for(path: str | None) -> threading.Lock:
+    """One lock per database file in a process, whichever engines open it (the app's and the worker's)."""
+    key = os.path.abspath(path) if path and path != ":memory:" else f"memory:{id(path)}"
+    with _TURNS_LOCK:
+        return _TURNS.setdefault(key, threading.Lock())
 
 
 def make_engine(url: str) -> Engine:
