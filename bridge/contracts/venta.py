@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -107,7 +106,7 @@ def _create(dev: bool) -> Response:
         if wanted.token not in accepted_assets(caller.store):
             raise ValidationFailed("Token not accepted",
                                    errors={"token": f"this shop has no {wanted.token} wallet on Solana"})
-        made = create_invoice(uow, caller.store, replace(wanted.invoice, chosen_asset=wanted.token), svc.invoicing)
+        made = create_invoice(uow, caller.store, wanted.invoice, svc.invoicing)
         return json_response(session_body(made.view, svc.settings, svc.clock.now()), 201 if made.created else 200)
 
 

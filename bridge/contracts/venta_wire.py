@@ -99,7 +99,7 @@ def parse_checkout(body: dict[str, Any]) -> CheckoutRequest:
     return CheckoutRequest(
         InvoiceRequest(amount=amount, currency=currency, fiat_currency=currency, contract="venta",
                        platform="venta", external_id=f"venta:{order_id}" if order_id else None,
-                       ttl=SESSION_TTL, description=description),
+                       ttl=SESSION_TTL, description=description, chosen_asset=coin.upper()),
         coin.upper(), order_id,
     )
 
