@@ -41,6 +41,9 @@ class ObservedTransfer:
     # Keys that may be the reference (Solana: the transfer instruction's extra accounts); any one that is a
     # quote's reference at `to_address` attributes the transfer. `reference` alone when there is one answer.
     references: tuple[str, ...] = ()
+    # A transaction that names the address (and reference) but failed on chain: it moved nothing (amount 0),
+    # and a point-of-sale contract tells the buyer (VentaConnect TRANSACTION_FAILED).
+    failed: bool = False
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from gateway_core.domain.errors import ValidationFailed
 from gateway_core.domain.lifecycle import Status
 from gateway_core.services.checkout import checkout_state
 from gateway_core.services.invoices import InvoiceRequest
+from gateway_core.services.payments import DROPPED, FAILED
 from gateway_core.services.views import InvoiceView
 
 TOKENS = ("USDC", "SOL")  # Solana Pay: what a POS QR code can ask for
@@ -132,43 +133,53 @@ def _amounts(view: InvoiceView) -> dict[str, str]:
             "amountRemaining": money.plain(quote_.units(max(0, quote_.amount_due - int(paid))))}
 
 
+def _message(kind: str, code: str, view: InvoiceView, text: str, **fields: Any) -> dict[str, Any]:
+    """One envelope: the document's `status` and `code`, then ours. `type` repeats `status` for POS software
+    written against our earlier envelope; `lifecycleStatus` is the invoice's own status (DESIGN.md §4)."""
+    return {"status": kind, "code": code, "ref": view.number, "type": kind, "lifecycleStatus": view.status.value,
+            **fields, "message": text}
+
+
 def envelope(view: InvoiceView) -> dict[str, Any] | None:
     """The WebSocket message for the session's state now; None while nothing has happened yet.
 
     Derived from the stored state, not from events, so a socket that connects late (or a poll) sees the same.
     """
     status = view.status
-    base: dict[str, Any] = {"ref": view.number, "status": status.value}
     if status in (Status.CONFIRMED, Status.SETTLED):
-        return {"type": "confirmed", "code": "PAYMENT_CONFIRMED", **base, "txSig": view.payment_tx_id,
-                "message": "Payment landed", "overpaid": view.overpaid, "paidLate": view.paid_late,
-                **_amounts(view)}
+        return _message("confirmed", "PAYMENT_CONFIRMED", view, "Payment landed", txSig=view.payment_tx_id,
+                        overpaid=view.overpaid, paidLate=view.paid_late, **_amounts(view))
     if status is Status.EXPIRED:
-        return {"type": "expired", "code": "ORDER_EXPIRED", **base, "message": "Payment window elapsed"}
+        return _message("expired", "ORDER_EXPIRED", view, "Payment window elapsed")
     if status is Status.CANCELLED:
-        return {"type": "expired", "code": "ORDER_EXPIRED", **base, "message": "Checkout session cancelled"}
+        return _message("expired", "ORDER_EXPIRED", view, "Checkout session cancelled")
     if status is Status.UNDERPAID:
-        return {"type": "expired", "code": "CONFIRMATION_TIMEOUT", **base,
-                "message": "Payment window elapsed with only part of the amount received", **_amounts(view)}
+        return _message("expired", "CONFIRMATION_TIMEOUT", view,
+                        "Payment window elapsed with only part of the amount received", **_amounts(view))
     if status is Status.PAID:
-        return {"type": "update", "code": "RECEIVE_REQUEST", **base, "txSig": view.payment_tx_id,
-                "message": "Payment received, waiting for finality", **_amounts(view)}
+        return _message("update", "RECEIVE_REQUEST", view, "Payment received, waiting for finality",
+                        txSig=view.payment_tx_id, **_amounts(view))
+    latest = max(view.payments, key=lambda p: p.block_time, default=None)
+    if latest is not None and latest.disposition == FAILED:
+        # The document lists TRANSACTION_FAILED as final; the session itself stays payable, and a payment that
+        # lands afterwards is recorded and shown (RECEIVE_REQUEST, PAYMENT_CONFIRMED) like any other.
+        return _message("expired", "TRANSACTION_FAILED", view, "The transaction failed on chain",
+                        txSig=latest.tx_id, **_amounts(view))
     if status is Status.PARTIALLY_PAID:
-        return {"type": "update", "code": "INSUFFICIENT_FUNDS", **base,
-                "message": "Part of the amount received", **_amounts(view)}
-    stray = [p for p in view.payments if p.disposition in ("wrong_asset", "dropped")]
+        return _message("update", "INSUFFICIENT_FUNDS", view, "Part of the amount received", **_amounts(view))
+    stray = [p for p in view.payments if p.disposition in ("wrong_asset", DROPPED)]
     if not stray:
         return None
     latest = max(stray, key=lambda p: p.block_time)
     if latest.disposition == "wrong_asset":
-        return {"type": "update", "code": "INSUFFICIENT_FUNDS", **base, "txSig": latest.tx_id,
-                "message": f"Received {latest.asset}, which this session does not ask for", **_amounts(view)}
-    return {"type": "update", "code": "TX_BUILD_ERROR", **base, "txSig": latest.tx_id,
-            "message": "The transaction did not land; scan the code again", **_amounts(view)}
+        return _message("update", "INSUFFICIENT_FUNDS", view, f"Received {latest.asset}, which this session does "
+                        "not ask for", txSig=latest.tx_id, **_amounts(view))
+    return _message("update", "TX_BUILD_ERROR", view, "The transaction did not land; scan the code again",
+                    txSig=latest.tx_id, **_amounts(view))
 
 
 def is_final(message: dict[str, Any] | None) -> bool:
-    return message is not None and message["type"] in ("confirmed", "expired")
+    return message is not None and message["status"] in ("confirmed", "expired")
 
 
 def session_body(view: InvoiceView, settings: Settings, now: datetime) -> dict[str, Any]:
@@ -179,7 +190,8 @@ def session_body(view: InvoiceView, settings: Settings, now: datetime) -> dict[s
         "ref": view.number,
         "link": solana_pay_link(view, token, settings, now),
         "ws": socket_url(settings.public_url, view.number),
-        "status": message["type"] if message else "pending",
+        "status": message["status"] if message else "pending",
+        "lifecycleStatus": view.status.value,
         "code": message["code"] if message else None,
         "txSig": message.get("txSig") if message else None,
         "final": is_final(message),

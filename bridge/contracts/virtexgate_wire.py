@@ -149,6 +149,7 @@ def status_body(view: InvoiceView, now: datetime) -> dict[str, Any]:
         "status": invoice_status(view, now),
         "expiresAt": timestamp(view.expires_at),
         "secondsRemaining": max(0, remaining),
+        "overpaid": view.overpaid,  # ours: more than due was received (status still reads Paid once final)
         "payment": {
             "coinType": quote.asset,
             "amountDue": quote.units(state.amount_due),

@@ -145,7 +145,9 @@ def voltxt_status(view: InvoiceView) -> str:
 def invoice_body(view: InvoiceView, public_url: str, now: Any) -> dict[str, Any]:
     """The flat VOLTXT invoice: the spec's fields first, then what plugins need to show and reconcile."""
     display = view.display_quote
-    addresses = {f"{q.asset.lower()}_deposit_address": q.address for q in view.quotes}
+    # The document shows both Solana addresses on every invoice: one the store cannot take is null, not absent.
+    addresses = {"sol_deposit_address": None, "usdc_deposit_address": None,
+                 **{f"{q.asset.lower()}_deposit_address": q.address for q in view.quotes}}
     path = "pay-dynamic" if view.kind == "dynamic" else "pay"
     return {
         "invoice_number": view.number,

@@ -176,6 +176,8 @@ class Invoice(Base):
     amount_type: Mapped[str] = mapped_column(String(8))
     price_currency: Mapped[str] = mapped_column(String(10))
     price_units: Mapped[int] = mapped_column(BigInteger)
+    # Decimals the client wrote the price with ("120.00": 2), for contracts that echo it as written (VeltPay).
+    price_scale: Mapped[int | None] = mapped_column(Integer)
     fiat_currency: Mapped[str] = mapped_column(String(3))
     fiat_minor: Mapped[int] = mapped_column(BigInteger)
     request_fingerprint: Mapped[str] = mapped_column(String(64))

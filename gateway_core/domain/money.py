@@ -98,3 +98,21 @@ def plain(amount: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text or "0"
+
+
+def scale(amount: Decimal) -> int:
+    """Decimals as written: Decimal('120.00') -> 2, Decimal('49.9') -> 1, Decimal('120') -> 0."""
+    exponent = amount.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def with_scale(amount: Decimal, decimals: int | None) -> str:
+    """Plain notation with at least `decimals` decimals, never fewer digits than the amount needs (None: plain).
+
+    '20.5' at 2 -> '20.50'; '0.123456' at 2 -> '0.123456' (rounding money away is never an option).
+    """
+    text = plain(amount)
+    if not decimals:
+        return text
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(decimals, '0')}"

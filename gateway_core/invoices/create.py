@@ -120,7 +120,7 @@ def draft_invoice(store: StoreSnapshot, request: InvoiceRequest, rates: RateSour
         "number": new_invoice_number(), "store_id": store.id, "kind": request.kind, "contract": request.contract,
         "external_id": request.external_id, "platform": request.platform, "network": store.network,
         "status": Status.PENDING.value, "overpaid": False, "paid_late": False, "amount_type": request.amount_type,
-        "price_currency": request.currency, "price_units": priced.price_units,
+        "price_currency": request.currency, "price_units": priced.price_units, "price_scale": request.price_scale,
         "fiat_currency": priced.fiat_currency, "fiat_minor": priced.fiat_minor,
         "request_fingerprint": request.fingerprint(), "description": request.description,
         "customer_email": request.customer_email, "customer_name": request.customer_name,

@@ -22,6 +22,7 @@ from gateway_core.domain.lifecycle import Status
 from gateway_core.invoices.create import Invoicing, create_invoice
 from gateway_core.invoices.insert import LinkTaken, PlatformLink
 from gateway_core.services.invoices import InvoiceRequest, cancel_invoice
+from gateway_core.services.payments import FAILED
 from gateway_core.services.views import InvoiceView, invoice_view
 
 
@@ -88,7 +89,8 @@ def _found(order: PlatformOrder, invoicing: Invoicing) -> OrderInvoice:
 
 def _retire(uow: UnitOfWork, store: Store, invoice: Invoice, invoicing: Invoicing) -> None:
     """The invoice of an order whose request changed: cancelled unless money already arrived."""
-    if invoice.payments or Status(invoice.status) not in (Status.PENDING, Status.EXPIRED, Status.CANCELLED):
+    paid = any(p.disposition != FAILED for p in invoice.payments)  # a failed transaction brought no money
+    if paid or Status(invoice.status) not in (Status.PENDING, Status.EXPIRED, Status.CANCELLED):
         raise InvalidState(f"Invoice {invoice.number} of this order already has a payment; the order total "
                            "changed, so settle it by hand")
     if invoice.status == Status.PENDING:

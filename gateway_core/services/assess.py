@@ -56,9 +56,11 @@ def assess(session: Session, invoice: Invoice, now: datetime) -> list[Status]:
     """Bring the invoice's status and flags in line with its payments and window; returns the steps taken."""
     facts = payment_facts(invoice, now)
     steps = plan(Status(invoice.status), facts)
+    surplus = overpaid(facts) and not invoice.overpaid
+    if surplus:
+        invoice.overpaid = True  # first: the event that first sees the surplus already says so (is_overpaid)
     for step in steps:
         move(session, invoice, step, now)
-    if overpaid(facts) and not invoice.overpaid:
-        invoice.overpaid = True
+    if surplus:
         emit(session, invoice, "invoice.overpaid", now)
     return steps

@@ -28,6 +28,7 @@ from gateway_core.domain.errors import (
 from gateway_core.domain.lifecycle import OPEN, Status
 from gateway_core.ports import Clock, RateSource
 from gateway_core.services.assess import emit, lock_invoice, move
+from gateway_core.services.payments import FAILED
 from gateway_core.services.tron_deposits import accepts_tron
 from gateway_core.services.views import InvoiceView, StoreSnapshot, invoice_view
 
@@ -58,6 +59,7 @@ class InvoiceRequest:
     success_url: str | None = None
     cancel_url: str | None = None
     metadata: dict[str, Any] | None = field(default=None, hash=False)
+    price_scale: int | None = None  # decimals of the amount as the client wrote it, when its contract echoes it
 
     def fingerprint(self) -> str:
         """What makes two requests with one external id 'the same invoice' (amount, currency, platform)."""
@@ -91,6 +93,8 @@ def price(request: InvoiceRequest, assets: list[str], rates: RateSource) -> Pric
             currency = request.currency
             if currency not in money.FIAT_EXPONENTS:
                 raise ValidationFailed("Unsupported currency", errors={"fiat_currency": f"{currency} is not supported"})
+            if request.amount < money.minor_to_fiat(1, currency):  # under the smallest amount: too low, not malformed
+                raise AmountTooLow(f"Amount is below the minimum of {money.minor_to_fiat(1, currency)} {currency}")
             fiat_minor = money.fiat_to_minor(request.amount, currency)
             for code in assets:
                 try:
@@ -192,7 +196,7 @@ def update_amount(
     """Re-price an open invoice nobody has paid yet (dynamic sessions whose cart changed)."""
     invoice = lock_invoice(uow.session, _owned(uow, store, number, kind).id)
     now = clock.now()
-    if invoice.status != Status.PENDING or invoice.payments:
+    if invoice.status != Status.PENDING or any(p.disposition != FAILED for p in invoice.payments):
         raise InvalidState(f"Invoice is {invoice.status} and its amount can no longer change")
     if now >= invoice.expires_at:
         raise InvalidState("Invoice has expired")

@@ -97,11 +97,21 @@ def parse_change(fields: dict[str, Any]) -> SettingsChange:
     return SettingsChange(**values)
 
 
+# The document's parameter is venmob_challenge (its prose capitalises it once, as Venmob_challenge); endpoints
+# written for our earlier `challenge` keep working. All three carry the same token: a handler reads its own.
+CHALLENGE_PARAMS = ("venmob_challenge", "Venmob_challenge", "challenge")
+
+
+def challenge_query(token: str) -> str:
+    """The verification GET's query: the token under each name a handler may read it from."""
+    return "&".join(f"{name}={token}" for name in CHALLENGE_PARAMS)
+
+
 def verify_webhook_url(transport: WebhookTransport, url: str, timeout: float = CHALLENGE_TIMEOUT) -> None:
-    """GET <url>?challenge=<token>: the endpoint must answer 200 with exactly the token within the timeout."""
+    """GET <url>?venmob_challenge=<token>&...: the endpoint must answer 200 with exactly the token in time."""
     token = secrets.token_urlsafe(24)
     separator = "&" if urlsplit(url).query else "?"
-    result = transport.get(f"{url}{separator}challenge={token}", timeout)
+    result = transport.get(f"{url}{separator}{challenge_query(token)}", timeout)
     if result.error is not None:
         problem = result.error
     elif result.status != 200:
@@ -111,7 +121,7 @@ def verify_webhook_url(transport: WebhookTransport, url: str, timeout: float = C
     else:
         return
     raise ValidationFailed(
-        f"Webhook URL verification failed: {problem}. The URL must answer a GET with ?challenge=<token> "
+        f"Webhook URL verification failed: {problem}. The URL must answer a GET with ?venmob_challenge=<token> "
         f"with status 200 and exactly the token as the body, within {timeout:g} seconds.",
         errors={"webhook_url": f"verification failed: {problem}"})
 

@@ -24,6 +24,7 @@ UowFactory = Callable[[], UnitOfWork]
 # After these, a payment changes nothing about the invoice's status; it is still recorded and reported.
 _CLOSED_FOR_GOOD = (Status.CANCELLED, Status.CONFIRMED, Status.SETTLED)
 DROPPED = "dropped"  # disposition of a transfer the chain dropped before finality; it no longer counts
+FAILED = "failed"  # disposition of a transaction that failed on chain: it moved nothing, and is only reported
 _INTEGERS = ("transfer_index", "amount", "confirmations")
 
 
@@ -101,6 +102,8 @@ def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransf
         try:
             if invoice_id is None:
                 for transfer, _ in batch:
+                    if transfer.failed:
+                        continue  # someone else's failed transaction: nothing moved, nobody to tell
                     with uow_factory() as uow:
                         recorded += _insert(uow.session, transfer, None, None, clock.now()) is not None
             else:
@@ -151,6 +154,9 @@ def record_for_invoice(session: Session, invoice_id: int, batch: Sequence[tuple[
         return 0
     session.refresh(invoice, ["payments"])
     for payment in new:
+        if payment.disposition == FAILED:
+            emit(session, invoice, "invoice.transaction_failed", now, tx_id=payment.tx_id, asset=payment.asset)
+            continue
         if payment.disposition == "wrong_asset":
             emit(session, invoice, "invoice.wrong_asset_payment", now, tx_id=payment.tx_id, asset=payment.asset)
             continue
@@ -202,6 +208,8 @@ def _reference(transfer: ObservedTransfer, quote: Quote | None) -> str | None:
 def _disposition(invoice: Invoice | None, quote: Quote | None, transfer: ObservedTransfer) -> str:
     if invoice is None or quote is None:
         return "unmatched"
+    if transfer.failed:
+        return FAILED
     if quote.asset != transfer.asset:
         return "wrong_asset"
     if Status(invoice.status) is Status.CANCELLED or transfer.block_time > invoice.expires_at:
@@ -217,7 +225,7 @@ def refresh_finality(
         rows = uow.session.execute(
             select(Payment.id, Payment.tx_id, Payment.invoice_id)
             .where(Payment.chain == client.chain, Payment.network == network, Payment.final.is_(False),
-                   Payment.invoice_id.is_not(None), Payment.disposition != DROPPED)
+                   Payment.invoice_id.is_not(None), Payment.disposition.not_in((DROPPED, FAILED)))
             .order_by(Payment.id).limit(batch)
         ).all()
     if not rows:
@@ -252,7 +260,8 @@ def _apply_finality(session: Session, invoice_id: int, payment_ids: Sequence[int
     for payment in invoice.payments:
         state = statuses.get(payment.tx_id)
         # Under the invoice's lock, re-checked: another worker may have finalised or dropped it meanwhile.
-        if payment.id not in payment_ids or state is None or payment.final or payment.disposition == DROPPED:
+        if (payment.id not in payment_ids or state is None or payment.final
+                or payment.disposition in (DROPPED, FAILED)):
             continue
         if not state.exists:
             _drop(session, invoice, payment, now)

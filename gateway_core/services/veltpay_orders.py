@@ -14,6 +14,7 @@ from sqlalchemy import select
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Invoice, Store, VeltpayOrder
 from gateway_core.adapters.notify.veltpay_payloads import ASSET, EXTERNAL_ID_PREFIX, invoice_number
+from gateway_core.domain import money
 from gateway_core.domain.errors import DuplicateExternalId, InvoiceNotFound
 from gateway_core.invoices.create import Created, Invoicing, create_invoice
 from gateway_core.ports import Clock
@@ -43,6 +44,7 @@ def create_order(uow: UnitOfWork, store: Store, order: OrderRequest, invoicing: 
         amount=order.amount, amount_type="crypto", currency=ASSET, fiat_currency="USD", contract=CONTRACT,
         external_id=EXTERNAL_ID_PREFIX + order.order_ref, assets=(ASSET,), metadata=order.metadata,
         ttl=None if order.ttl_seconds is None else timedelta(seconds=order.ttl_seconds),
+        price_scale=money.scale(order.amount),
     )
     try:
         made = create_invoice(uow, store, request, invoicing)

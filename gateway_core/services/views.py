@@ -109,6 +109,7 @@ class InvoiceView:
     quotes: tuple[QuoteView, ...]
     payments: tuple[PaymentView, ...]
     progress: Fraction
+    price_scale: int | None = None  # decimals the client wrote the price with (None: not kept)
 
     @property
     def display_quote(self) -> QuoteView:
@@ -237,4 +238,5 @@ def invoice_view(invoice: Invoice, now: datetime) -> InvoiceView:
             for p in invoice.payments
         ),
         progress=payment_facts(invoice, now).seen,
+        price_scale=invoice.price_scale,
     )

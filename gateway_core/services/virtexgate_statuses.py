@@ -29,7 +29,9 @@ _INVOICE_STATUS = {
     Phase.CONFIRMING: "Processing",
     Phase.PAID: "Paid",
     Phase.EXPIRED: "Expired",
-    Phase.UNDERPAID: "Underpaid",
+    # Closed with part of the amount: the timer elapsed before (full) payment arrived, as invoice.expired says;
+    # Underpaid is the open invoice that has received part of it (what was paid shows in payment.amountPaid).
+    Phase.UNDERPAID: "Expired",
     Phase.CANCELLED: "Expired",  # VirtexGate has no cancelled status: the invoice can no longer be paid
 }
 _PAYMENT_STATUS = {
@@ -45,12 +47,14 @@ _PAYMENT_STATUS = {
 
 # Canonical event -> VirtexGate webhook event. Events that change nothing VirtexGate shows send nothing:
 # invoice.created (the merchant just created it), invoice.settled (already Paid at invoice.confirmed).
+# An invoice that closes part-paid (invoice.underpaid) has expired: the order will not be paid, so a handler
+# that cancels on invoice.expired must hear it (the invoice.underpaid before it told of the partial payment).
 WEBHOOK_EVENTS = {
     "invoice.partially_paid": "invoice.underpaid",
     "invoice.paid": "invoice.processing",
     "invoice.confirmed": "invoice.paid",
     "invoice.expired": "invoice.expired",
-    "invoice.underpaid": "invoice.underpaid",
+    "invoice.underpaid": "invoice.expired",
     "invoice.overpaid": "invoice.overpaid",
     "invoice.cancelled": "invoice.expired",
 }
@@ -85,10 +89,9 @@ def store_id(view: InvoiceView) -> str:
 
 
 def invoice_status(view: InvoiceView, now: datetime) -> str:
-    phase = phase_of(view, now)
-    if phase is Phase.PAID and view.overpaid:
-        return "Overpaid"  # final and more than due: the order is paid, the merchant sees the surplus
-    return _INVOICE_STATUS[phase]
+    """The document's Paid means "fulfil the order", so a final overpayment reads Paid too: the surplus shows
+    in our `overpaid` field and the invoice.overpaid webhook, never by withholding Paid."""
+    return _INVOICE_STATUS[phase_of(view, now)]
 
 
 def payment_status(view: InvoiceView, now: datetime) -> str:

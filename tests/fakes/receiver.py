@@ -1,7 +1,7 @@
 """A real HTTP receiver on 127.0.0.1 for webhook tests: records every request, answers as told per path.
 
 GET requests with ?challenge=<token> are answered with the token (a well-behaved store endpoint) unless
-the path's behaviour says otherwise.
+the path's behaviour says otherwise; `challenge_param` names the query parameter the endpoint reads.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Behaviour:
     delay: float = 0.0
     hang: bool = False  # never answer (until the receiver stops)
     echo_challenge: bool = True
+    challenge_param: str = "challenge"  # the Venmob document's handlers read venmob_challenge
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -82,7 +83,7 @@ class Receiver:
                 if behaviour.delay:
                     receiver._stopping.wait(behaviour.delay)
                 answer = behaviour.body
-                challenge = parse_qs(urlsplit(self.path).query).get("challenge")
+                challenge = parse_qs(urlsplit(self.path).query).get(behaviour.challenge_param)
                 if self.command == "GET" and challenge and behaviour.echo_challenge:
                     answer = challenge[0].encode()
                 try:

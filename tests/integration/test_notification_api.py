@@ -204,7 +204,7 @@ def test_the_cli_sets_the_same_settings(napp, nsvc, shop, receiver) -> None:
     view = json.loads(result.output.splitlines()[-1])
     assert view["webhook_url"] == receiver.url("/cli") and view["email_notifications"] is True
     assert view["webhook_events"] == ["payment_completed", "invoice_expired"] and view["brand_color"] == "#112233"
-    assert any(r.method == "GET" and r.path.startswith("/cli?challenge=") for r in receiver.received)
+    assert any(r.method == "GET" and r.path.startswith("/cli?venmob_challenge=") for r in receiver.received)
     shown = runner.invoke(main, ["store", "set", "Notify Shop"], catch_exceptions=False)
     assert "email_notifications  on" in shown.output and "payment_completed,invoice_expired" in shown.output
     receiver.on("/broken", status=500)

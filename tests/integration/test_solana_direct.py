@@ -66,13 +66,16 @@ def test_overpaid_and_failed_transactions(sol, sol_client, fake_rpc, buyer) -> N
     key, wallet = make_store(sol)
     invoice = create_invoice(sol_client, key)
     sol_option = option(invoice, "SOL")
-    # A failed transaction (landed with an error) moves nothing and is skipped.
-    buyer.pay_sol(wallet, 10**15, sol_option["reference"], skip_preflight=True)
+    # A failed transaction (landed with an error) moves nothing: it is recorded as failed (amount 0, never
+    # counted) so VentaConnect can say TRANSACTION_FAILED (issue 16).
+    failed = buyer.pay_sol(wallet, 10**15, sol_option["reference"], skip_preflight=True)
     buyer.pay_sol(wallet, 10**9, sol_option["reference"])
     run_worker(sol)
     seen = status(sol_client, key, invoice["invoice_number"])
     assert seen["is_overpaid"] is True and seen["lifecycle_status"] == "paid"
-    assert [p.amount for p in payments(sol)] == [10**9]
+    assert sorted((p.tx_id == failed, p.amount, p.disposition) for p in payments(sol)) == [
+        (False, 10**9, "matched"), (True, 0, "failed")]
+    assert "invoice.transaction_failed" in events(sol, invoice["invoice_number"])
 
 
 def test_unreferenced_transfer_to_the_shared_wallet_is_kept_unmatched(sol, sol_client, fake_rpc, buyer) -> None:

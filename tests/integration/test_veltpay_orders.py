@@ -65,7 +65,8 @@ def test_bad_order_fields_are_named(velt, field, value, says) -> None:
 
 def test_amounts_are_exact_decimal_strings(velt) -> None:
     exact = velt.post("/v1/orders", {"order_ref": "a", "amount": "1234.567890"}).get_json()
-    assert (exact["amount"], exact["amount_paid"]) == ("1234.56789", "0")
+    # Echoed as the client wrote it (issue 16): the trailing zero stays; nothing paid reads "0" as documented.
+    assert (exact["amount"], exact["amount_paid"]) == ("1234.567890", "0")
     tiny = problem(velt.post("/v1/orders", {"order_ref": "b", "amount": "0.000001"}), 422, "amount_too_low")
     assert "minimum" in tiny["message"]
     huge = problem(velt.post("/v1/orders", {"order_ref": "c", "amount": "1000000.01"}), 422, "amount_too_high")

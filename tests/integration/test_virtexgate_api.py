@@ -126,7 +126,7 @@ def test_status_shape_of_a_new_invoice_then_waiting_once_a_coin_is_chosen(client
     with services.uow() as uow:
         sol = uow.session.execute(select(Quote).where(Quote.asset == "SOL")).scalar_one()
     assert status == {
-        "status": "New", "expiresAt": created["expiresAt"], "secondsRemaining": 24 * 3600 - 57,
+        "status": "New", "expiresAt": created["expiresAt"], "secondsRemaining": 24 * 3600 - 57, "overpaid": False,
         "payment": {"coinType": "SOL", "amountDue": Decimal("0.166666667"), "amountPaid": 0, "status": "Pending",
                     "txId": None, "confirmations": 0, "requiredConfirmations": 32, "address": sol.address},
     }
@@ -161,7 +161,7 @@ def _pay(services: Any, number: str, amount: Decimal | None = None) -> None:
 
 @pytest.mark.parametrize(("paid", "expected"), [
     (None, [("Processing", "Detected"), ("Paid", "Confirmed")]),
-    (Decimal("30"), [("Processing", "Detected"), ("Overpaid", "Confirmed")]),
+    (Decimal("30"), [("Processing", "Detected"), ("Paid", "Confirmed")]),  # Paid: fulfil (overpaid: true)
     (Decimal("10"), [("Underpaid", "Detected"), ("Underpaid", "Detected")]),
 ])
 def test_invoice_and_payment_statuses_follow_the_lifecycle(client, store, key, services, clock, paid, expected):
@@ -191,7 +191,7 @@ def test_closed_windows_are_expired_or_underpaid(client, store, key, services, c
     assert _status(client, key, unpaid["id"]) == ("Expired", "Expired")
     tick(services)
     assert _status(client, key, unpaid["id"]) == ("Expired", "Expired")
-    assert _status(client, key, part["id"]) == ("Underpaid", "Expired")
+    assert _status(client, key, part["id"]) == ("Expired", "Expired")  # closed part-paid: invoice.expired
     assert read(client.get(f"{CREATE}/{unpaid['id']}", headers={"X-Api-Key": key}))["secondsRemaining"] == 0
 
 

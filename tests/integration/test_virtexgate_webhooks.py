@@ -175,7 +175,7 @@ def test_a_sandbox_payment_through_the_contract_reports_every_step(napp, nclient
     assert webhook(first, secret) == {
         "event": "invoice.processing", "invoiceId": invoice_id, "storeId": str(shop.id), "status": "Processing",
         "amount": Decimal("25.00"), "fiatCurrency": "USD", "externalOrderId": "order-42",
-        "createdAt": "2026-01-15T12:00:00Z", "paidAt": None,
+        "createdAt": "2026-01-15T12:00:00Z", "paidAt": None, "overpaid": False,
     }
 
     # Final on chain: Paid, payment Confirmed, and invoice.paid; settling (direct mode) sends nothing more.
@@ -218,11 +218,12 @@ def test_underpaid_then_closed_and_expired_invoices(napp, nclient, nsvc, shop, r
     for payload in got:
         by_invoice.setdefault(payload["invoiceId"], []).append((payload["event"], payload["status"]))
     assert by_invoice == {
-        part["id"]: [("invoice.underpaid", "Underpaid"), ("invoice.underpaid", "Underpaid")],
+        part["id"]: [("invoice.underpaid", "Underpaid"), ("invoice.expired", "Expired")],
         unpaid["id"]: [("invoice.expired", "Expired")],
     }
     closed = status(nclient, api_key, part["id"])
-    assert (closed["status"], closed["payment"]["status"]) == ("Underpaid", "Expired")
+    assert (closed["status"], closed["payment"]["status"]) == ("Expired", "Expired")
+    assert closed["payment"]["amountPaid"] == Decimal("10")  # what arrived still shows
     assert (status(nclient, api_key, unpaid["id"])["status"], status(nclient, api_key, unpaid["id"])["payment"]
             ["status"]) == ("Expired", "Expired")
 
@@ -234,10 +235,13 @@ def test_overpaid_invoice(napp, nclient, nsvc, shop, receiver, dispatcher):
     dispatcher.run_until_idle()
     got = [webhook(r, secret) for r in receiver.wait_for(3, HOOK)]
     assert [(p["event"], p["status"]) for p in got] == [
-        ("invoice.processing", "Processing"), ("invoice.paid", "Paid"), ("invoice.overpaid", "Overpaid")]
+        ("invoice.processing", "Processing"), ("invoice.paid", "Paid"), ("invoice.overpaid", "Paid")]
+    # The document's Paid means "fulfil the order": an overpayment still reads Paid; ours says overpaid.
+    assert [p["overpaid"] for p in got] == [True, True, True]
     assert all(p["amount"] == Decimal("25") for p in got)  # the invoice's amount, not what was paid
     final = status(nclient, api_key, created["id"])
-    assert final["status"] == "Overpaid" and final["payment"]["amountPaid"] == Decimal("30")
+    assert final["status"] == "Paid" and final["overpaid"] is True
+    assert final["payment"]["amountPaid"] == Decimal("30")
 
 
 def test_failed_deliveries_are_retried_with_the_same_body_and_a_valid_signature(

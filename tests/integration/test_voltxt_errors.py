@@ -61,8 +61,11 @@ def test_bad_amounts(client, store, amount) -> None:
 
 
 def test_amount_too_low_and_too_high(client, store) -> None:
+    # Under USD's smallest amount is too low (issue 16); more decimals than USD has on a larger amount is invalid.
     assert_voltxt_error(post_json(client, CREATE, invoice_body(store.api_key, amount="0.001")), 422,
-                        "VALIDATION_ERROR")  # more decimals than USD has
+                        "AMOUNT_TOO_LOW")
+    assert_voltxt_error(post_json(client, CREATE, invoice_body(store.api_key, amount="5.001")), 422,
+                        "VALIDATION_ERROR")
     low = invoice_body(store.api_key, amount_type="crypto", crypto_currency="USDC", amount="0.000001")
     assert_voltxt_error(post_json(client, CREATE, low), 422, "AMOUNT_TOO_LOW")
     high = invoice_body(store.api_key, amount="1000000.01")

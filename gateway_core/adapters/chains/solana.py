@@ -30,7 +30,7 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
-from gateway_core.adapters.chains.solana_parse import ATA_PROGRAM, TOKEN_PROGRAM, credits
+from gateway_core.adapters.chains.solana_parse import ATA_PROGRAM, TOKEN_PROGRAM, credits, failed_attempt
 from gateway_core.adapters.chains.solana_rpc import (
     MIN_CONTEXT_SLOT_NOT_REACHED,
     RpcError,
@@ -306,8 +306,6 @@ class SolanaChain:
         for info in signatures:  # newest first
             listed[info["signature"]] = info
             self._saw_slot(network, info.get("slot"))
-            if info.get("err") is not None:
-                continue  # a failed transaction moves no funds
             known = self._read.get((network, info["signature"]))
             if known is not None:
                 # Read before: hand its transfers over again rather than trust they were recorded (a failed
@@ -354,14 +352,19 @@ class SolanaChain:
         final = info.get("confirmationStatus") == "finalized"
         when = tx.get("blockTime") or info.get("blockTime")
         block_time = datetime.fromtimestamp(when, UTC) if when else datetime.now(UTC)
+        # A failed transaction moves nothing, but one addressed to an invoice is reported (VentaConnect's
+        # TRANSACTION_FAILED): it goes out as a transfer of 0 marked failed, which never counts as paid.
+        attempt = failed_attempt(tx, owners, mint)
+        found = [attempt] if attempt is not None else credits(tx, owners, mint)
         return [
             ObservedTransfer(
                 chain=self.chain, network=network, tx_id=info["signature"], transfer_index=c.transfer_index,
                 asset=c.asset, amount=c.amount, to_address=c.owner, from_address=c.payer, reference=None,
                 block_time=block_time, confirmations=FINAL_CONFIRMATIONS if final else 1, final=final,
                 references=c.references,
+                failed=attempt is not None,
             )
-            for c in credits(tx, owners, mint)
+            for c in found
         ]
 
     def _saw_slot(self, network: str, slot: Any) -> None:

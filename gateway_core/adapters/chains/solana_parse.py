@@ -242,3 +242,35 @@ def _rest(add: Any, index: int, owner: str, asset: str, mint: str | None, rest: 
     elif rest < 0:
         # Funds left the account by a route not parsed (rent paid, an unknown program): not a payment.
         log.info("solana balance fell more than parsed transfers say", extra={"account": owner, "units": rest})
+
+
+def failed_attempt(tx: dict[str, Any], owners: Collection[str], usdc_mint: str) -> Credit | None:
+    """A failed transaction's attempt to pay a watched owner: whom, in what, with which reference keys (amount 0).
+
+    Nothing moved, so the transfer instructions say it: the first to a watched wallet (SOL) or to a token account
+    the balances show a watched owner holding. A token account the failed transaction was to create has no
+    balance entry; then a watched wallet among its keys (the account's owner, named by the create) is the payee.
+    """
+    meta = tx.get("meta") or {}
+    if meta.get("err") is None:
+        return None
+    keys = account_keys(tx)
+    index_of = {k.pubkey: i for i, k in reversed(list(enumerate(keys)))}
+    payer = next((k.pubkey for k in keys if k.signer), None)
+    tokens = {b["accountIndex"]: b for b in meta.get("preTokenBalances") or []}
+    tokens.update({b["accountIndex"]: b for b in meta.get("postTokenBalances") or []})
+    moves = [m for m in transfers(tx, keys) if m.destination in index_of]
+    for move in moves:
+        index = index_of[move.destination]
+        if not move.token and move.destination in owners:
+            return Credit(move.destination, index, "SOL", 0, None, move.references, move.source)
+        balance = tokens.get(index)
+        if move.token and balance is not None and balance.get("owner") in owners:
+            asset = "USDC" if balance["mint"] == usdc_mint else UNKNOWN_TOKEN
+            return Credit(balance["owner"], index, asset, 0, balance["mint"], move.references, move.authority or payer)
+    wallet = next((i for i, k in enumerate(keys) if k.pubkey in owners and not k.signer), None)
+    if wallet is None or not moves:
+        return None
+    move = moves[0]
+    asset = ("USDC" if usdc_mint in index_of else UNKNOWN_TOKEN) if move.token else "SOL"
+    return Credit(keys[wallet].pubkey, wallet, asset, 0, None, move.references, move.authority or payer)

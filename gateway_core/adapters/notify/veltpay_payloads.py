@@ -24,7 +24,9 @@ EXTERNAL_ID_PREFIX = "veltpay:"
 ASSET = "USDT"
 
 # DESIGN.md §4: the one lifecycle under VeltPay's names. VeltPay has no cancellation; a cancelled invoice (only
-# possible through another door) is reported as the closed window it amounts to.
+# possible through another door) is reported as the closed window it amounts to. An order whose window closed
+# part-paid is `expired` ("the TTL elapsed before the full amount was received"; amount_paid shows the part):
+# `underpaid` is the open order that has received part of the amount.
 STATUS: dict[Status, str] = {
     Status.PENDING: "pending",
     Status.PARTIALLY_PAID: "underpaid",
@@ -32,7 +34,7 @@ STATUS: dict[Status, str] = {
     Status.CONFIRMED: "confirmed",
     Status.SETTLED: "completed",
     Status.EXPIRED: "expired",
-    Status.UNDERPAID: "underpaid",
+    Status.UNDERPAID: "expired",
     Status.CANCELLED: "expired",
 }
 
@@ -45,7 +47,7 @@ EVENTS: dict[str, str] = {
     "invoice.paid": "order.paid_unconfirmed",
     "invoice.confirmed": "order.confirmed",
     "invoice.expired": "order.expired",
-    "invoice.underpaid": "order.underpaid",
+    "invoice.underpaid": "order.expired",  # "TTL elapsed without full payment", after any order.underpaid
 }
 
 
@@ -69,7 +71,7 @@ def timestamp(moment: datetime) -> str:
 def status(view: InvoiceView, now: datetime | None = None) -> str:
     """The VeltPay status; with `now`, an open order whose window has closed already reads as closed."""
     if now is not None and view.status in OPEN and now >= view.expires_at:
-        return "underpaid" if view.status is Status.PARTIALLY_PAID else "expired"
+        return "expired"
     return STATUS[view.status]
 
 
@@ -77,8 +79,14 @@ def usdt_quote(view: InvoiceView) -> QuoteView:
     return next((q for q in view.quotes if q.asset == ASSET), view.display_quote)
 
 
-def _amount(quote: QuoteView, units: int) -> str:
-    return money.plain(quote.units(units))
+def _amount(view: InvoiceView, quote: QuoteView, units: int) -> str:
+    """USDT at the scale the client wrote the order's amount with ("120.00" stays "120.00"; amount_paid too).
+
+    Nothing paid reads "0", as in the document's examples ("amount": "49.99", "amount_paid": "0").
+    """
+    if units == 0:
+        return "0"
+    return money.with_scale(quote.units(units), view.price_scale)
 
 
 def order_fields(view: InvoiceView, now: datetime | None = None) -> dict[str, Any]:
@@ -88,8 +96,8 @@ def order_fields(view: InvoiceView, now: datetime | None = None) -> dict[str, An
         "id": order_id(view.number),
         "order_ref": (view.external_id or "").removeprefix(EXTERNAL_ID_PREFIX),
         "status": status(view, now),
-        "amount": _amount(quote, quote.amount_due),
-        "amount_paid": _amount(quote, quote.amount_paid),
+        "amount": _amount(view, quote, quote.amount_due),
+        "amount_paid": _amount(view, quote, quote.amount_paid),
         "currency": ASSET,
         "chain": "TRON",
         "address": quote.address,

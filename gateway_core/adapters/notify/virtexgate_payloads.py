@@ -40,6 +40,7 @@ def payload(view: InvoiceView, event: str, at: datetime) -> dict[str, Any]:
         "createdAt": timestamp(view.created_at),
         # VirtexGate's Paid is our confirmed: paidAt is when the payment became final.
         "paidAt": timestamp(view.confirmed_at),
+        "overpaid": view.overpaid,  # ours: more than due was received (Paid still means "fulfil the order")
     }
 
 

@@ -120,14 +120,20 @@ def payment_breakdown(view: InvoiceView) -> dict[str, Any]:
 
 
 def _amounts(view: InvoiceView) -> dict[str, Any]:
-    display = view.display_quote
+    """The document's webhook table: amount_crypto is the total received. Every crypto amount is in the
+    invoice's crypto_currency, the one its create response named (the document's USDC-paid example carries
+    the SOL figures), whatever asset was paid (paid_currency says which; payment_breakdown has its amount).
+    """
+    base = view.quotes[0]
+    received = int(view.progress * base.amount_due)  # rounded down, as received_units
     return {
-        "amount_crypto": display.units(display.amount_due),
-        "crypto_currency": display.asset,
+        "amount_crypto": base.units(received),
+        "crypto_currency": base.asset,
+        "amount_due_crypto": base.units(base.amount_due),  # ours: what the invoice asks for
         "amount_fiat": view.fiat_amount,
         "fiat_currency": view.fiat_currency,
-        "amount_received_crypto": display.units(view.received_units),
-        "remaining_amount_crypto": display.units(view.remaining_units),
+        "amount_received_crypto": base.units(received),
+        "remaining_amount_crypto": base.units(max(0, base.amount_due - received)),
         "payment_progress_percentage": view.progress_percent,
     }
 

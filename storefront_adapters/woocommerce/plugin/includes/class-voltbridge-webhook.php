@@ -248,7 +248,8 @@ class Voltbridge_Webhook {
 				/* translators: 1: received, 2: due, 3: currency */
 				__( 'Voltbridge: overpaid: %1$s received for %2$s %3$s due.', 'voltbridge-woocommerce' ),
 				$this->text( $payload, 'amount_received_crypto' ),
-				$this->text( $payload, 'amount_crypto' ),
+				// amount_crypto is what was received (the VOLTXT document's table); the amount due is ours.
+				$this->text( $payload, 'amount_due_crypto' ) ?: $this->text( $payload, 'amount_crypto' ),
 				$this->text( $payload, 'crypto_currency' )
 			)
 		);
