@@ -95,11 +95,14 @@ def test_pay_and_receive_payment_confirmed_then_the_socket_closes(gateway, key, 
             paid = simulate_payment(uow, session["ref"], clock)
         tick(slow_worker)  # seen: paid, not final yet
         first = next_message(ws)
-        assert first["type"] == "update" and first["code"] == "RECEIVE_REQUEST" and first["txSig"] == paid.tx_id
+        # The document's word is the envelope's status (issue 16); ours is lifecycleStatus, type repeats status.
+        assert first["status"] == "update" and first["code"] == "RECEIVE_REQUEST" and first["txSig"] == paid.tx_id
+        assert (first["lifecycleStatus"], first["type"]) == ("paid", "update")
         clock.advance(seconds=5)
         tick(slow_worker)  # final
         confirmed = next_message(ws)
-        assert confirmed["type"] == "confirmed" and confirmed["code"] == "PAYMENT_CONFIRMED"
+        assert confirmed["status"] == "confirmed" and confirmed["code"] == "PAYMENT_CONFIRMED"
+        assert confirmed["lifecycleStatus"] == "settled"
         assert confirmed["txSig"] == paid.tx_id and confirmed["ref"] == session["ref"]
         assert_closed(ws)
 
@@ -142,7 +145,7 @@ def test_expiry_sends_order_expired_and_closes(gateway, key, services, clock) ->
         clock.advance(seconds=2)
         tick(services)
         message = next_message(ws)
-        assert message["type"] == "expired" and message["code"] == "ORDER_EXPIRED"
+        assert message["status"] == "expired" and message["code"] == "ORDER_EXPIRED"
         assert message["ref"] == session["ref"]
         assert_closed(ws)
     polled = requests.get(f"{gateway.base}{DEV_CHECKOUT}/{session['ref']}", headers={"x-api-key": key}, timeout=10)
@@ -157,12 +160,12 @@ def test_part_payment_is_an_update_and_the_closed_window_a_confirmation_timeout(
             simulate_payment(uow, session["ref"], clock, "USDC", Decimal("5"))
         tick(services)
         update = next_message(ws)
-        assert (update["type"], update["code"]) == ("update", "INSUFFICIENT_FUNDS")
+        assert (update["status"], update["code"]) == ("update", "INSUFFICIENT_FUNDS")
         assert (update["amountPaid"], update["amountRemaining"], update["token"]) == ("5", "7.5", "USDC")
         clock.advance(minutes=15, seconds=1)
         tick(services)
         message = next_message(ws)
-        assert (message["type"], message["code"]) == ("expired", "CONFIRMATION_TIMEOUT")
+        assert (message["status"], message["code"]) == ("expired", "CONFIRMATION_TIMEOUT")
         assert_closed(ws)
 
 
@@ -178,7 +181,7 @@ def test_a_wrong_token_is_an_insufficient_funds_update(gateway, key, services, c
     with connect(session["ws"], open_timeout=10) as ws:
         tick(services)
         message = next_message(ws)
-        assert (message["type"], message["code"]) == ("update", "INSUFFICIENT_FUNDS")
+        assert (message["status"], message["code"]) == ("update", "INSUFFICIENT_FUNDS")
         assert message["amountPaid"] == "0" and "SOL" in message["message"]
 
 
