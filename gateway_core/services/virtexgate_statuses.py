@@ -17,7 +17,8 @@ CONTRACT = "virtexgate"
 # never collide with a VOLTXT plugin's external_invoice_id in the same store.
 EXTERNAL_ID_PREFIX = "virtexgate:"
 
-INVOICE_STATUSES = ("New", "Waiting", "Processing", "Paid", "Expired", "Underpaid", "Overpaid")
+# The document also lists Overpaid; a final overpayment reads Paid ("fulfil the order"), with our `overpaid` field.
+INVOICE_STATUSES = ("New", "Waiting", "Processing", "Paid", "Expired", "Underpaid")
 PAYMENT_STATUSES = ("Pending", "Detected", "Confirmed", "Expired")
 
 # The hosted page's phase already separates "no coin chosen" (New) from "coin chosen" (Waiting), and shows an

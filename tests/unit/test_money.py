@@ -91,3 +91,11 @@ def test_no_float_in_the_money_code() -> None:
 
     source = inspect.getsource(money)
     assert "float(" not in source
+
+
+def test_scale_is_the_decimals_as_written_and_with_scale_never_drops_digits() -> None:
+    assert [money.scale(Decimal(t)) for t in ("120.00", "49.9", "120", "1E+2", "0.000001")] == [2, 1, 0, 0, 6]
+    assert money.with_scale(Decimal("20.5"), 2) == "20.50"
+    assert money.with_scale(Decimal("120"), 2) == "120.00"
+    assert money.with_scale(Decimal("0.123456"), 2) == "0.123456"  # a payment's digits are never rounded away
+    assert money.with_scale(Decimal("20.50"), None) == money.with_scale(Decimal("20.50"), 0) == "20.5"
