@@ -225,7 +225,8 @@ def sample_payload(store: Store, event_type: str, at: datetime, event_id: str) -
         "invoice": {
             "invoice_number": "TEST00000000", "external_invoice_id": "test_order", "status": "paid",
             "lifecycle_status": "paid", "network": store.network, "platform": "custom", "platform_display": "Custom",
-            "amount_crypto": Decimal("0.1"), "crypto_currency": "SOL", "amount_fiat": Decimal("15.00"),
+            "amount_crypto": Decimal("0.1"), "crypto_currency": "SOL", "amount_due_crypto": Decimal("0.1"),
+            "amount_fiat": Decimal("15.00"),
             "fiat_currency": "USD",
             "amount_received_crypto": Decimal("0.1"), "remaining_amount_crypto": Decimal("0"),
             "payment_progress_percentage": Decimal("100.00"), "paid_currency": "SOL", "is_overpaid": False,

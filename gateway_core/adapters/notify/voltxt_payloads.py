@@ -170,9 +170,10 @@ def invoice_payload(view: InvoiceView, event_type: str, at: datetime, event_id: 
 def store_payload(view: InvoiceView, store: Any, event_type: str, at: datetime, event_id: str) -> dict[str, Any]:
     """The store webhook body: invoice, store, merchant, network_info, metadata (spec order)."""
     fee_percent = view.platform_fee_percent
-    display = view.display_quote
-    fee = (display.units(display.amount_due) * fee_percent / 100).quantize(
-        money.asset(display.asset).unit, rounding=decimal.ROUND_HALF_UP)
+    display, base = view.display_quote, view.quotes[0]
+    # In crypto_currency, as the payload's other crypto amounts (the document: 1 % of 0.666666667 SOL).
+    fee = (base.units(base.amount_due) * fee_percent / 100).quantize(
+        money.asset(base.asset).unit, rounding=decimal.ROUND_HALF_UP)
     chain = money.asset(display.asset).chain
     return {
         "event_type": event_type,
