@@ -272,8 +272,10 @@ def test_bad_requests_get_shopify_shaped_errors(ssvc, sclient, installed, fake_s
     assert set(bad.get_json()["errors"]) == {"amount", "currency"}
     unsupported = post_session(sclient, payment_session(amount="10.00", currency="XYZ"))
     assert unsupported.status_code == 422 and unsupported.get_json()["error_code"] == "PAYMENT_REFUSED"
-    tiny = post_session(sclient, payment_session(amount="0.001", currency="USD"))
-    assert tiny.status_code == 422 and "decimals" in str(tiny.get_json()["errors"])
+    tiny = post_session(sclient, payment_session(amount="0.001", currency="USD"))  # under a cent: too low
+    assert tiny.status_code == 422 and "minimum" in str(tiny.get_json()["errors"])
+    odd = post_session(sclient, payment_session(amount="5.001", currency="USD"))
+    assert odd.status_code == 422 and "decimals" in str(odd.get_json()["errors"])
     not_json = sclient.post("/shopify/payment_sessions", data=b"{", content_type="application/json",
                             headers={"Shopify-Shop-Domain": SHOP, "X-Client-Cert-Subject": "CN=shopify"})
     assert not_json.status_code == 400 and "errors" in not_json.get_json()
@@ -281,4 +283,4 @@ def test_bad_requests_get_shopify_shaped_errors(ssvc, sclient, installed, fake_s
     assert unknown_shop.status_code == 403 and unknown_shop.get_json()["error_code"] == "SHOP_NOT_INSTALLED"
     sdispatcher.run_until_idle()
     rejected = [c.variables["reason"]["merchantMessage"] for c in session_calls(fake_shopify)]
-    assert len(rejected) == 2 and any("XYZ" in m for m in rejected)
+    assert len(rejected) == 3 and any("XYZ" in m for m in rejected) and any("minimum" in m for m in rejected)
