@@ -73,7 +73,7 @@ def make_store(svc: Services, mode: str = "direct", assets: tuple[str, ...] = ("
 
     wallet = str(Keypair().pubkey())
     with svc.uow() as uow:
-        store = create_store(uow, svc.vault, name="Solana Shop", network=network, email="owner@shop.test",
+        store = create_store(uow, svc.vault, name=f"Solana Shop {wallet[:8]}", network=network, email="owner@shop.test",
                              wallets={a: wallet for a in assets}, settlement_mode=mode,
                              platform_fee_percent=Decimal(fee))
     return store.api_key, wallet

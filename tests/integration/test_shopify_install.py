@@ -68,7 +68,7 @@ def test_the_operator_maps_a_shop_to_a_store_from_the_command_line(sapp, ssvc, s
     assert bad_shop.exit_code != 0 and "myshopify.com" in bad_shop.output
     with ssvc.uow() as uow:
         create_store(uow, ssvc.vault, name="Live", network="mainnet",
-                     wallets={"SOL": "4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T"})
+                     wallets={"SOL": "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU"})
     refused = allow(sapp, sandbox_store.name, SHOP, "--test-store", "Live")
     assert refused.exit_code != 0 and "sandbox or devnet" in refused.output
 

@@ -234,7 +234,7 @@ def test_test_sessions_never_reach_a_mainnet_store_and_shopify_is_told_why(
         ssvc, sclient, fake_shopify, sdispatcher):
     with ssvc.uow() as uow:
         live = create_store(uow, ssvc.vault, name="Live Shop", network="mainnet",
-                            wallets={"SOL": "4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T"})
+                            wallets={"SOL": "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU"})
     install_shop(ssvc, fake_shopify, str(live.id))
     body = payment_session(amount="5.00", test=True)
     refused = post_session(sclient, body)
@@ -254,7 +254,7 @@ def test_a_named_test_store_takes_test_sessions_and_live_sessions_need_mainnet(
         ssvc, sclient, fake_shopify, sandbox_store):
     with ssvc.uow() as uow:
         live = create_store(uow, ssvc.vault, name="Live Shop", network="mainnet",
-                            wallets={"SOL": "4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T"})
+                            wallets={"SOL": "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU"})
     install_shop(ssvc, fake_shopify, str(live.id), test_store_ref=str(sandbox_store.id))
     test_session = payment_session(amount="5.00", test=True)
     assert post_session(sclient, test_session).status_code == 201
