@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +17,7 @@ from gateway_core.adapters.chains.tron import tron_chain_from_settings
 from gateway_core.adapters.db import UnitOfWork, make_engine, session_factory
 from gateway_core.adapters.notify.email import mailer_from_url
 from gateway_core.adapters.notify.webhooks import GuardedHttp
-from gateway_core.adapters.rates.fixed import FixedRateSource
+from gateway_core.adapters.rates.book import fixed_on_mainnet_warning, rates_from_settings
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.clock import SystemClock
 from gateway_core.config import Settings
@@ -26,6 +27,8 @@ from gateway_core.services.allocation import Allocator
 from gateway_core.services.contract_webhooks import contract_channels
 from gateway_core.services.keys import KeyCache
 from gateway_core.services.solana_deposits import SolanaTreasury
+
+log = logging.getLogger("voltbridge")
 
 
 @dataclass
@@ -88,11 +91,13 @@ def build_services(
         engine = engine or make_engine(settings.database_url)
         sessions = session_factory(engine)
     clock = clock or SystemClock()
+    if rates is None and (warning := fixed_on_mainnet_warning(settings)):
+        log.warning(warning)
     services = Services(
         settings=settings,
         sessions=sessions,
         clock=clock,
-        rates=rates or FixedRateSource(settings.rates),
+        rates=rates or rates_from_settings(settings, clock),
         vault=KeyVault(settings.secret_key),
         engine=engine,
         key_cache=KeyCache(settings.api_key_cache_seconds),

@@ -30,6 +30,22 @@ def _parse_rates(text: str) -> dict[tuple[str, str], Decimal]:
     return table
 
 
+RATE_SOURCE_NAMES = ("coinbase", "kraken", "bitstamp", "coingecko")
+RATE_URL_VARIABLES = {"coinbase": "COINBASE_API_URL", "kraken": "KRAKEN_API_URL", "bitstamp": "BITSTAMP_API_URL",
+                      "coingecko": "COINGECKO_API_URL", "fx": "FX_API_URL"}
+
+
+def _parse_rate_sources(text: str) -> tuple[str, ...]:
+    """'coinbase,kraken' -> ('coinbase', 'kraken'); 'fixed' alone prices every network with the fixed table."""
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    if names == ("fixed",):
+        return names
+    unknown = [n for n in names if n not in RATE_SOURCE_NAMES]
+    if unknown or not names:
+        raise ConfigError(f"RATE_SOURCES={text!r}: give some of {', '.join(RATE_SOURCE_NAMES)} (in order), or 'fixed'")
+    return names
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -44,6 +60,18 @@ class Settings:
     outbound_allowlist: tuple[str, ...] = ()
     smtp_url: str = "log://"
     rates: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    # Live rates (issue 18): sources in order ('fixed' alone: the fixed table everywhere, mainnet included),
+    # the aggregate's rules, the cache, and the provider base URLs (fakes on 127.0.0.1 in tests and benchmarks).
+    rate_sources: tuple[str, ...] = RATE_SOURCE_NAMES
+    sandbox_rates: str = "fixed"
+    rate_timeout_seconds: float = 3.0
+    rate_min_sources: int = 2
+    rate_max_spread_percent: Decimal = Decimal("2")
+    rate_cache_seconds: float = 30.0
+    rate_max_age_seconds: float = 120.0
+    rate_source_urls: dict[str, str] = field(default_factory=dict)
+    quote_lock_minutes: float = 15.0
+    quote_grace_minutes: float = 5.0
     instance_path: str = "instance"
     key_rotation_grace_hours: int = 24
     watch_interval_seconds: float = 5.0
@@ -122,6 +150,10 @@ class Settings:
             ),
             "smtp_url": env.get("SMTP_URL", "log://"),
             "rates": _parse_rates(env.get("RATES", "")),
+            "rate_sources": _parse_rate_sources(env.get("RATE_SOURCES") or ",".join(RATE_SOURCE_NAMES)),
+            "sandbox_rates": env.get("SANDBOX_RATES", "fixed").strip().lower(),
+            "rate_source_urls": {name: env[var].rstrip("/") for name, var in RATE_URL_VARIABLES.items()
+                                 if env.get(var)},
             "log_level": env.get("LOG_LEVEL", "INFO").upper(),
             "log_json": _bool(env.get("LOG_JSON", "1")),
             "trust_proxy": _bool(env.get("TRUST_PROXY", "0")),
@@ -172,6 +204,13 @@ class Settings:
             "tron_timeout_seconds": ("TRON_TIMEOUT_SECONDS", float),
             "tron_max_blocks_per_tick": ("TRON_MAX_BLOCKS_PER_TICK", int),
             "tron_start_lookback_blocks": ("TRON_START_LOOKBACK_BLOCKS", int),
+            "rate_timeout_seconds": ("RATE_TIMEOUT_SECONDS", float),
+            "rate_min_sources": ("RATE_MIN_SOURCES", int),
+            "rate_max_spread_percent": ("RATE_MAX_SPREAD_PERCENT", Decimal),
+            "rate_cache_seconds": ("RATE_CACHE_SECONDS", float),
+            "rate_max_age_seconds": ("RATE_MAX_AGE_SECONDS", float),
+            "quote_lock_minutes": ("QUOTE_LOCK_MINUTES", float),
+            "quote_grace_minutes": ("QUOTE_GRACE_MINUTES", float),
         }
         for name, (var, kind) in numeric.items():
             if var in env:
@@ -180,6 +219,8 @@ class Settings:
                 except (ValueError, InvalidOperation):
                     raise ConfigError(f"{var}={env[var]!r} is not a valid {kind.__name__}") from None
         values.update(overrides)
+        if values.get("sandbox_rates") not in ("fixed", "live"):
+            raise ConfigError(f"SANDBOX_RATES={values.get('sandbox_rates')!r}: fixed or live")
         if not values.get("secret_key"):
             values["secret_key"] = env.get("SECRET_KEY") or _instance_secret(instance)
         if not values.get("gateway_seed"):

@@ -80,11 +80,24 @@ class ChainClient(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RateQuote:
+    """A rate with its provenance: the sources it was taken from and when (what a quote records)."""
+
+    rate: Decimal
+    sources: tuple[str, ...]
+    at: datetime
+
+
 class RateSource(Protocol):
-    """Prices of assets in fiat currencies."""
+    """Prices of assets in fiat currencies. Implementations: adapters/rates/{fixed,aggregate,book}.py."""
 
     def rate(self, asset: str, currency: str) -> Decimal:
-        """Price of one unit of `asset` in `currency`; RateUnavailable if unknown."""
+        """Price of one unit of `asset` in `currency`; RateUnavailable if unknown or not fresh enough."""
+        ...
+
+    def quote(self, asset: str, currency: str) -> RateQuote:
+        """The rate with its sources and time; RateUnavailable as for rate()."""
         ...
 
 

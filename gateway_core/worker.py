@@ -62,6 +62,17 @@ def sweep_deposits(services: Services) -> None:
         log.info("deposits swept", extra={"count": settled})
 
 
+def refresh_rates(services: Services) -> None:
+    """Fetch the live rates asked for lately once their cache period is over, so requests rarely wait on sources."""
+    live = getattr(services.rates, "live", None)
+    refresh = getattr(live, "refresh_due", None)
+    if refresh is None or getattr(services.rates, "fixed_everywhere", False):
+        return
+    fetched = refresh()
+    if fetched:
+        log.debug("rates refreshed", extra={"pairs": fetched})
+
+
 def schedule(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
     """Add the worker's jobs; coalescing and one instance each keep a slow tick from piling up."""
     settings = services.settings
@@ -72,6 +83,9 @@ def schedule(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
                       seconds=settings.expiry_interval_seconds, **common)
     scheduler.add_job(sweep_deposits, "interval", args=[services], id="sweep_deposits",
                       seconds=settings.sweep_interval_seconds, **common)
+    # Live rates (issue 18): refresh whatever has outlived its cache period, a tenth of a period apart at most.
+    scheduler.add_job(refresh_rates, "interval", args=[services], id="refresh_rates",
+                      seconds=max(1.0, settings.rate_cache_seconds / 10), **common)
     # Outbox dispatch (issue 4): the dispatcher lives as long as the process; sends outlive each pump.
     scheduler.add_job(dispatcher_for(services).pump, "interval", id="dispatch_deliveries",
                       seconds=settings.delivery_interval_seconds, **common)

@@ -116,7 +116,7 @@ def clock() -> FrozenClock:
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings.from_env(
         {}, instance_path=str(tmp_path / "instance"), database_url=database_url, secret_key="test-secret-key",
-        public_url="https://gateway.test", sandbox_finality_seconds=0.0,
+        public_url="https://gateway.test", sandbox_finality_seconds=0.0, rate_sources=("fixed",),
     )
 
 

@@ -34,7 +34,8 @@ def fake_rpc() -> Iterator[FakeSolanaRpc]:
 def sol_settings(database_url: str, tmp_path: Path, fake_rpc: FakeSolanaRpc) -> Settings:
     return Settings.from_env(
         {}, instance_path=str(tmp_path / "instance"), database_url=database_url, secret_key="test-secret-key",
-        public_url="https://gateway.test", solana_rpc_url_devnet=fake_rpc.url, solana_rpc_url_mainnet=fake_rpc.url,
+        public_url="https://gateway.test", rate_sources=("fixed",),
+        solana_rpc_url_devnet=fake_rpc.url, solana_rpc_url_mainnet=fake_rpc.url,
         # A generous timeout: a busy machine must not turn the fake's answers into outages. The tests of a
         # hanging endpoint shorten it themselves (FakeSolanaRpc holds such answers longer than that).
         solana_rpc_retries=1, solana_rpc_backoff=0.0, solana_rpc_timeout=10.0, gateway_seed=SEED_HEX,

@@ -61,7 +61,13 @@ class StoreNotFound(GatewayError):
 
 
 class RateUnavailable(GatewayError):
+    """No rate fresh enough to price with right now (sources down, slow or disagreeing): try again later."""
+
     code = "RATE_UNAVAILABLE"
+
+
+class UnknownPair(RateUnavailable):
+    """A pair no source prices at all (an asset or currency we do not quote): the request, not the moment."""
 
 
 class WebhookNotConfigured(GatewayError):

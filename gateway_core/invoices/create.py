@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store
+from gateway_core.adapters.rates.book import rates_for_network
 from gateway_core.domain import money
 from gateway_core.domain.errors import DuplicateExternalId, InvalidApiKey, NoDestinationWallet, ValidationFailed
 from gateway_core.domain.identifiers import new_invoice_number, new_solana_pubkey, new_tron_address
@@ -105,6 +106,7 @@ def create_invoice(
 def draft_invoice(store: StoreSnapshot, request: InvoiceRequest, rates: RateSource, clock: Clock,
                   limits: tuple[Decimal, Decimal] = DEFAULT_LIMITS) -> Draft:
     """Everything about a new invoice that needs no database: the checks, the prices, the new identifiers."""
+    rates = rates_for_network(rates, store.network)
     assets = accepted_assets(store)
     if request.assets is not None:
         assets = [code for code in assets if code in request.assets]

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Invoice, Store
+from gateway_core.adapters.rates.book import rates_for_network
 from gateway_core.domain import money
 from gateway_core.domain.errors import (
     AmountTooHigh,
     AmountTooLow,
     InvalidState,
     InvoiceNotFound,
-    RateUnavailable,
+    UnknownPair,
     ValidationFailed,
 )
 from gateway_core.domain.lifecycle import OPEN, Status
@@ -99,7 +100,7 @@ def price(request: InvoiceRequest, assets: list[str], rates: RateSource) -> Pric
             for code in assets:
                 try:
                     rate = rates.rate(code, currency)
-                except RateUnavailable:
+                except UnknownPair:
                     continue
                 dues.append((code, money.value_to_base_units(request.amount, rate, money.asset(code)), rate, currency))
             if not dues:
@@ -120,7 +121,7 @@ def price(request: InvoiceRequest, assets: list[str], rates: RateSource) -> Pric
                 continue
             try:
                 rate = rates.rate(code, fiat)
-            except RateUnavailable:
+            except UnknownPair:
                 continue
             dues.append((code, money.value_to_base_units(value, rate, money.asset(code)), rate, fiat))
         fiat_minor = money.fiat_to_minor(money.base_units_value(units, priced_asset, rate_priced, fiat), fiat)
@@ -204,6 +205,7 @@ def update_amount(
         amount=amount, amount_type=invoice.amount_type, currency=invoice.price_currency,
         fiat_currency=invoice.fiat_currency, kind=invoice.kind, platform=invoice.platform,
     )
+    rates = rates_for_network(rates, invoice.network)
     priced = price(request, [q.asset for q in invoice.quotes], rates)
     check_limits(priced, rates, *limits)
     by_asset = {q.asset: q for q in invoice.quotes}

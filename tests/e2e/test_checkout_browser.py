@@ -140,7 +140,7 @@ def _serve(database_url: str, tmp_path: Path, **overrides: Any) -> Iterator[Gate
     settings = Settings.from_env(
         {}, instance_path=str(tmp_path / "instance"), database_url=database_url, secret_key="e2e-secret",
         public_url=f"http://127.0.0.1:{port}", sandbox_finality_seconds=1.0, watch_interval_seconds=0.3,
-        expiry_interval_seconds=0.5, **overrides,
+        expiry_interval_seconds=0.5, **{"rate_sources": ("fixed",), **overrides},
     )
     clock = OffsetClock()
     app = create_app(settings, clock=clock)

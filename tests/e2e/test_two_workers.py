@@ -69,7 +69,8 @@ def pg_url(request: pytest.FixtureRequest) -> str:
 def system_services(pg_url: str, tmp_path: Path) -> Iterator[Services]:
     """Services on the wall clock: the workers run on the wall clock too, so expiry and finality agree."""
     settings = Settings.from_env({}, instance_path=str(tmp_path / "instance"), database_url=pg_url,
-                                 secret_key="test-secret-key", sandbox_finality_seconds=0.0)
+                                 secret_key="test-secret-key", sandbox_finality_seconds=0.0,
+                                 rate_sources=("fixed",))
     svc = build_services(settings)
     yield svc
     if svc.engine is not None:

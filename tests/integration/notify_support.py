@@ -36,7 +36,7 @@ def notify_settings_for(database_url: str, tmp_path: Path, **overrides: Any) -> 
                               "secret_key": "test-secret-key", "public_url": "https://gateway.test",
                               "sandbox_finality_seconds": 0.0, "outbound_allowlist": ("127.0.0.1",)}
     values.update(overrides)
-    return Settings.from_env({}, **values)
+    return Settings.from_env({}, **{"rate_sources": ("fixed",), **values})
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def shopify_settings_for(database_url: str, tmp_path: Path, origin: str, **overr
         "shopify_api_key": API_KEY, "shopify_api_secret": API_SECRET, "shopify_api_origin": origin,
         "trust_proxy": True, "rates": {("SOL", "JPY"): Decimal("22000"), ("USDC", "JPY"): Decimal("150")}}
     values.update(overrides)
-    return Settings.from_env({}, **values)
+    return Settings.from_env({}, **{"rate_sources": ("fixed",), **values})
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ def live_gateway(database_url: str, tmp_path: Path, clock: FrozenClock, **overri
     port = free_port()
     settings = Settings.from_env(
         {}, instance_path=str(tmp_path / "instance"), database_url=database_url, secret_key="test-secret-key",
-        public_url=f"http://127.0.0.1:{port}", sandbox_finality_seconds=0.0, **overrides,
+        public_url=f"http://127.0.0.1:{port}", sandbox_finality_seconds=0.0, rate_sources=("fixed",), **overrides,
     )
     with running_app(settings, clock) as app:
         app.config["VENTA_POLL_SECONDS"] = 0.05

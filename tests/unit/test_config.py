@@ -71,3 +71,24 @@ def test_nothing_reads_the_environment_at_import(tmp_path: Path) -> None:
     )
     env = {**os.environ, "RATES": "garbage", "INSTANCE_PATH": str(tmp_path / "never"), "DATABASE_URL": "nope://"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_rate_settings_are_read_and_checked(tmp_path: Path) -> None:
+    settings = Settings.from_env({
+        "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "s", "RATE_SOURCES": "Kraken, coingecko",
+        "RATE_TIMEOUT_SECONDS": "1.5", "RATE_MIN_SOURCES": "3", "RATE_MAX_SPREAD_PERCENT": "1.5",
+        "RATE_CACHE_SECONDS": "10", "RATE_MAX_AGE_SECONDS": "60", "QUOTE_LOCK_MINUTES": "10",
+        "QUOTE_GRACE_MINUTES": "2", "KRAKEN_API_URL": "http://127.0.0.1:9/", "SANDBOX_RATES": "live",
+    })
+    assert settings.rate_sources == ("kraken", "coingecko") and settings.rate_timeout_seconds == 1.5
+    assert settings.rate_min_sources == 3 and settings.rate_max_spread_percent == Decimal("1.5")
+    assert (settings.rate_cache_seconds, settings.rate_max_age_seconds) == (10, 60)
+    assert (settings.quote_lock_minutes, settings.quote_grace_minutes) == (10, 2)
+    assert settings.rate_source_urls == {"kraken": "http://127.0.0.1:9"} and settings.sandbox_rates == "live"
+    defaults = Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "s"})
+    assert defaults.rate_sources == ("coinbase", "kraken", "bitstamp", "coingecko")
+    assert Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "s",
+                              "RATE_SOURCES": "fixed"}).rate_sources == ("fixed",)
+    for bad in ({"RATE_SOURCES": "binance"}, {"RATE_SOURCES": "fixed,kraken"}, {"SANDBOX_RATES": "maybe"}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "s", **bad})
