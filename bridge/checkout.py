@@ -46,6 +46,7 @@ from gateway_core.services.checkout import (
     simulated_amount,
 )
 from gateway_core.services.invoices import public_invoice
+from gateway_core.services.quotes import requote_lapsed
 from gateway_core.services.sandbox import simulate_payment
 from gateway_core.services.views import InvoiceView
 
@@ -144,7 +145,8 @@ def _number(number: str) -> str:
 def _load(number: str) -> tuple[InvoiceView, CheckoutState]:
     svc = services()
     with svc.uow() as uow:
-        view = public_invoice(uow, _number(number), svc.clock)
+        requote_lapsed(uow, _number(number), svc.rates, svc.clock, svc.quote_grace)
+        view = public_invoice(uow, number, svc.clock)
     return view, checkout_state(view, svc.clock.now())
 
 
@@ -183,10 +185,16 @@ def pay_page(number: str) -> Response:
         url = payment_request(option, view, svc.settings)
         title = t("qr_title", amount=amount, asset=option.asset) if option.chain == "solana" else \
             t("qr_title_address", asset=option.asset)
+        holds = int((option.locked_until - svc.clock.now()).total_seconds()) if option.locked_until else None
         options.append({"option": option, "amount": amount, "due": plain(option.units(option.amount_due)),
                         "paid": plain(option.units(paid_in(option))),
                         "url": url, "qr": qr_svg(qr_payload(option, view, svc.settings), title),
-                        "chain_label": t(CHAIN_LABEL[option.chain])})
+                        "chain_label": t(CHAIN_LABEL[option.chain]),
+                        "rate": t("rate_line", asset=option.asset, rate=plain(option.rate),
+                                  currency=option.rate_currency),
+                        "sources": t("rate_sources", sources=", ".join(option.rate_sources))
+                        if option.rate_sources else "",
+                        "holds": None if holds is None else countdown(holds, state.phase, t("quote_refreshing"))})
     base = f"/pay/{view.number}"
     data = {
         "status": status_document(state, svc.clock.now()),
@@ -277,6 +285,7 @@ def _stream(app: Flask, number: str) -> Iterator[str]:
     yield "retry: 3000\n\n"
     while True:
         with app.app_context(), svc.uow() as uow:  # the request context is gone while a response streams
+            requote_lapsed(uow, number, svc.rates, svc.clock, svc.quote_grace)
             view = public_invoice(uow, number, svc.clock)
         now = svc.clock.now()
         document = status_document(checkout_state(view, now), now)

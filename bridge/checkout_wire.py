@@ -44,7 +44,9 @@ def status_document(state: CheckoutState, now: datetime) -> dict[str, Any]:
         "options": [
             {"asset": o.asset, "chain": o.chain, "address": o.address,
              "amount_due": plain(o.units(o.amount_due)), "amount_paid": plain(o.units(paid_in(o))),
-             "amount_remaining": plain(o.units(o.amount_remaining))}
+             "amount_remaining": plain(o.units(o.amount_remaining)), "rate": plain(o.rate),
+             "rate_currency": o.rate_currency, "rate_sources": list(o.rate_sources),
+             "quote_expires_at": iso(o.locked_until) if o.locked_until else None}
             for o in state.options
         ],
     }

@@ -74,6 +74,11 @@ class Services:
         return timedelta(hours=self.settings.key_rotation_grace_hours)
 
     @property
+    def quote_grace(self) -> timedelta:
+        """How long after a quote's lapse a payment of its old amount is still honoured (issue 18)."""
+        return timedelta(minutes=self.settings.quote_grace_minutes)
+
+    @property
     def late_window(self) -> timedelta:
         return timedelta(hours=self.settings.late_payment_watch_hours)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -87,6 +87,8 @@ class RateQuote:
     rate: Decimal
     sources: tuple[str, ...]
     at: datetime
+    # How long an amount quoted at this rate holds (a volatile asset's live rate); None: the invoice's life.
+    lock: timedelta | None = None
 
 
 class RateSource(Protocol):

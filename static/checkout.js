@@ -72,8 +72,16 @@
       if (!panel) { return; }
       setText(bound("paid", panel), opt.amount_paid);
       setText(bound("remaining", panel), opt.amount_remaining);
+      if (opt.rate_currency) {
+        setText(bound("rate", panel), t("rate_line", {asset: opt.asset, rate: opt.rate, currency: opt.rate_currency}));
+      }
+      var sources = bound("rate-sources", panel);
+      if (sources && opt.rate_sources.length) { setText(sources, t("rate_sources", {sources: opt.rate_sources.join(", ")})); }
+      var lock = bound("quote-countdown", panel);
+      if (lock) { lock.setAttribute("datetime", opt.quote_expires_at || ""); toggle(bound("quote-lock", panel), !!opt.quote_expires_at); }
       var before = previous && findIn(previous.options, opt.asset);
-      if (before && before.amount_remaining !== opt.amount_remaining && opt.amount_remaining !== "0") {
+      var requoted = before && before.quote_expires_at !== opt.quote_expires_at;  // a new quote: new reference
+      if (before && (requoted || before.amount_remaining !== opt.amount_remaining) && opt.amount_remaining !== "0") {
         refreshRequest(opt.asset, panel);
       }
     });
@@ -138,10 +146,25 @@
     }
     setText(node, text);
     root.classList.toggle("is-urgent", left > 0 && left < 300);
+    tickQuotes();
     if (left <= 0 && PAYABLE.indexOf(status.phase) >= 0 && !tick.asked) {
       tick.asked = true;  // the window just closed: ask the server once rather than wait for the stream
       poll();
     }
+  }
+
+  // A volatile asset's amount holds for a while; when it lapses the server quotes afresh on the next read.
+  function tickQuotes() {
+    Array.prototype.forEach.call(root.querySelectorAll('[data-bind="quote-countdown"]'), function (node) {
+      var until = node.getAttribute("datetime");
+      if (!until) { return; }
+      var left = Math.max(0, Math.floor((Date.parse(until) - (Date.now() + clockOffset)) / 1000));
+      setText(node, left > 0 ? pad(Math.floor(left / 60)) + ":" + pad(left % 60) : t("quote_refreshing"));
+      if (left <= 0 && PAYABLE.indexOf(status.phase) >= 0 && tickQuotes.asked !== until) {
+        tickQuotes.asked = until;  // ask once per lapse; the answer carries the new quote and its new lock
+        poll();
+      }
+    });
   }
 
   // -- live updates: server-sent events, polling when they are unavailable ---------------------------------

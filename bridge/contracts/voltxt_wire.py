@@ -184,7 +184,9 @@ def invoice_body(view: InvoiceView, public_url: str, now: Any) -> dict[str, Any]
             {"currency": q.asset, "address": q.address, "reference": q.reference,
              "amount": q.units(q.amount_due), "amount_base_units": q.amount_due,
              "amount_paid": q.units(q.amount_paid), "amount_remaining": q.units(q.remaining),
-             "rate": q.rate, "rate_currency": q.rate_currency}
+             "rate": q.rate, "rate_currency": q.rate_currency, "rate_sources": list(q.rate_sources),
+             "rated_at": iso(q.rated_at) if q.rated_at else None,
+             "quote_expires_at": iso(q.locked_until or view.expires_at)}
             for q in view.quotes
         ],
         "created_at": iso(view.created_at),

@@ -228,7 +228,16 @@ class Quote(Base):
     amount_due: Mapped[int] = mapped_column(BigInteger)
     rate: Mapped[Decimal] = mapped_column()
     rate_currency: Mapped[str] = mapped_column(String(10))
+    # When this quote's amount stops holding: the lock of a volatile asset (SOL), else the invoice's expiry.
     expires_at: Mapped[datetime] = mapped_column()
+    # Quote locks (issue 18): where the rate came from and when; the quote a re-quote replaced, whose
+    # reference and amount are still honoured until prior_honoured_until (the lapse plus the grace).
+    rate_sources: Mapped[str | None] = mapped_column(String(200))
+    rated_at: Mapped[datetime | None] = mapped_column()
+    prior_reference: Mapped[str | None] = mapped_column(String(64), index=True)
+    prior_amount_due: Mapped[int | None] = mapped_column(BigInteger)
+    prior_rate: Mapped[Decimal | None] = mapped_column()
+    prior_honoured_until: Mapped[datetime | None] = mapped_column()
 
     invoice: Mapped[Invoice] = relationship(back_populates="quotes")
 
@@ -258,6 +267,10 @@ class Payment(Base):
     finalized_at: Mapped[datetime | None] = mapped_column()
     # matched | late | unmatched: late and unmatched transfers are kept and reported, never dropped.
     disposition: Mapped[str] = mapped_column(String(16), default="matched")
+    # Quote locks (issue 18): the amount due this payment is measured against when not its quote's current one
+    # (a payment to a replaced quote within the grace); stale_quote flags one that came after the grace.
+    due_basis: Mapped[int | None] = mapped_column(BigInteger)
+    stale_quote: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     invoice: Mapped[Invoice | None] = relationship(back_populates="payments")
 

@@ -34,6 +34,7 @@ from gateway_core.services.invoices import (
     check_limits,
     invoice_by_external_id,
     price,
+    quote_terms,
 )
 from gateway_core.services.keys import Caller, KeyCache
 from gateway_core.services.outbox import check_callback_url
@@ -144,7 +145,7 @@ def _quote_rows(store: StoreSnapshot, priced: Priced, expires_at: datetime) -> l
             address = store.wallet_for(code) or ""
         rows.append({"position": position, "asset": code, "chain": chain_for(store.network, code),
                      "address": address, "reference": new_solana_pubkey(), "amount_due": units, "rate": rate,
-                     "rate_currency": rate_currency, "expires_at": expires_at})
+                     "rate_currency": rate_currency, **quote_terms(priced, code, expires_at)})
     return rows
 
 

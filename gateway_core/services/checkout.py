@@ -51,6 +51,11 @@ class PayOption:
     reference: str | None
     amount_due: int
     amount_remaining: int
+    # The quote behind the amount (issue 18): its rate, sources, and when it lapses (None: with the invoice).
+    rate: Decimal = Decimal(0)
+    rate_currency: str = ""
+    rate_sources: tuple[str, ...] = ()
+    locked_until: datetime | None = None
 
     def units(self, base: int) -> Decimal:
         return money.from_base_units(base, money.asset(self.asset))
@@ -115,7 +120,8 @@ def checkout_state(view: InvoiceView, now: datetime) -> CheckoutState:
     display = view.display_quote
     options = tuple(
         PayOption(q.asset, money.asset(q.asset).chain, money.asset(q.asset).decimals, q.address, q.reference,
-                  q.amount_due, _remaining(view.progress, q.amount_due))
+                  q.amount_due, _remaining(view.progress, q.amount_due), q.rate, q.rate_currency, q.rate_sources,
+                  q.locked_until)
         for q in view.quotes
     )
     chain = "sandbox" if view.network == "sandbox" else money.asset(display.asset).chain

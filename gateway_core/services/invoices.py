@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,7 @@ from gateway_core.domain.errors import (
     ValidationFailed,
 )
 from gateway_core.domain.lifecycle import OPEN, Status
-from gateway_core.ports import Clock, RateSource
+from gateway_core.ports import Clock, RateQuote, RateSource
 from gateway_core.services.assess import emit, lock_invoice, move
 from gateway_core.services.payments import FAILED
 from gateway_core.services.tron_deposits import accepts_tron
@@ -74,6 +74,8 @@ class Priced:
     fiat_minor: int
     price_units: int
     dues: list[tuple[str, int, Decimal, str]]  # asset, base units due, rate, rate currency
+    # Quote locks (issue 18): each asset's rate with its sources, time and lock, as the quote records them.
+    provenance: dict[str, RateQuote] = field(default_factory=dict)
 
 
 def accepted_assets(store: Store | StoreSnapshot) -> list[str]:
@@ -89,6 +91,11 @@ def chain_for(network: str, asset_code: str) -> str:
 def price(request: InvoiceRequest, assets: list[str], rates: RateSource) -> Priced:
     """Amount due per asset, rounded up to each asset's precision."""
     dues: list[tuple[str, int, Decimal, str]] = []
+    provenance: dict[str, RateQuote] = {}
+
+    def rate_of(code: str, currency: str) -> Decimal:
+        provenance[code] = rates.quote(code, currency)
+        return provenance[code].rate
     try:
         if request.amount_type == "fiat":
             currency = request.currency
@@ -99,13 +106,13 @@ def price(request: InvoiceRequest, assets: list[str], rates: RateSource) -> Pric
             fiat_minor = money.fiat_to_minor(request.amount, currency)
             for code in assets:
                 try:
-                    rate = rates.rate(code, currency)
+                    rate = rate_of(code, currency)
                 except UnknownPair:
                     continue
                 dues.append((code, money.value_to_base_units(request.amount, rate, money.asset(code)), rate, currency))
             if not dues:
                 raise ValidationFailed("Unsupported currency", errors={"fiat_currency": f"no rate for {currency}"})
-            return Priced(currency, fiat_minor, fiat_minor, dues)
+            return Priced(currency, fiat_minor, fiat_minor, dues, provenance)
         priced_asset = money.asset(request.currency)
         if priced_asset.code not in assets:
             raise ValidationFailed(
@@ -113,21 +120,30 @@ def price(request: InvoiceRequest, assets: list[str], rates: RateSource) -> Pric
             )
         units = money.to_base_units(request.amount, priced_asset)
         fiat = request.fiat_currency
-        rate_priced = rates.rate(priced_asset.code, fiat)
+        rate_priced = rate_of(priced_asset.code, fiat)
         value = request.amount * rate_priced
         for code in assets:
             if code == priced_asset.code:
                 dues.insert(0, (code, units, rate_priced, fiat))
                 continue
             try:
-                rate = rates.rate(code, fiat)
+                rate = rate_of(code, fiat)
             except UnknownPair:
                 continue
             dues.append((code, money.value_to_base_units(value, rate, money.asset(code)), rate, fiat))
         fiat_minor = money.fiat_to_minor(money.base_units_value(units, priced_asset, rate_priced, fiat), fiat)
-        return Priced(fiat, fiat_minor, units, dues)
+        return Priced(fiat, fiat_minor, units, dues, provenance)
     except money.MoneyError as exc:
         raise ValidationFailed("Invalid amount", errors={"amount": str(exc)}) from None
+
+
+def quote_terms(priced: Priced, code: str, expires_at: datetime) -> dict[str, Any]:
+    """A quote's rate provenance, and when its amount stops holding (a volatile asset's lock, at most the expiry)."""
+    quoted = priced.provenance.get(code)
+    if quoted is None:
+        return {"expires_at": expires_at}
+    lapses = min(expires_at, quoted.at + quoted.lock) if quoted.lock is not None else expires_at
+    return {"rate_sources": ",".join(quoted.sources), "rated_at": quoted.at, "expires_at": lapses}
 
 
 def check_limits(priced: Priced, rates: RateSource, low: Decimal, high: Decimal) -> None:
@@ -212,6 +228,8 @@ def update_amount(
     for code, units, rate, rate_currency in priced.dues:
         quote = by_asset[code]
         quote.amount_due, quote.rate, quote.rate_currency = units, rate, rate_currency
+        for column, value in quote_terms(priced, code, invoice.expires_at).items():
+            setattr(quote, column, value)
     invoice.price_units, invoice.fiat_minor = priced.price_units, priced.fiat_minor
     invoice.request_fingerprint = replace(request, external_id=invoice.external_id).fingerprint()
     invoice.updated_at = now

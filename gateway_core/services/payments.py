@@ -28,16 +28,24 @@ FAILED = "failed"  # disposition of a transaction that failed on chain: it moved
 _INTEGERS = ("transfer_index", "amount", "confirmations")
 
 
+def reference_keys(transfer: ObservedTransfer) -> list[str]:
+    """The keys a transfer may name its invoice by, most specific first."""
+    return list(dict.fromkeys(k for k in (transfer.reference, *transfer.references) if k))
+
+
 def match_quote(session: Session, transfer: ObservedTransfer) -> Quote | None:
     """The quote a transfer pays: by any of its reference keys when present, else by a per-invoice address."""
-    keys = list(dict.fromkeys(k for k in (transfer.reference, *transfer.references) if k))
+    keys = reference_keys(transfer)
     if keys:
-        quotes = {q.reference: q for q in session.execute(select(Quote).where(Quote.reference.in_(keys))).scalars()
-                  if q.address == transfer.to_address and q.chain == transfer.chain}
-        # Most specific key first: the transfer instruction's own accounts come before its caller's.
-        found = next((quotes[k] for k in keys if k in quotes), None)
-        if found is not None:
-            return found
+        # A quote replaced after its lock lapsed still owns its old reference (issue 18): current ones first.
+        for column in (Quote.reference, Quote.prior_reference):
+            named = session.execute(select(Quote).where(column.in_(keys))).scalars()
+            quotes = {getattr(q, column.key): q for q in named
+                      if q.address == transfer.to_address and q.chain == transfer.chain}
+            # Most specific key first: the transfer instruction's own accounts come before its caller's.
+            found = next((quotes[k] for k in keys if k in quotes), None)
+            if found is not None:
+                return found
     candidates = session.execute(
         select(Quote).where(Quote.chain == transfer.chain, Quote.address == transfer.to_address)
         .order_by(Quote.position).limit(4)
@@ -162,6 +170,9 @@ def record_for_invoice(session: Session, invoice_id: int, batch: Sequence[tuple[
             continue
         if payment.disposition == "late":
             invoice.paid_late = True
+        if payment.stale_quote:
+            emit(session, invoice, "invoice.payment_to_lapsed_quote", now, tx_id=payment.tx_id, asset=payment.asset,
+                 amount=payment.amount)
         if Status(invoice.status) in _CLOSED_FOR_GOOD:
             emit(session, invoice, "invoice.payment_after_close", now, tx_id=payment.tx_id, asset=payment.asset)
         invoice.paid_asset, invoice.payment_tx_id = payment.asset, payment.tx_id
@@ -186,6 +197,13 @@ def _insert(session: Session, transfer: ObservedTransfer, invoice: Invoice | Non
         disposition=_disposition(invoice, quote, transfer),
         invoice_id=invoice.id if invoice else None, quote_id=quote.id if quote and invoice else None,
     )
+    keys = reference_keys(transfer)
+    if quote is not None and invoice is not None and quote.prior_reference in keys and quote.reference not in keys:
+        # Paid to a replaced quote: within the grace it counts at the old amount; later, at what it is worth
+        # by the quote that replaced it (the rate when it was seen), and the merchant is told.
+        honoured = quote.prior_honoured_until is not None and transfer.block_time <= quote.prior_honoured_until
+        payment.due_basis = quote.prior_amount_due if honoured else None
+        payment.stale_quote = not honoured
     try:
         with session.begin_nested():
             session.add(payment)
@@ -200,8 +218,10 @@ def _insert(session: Session, transfer: ObservedTransfer, invoice: Invoice | Non
 
 def _reference(transfer: ObservedTransfer, quote: Quote | None) -> str | None:
     """The reference the transfer carried: the quote's when one of its keys named it."""
-    if quote is not None and quote.reference and quote.reference in (transfer.reference, *transfer.references):
-        return quote.reference
+    keys = reference_keys(transfer)
+    for named in (quote.reference, quote.prior_reference) if quote is not None else ():
+        if named and named in keys:
+            return named
     return transfer.reference
 
 

@@ -49,6 +49,10 @@ class QuoteView:
     amount_paid: int
     rate: Decimal
     rate_currency: str
+    # Quote locks (issue 18): where the rate came from, when, and until when this amount holds.
+    rate_sources: tuple[str, ...] = ()
+    rated_at: datetime | None = None
+    locked_until: datetime | None = None
 
     @property
     def remaining(self) -> int:
@@ -163,7 +167,7 @@ def payment_facts(invoice: Invoice, now: datetime) -> PaymentFacts:
     due = {q.asset: q.amount_due for q in invoice.quotes}
     seen = final = Fraction(0)
     for p in _counted(invoice.payments, due):
-        share = Fraction(p.amount, due[p.asset])
+        share = Fraction(p.amount, p.due_basis or due[p.asset])
         seen += share
         if p.final:
             final += share
@@ -177,6 +181,15 @@ def payment_facts(invoice: Invoice, now: datetime) -> PaymentFacts:
     )
 
 
+def _sources(text: str | None) -> tuple[str, ...]:
+    return tuple(text.split(",")) if text else ()
+
+
+def _lock(quote_expires: datetime, invoice_expires: datetime) -> datetime | None:
+    """A quote's lock, when it ends before the invoice does (a volatile asset's); None: it holds for its life."""
+    return quote_expires if quote_expires < invoice_expires else None
+
+
 def _counted(payments: list[Payment], due: dict[str, int]) -> list[Payment]:
     return [p for p in payments if p.disposition in COUNTED and due.get(p.asset)]
 
@@ -186,7 +199,9 @@ def invoice_view(invoice: Invoice, now: datetime) -> InvoiceView:
     due = {q.asset: q.amount_due for q in invoice.quotes}
     paid: dict[str, int] = {}
     for p in _counted(invoice.payments, due):
-        paid[p.asset] = paid.get(p.asset, 0) + p.amount
+        # A payment measured against a replaced quote counts as its share of the current amount.
+        amount = p.amount if not p.due_basis else p.amount * due[p.asset] // p.due_basis
+        paid[p.asset] = paid.get(p.asset, 0) + amount
     store = invoice.store
     if invoice.amount_type == "fiat":
         price = money.minor_to_fiat(invoice.price_units, invoice.price_currency)
@@ -230,7 +245,7 @@ def invoice_view(invoice: Invoice, now: datetime) -> InvoiceView:
         settled_at=invoice.settled_at,
         quotes=tuple(
             QuoteView(q.asset, q.chain, q.address, q.reference, q.amount_due, paid.get(q.asset, 0), q.rate,
-                      q.rate_currency)
+                      q.rate_currency, _sources(q.rate_sources), q.rated_at, _lock(q.expires_at, invoice.expires_at))
             for q in invoice.quotes
         ),
         payments=tuple(

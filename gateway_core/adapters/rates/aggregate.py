@@ -8,6 +8,7 @@ RATE_CACHE_SECONDS; while sources fail it may serve up to RATE_MAX_AGE_SECONDS, 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import statistics
 import time
@@ -25,6 +26,7 @@ from gateway_core.domain.money import ASSETS, FIAT_EXPONENTS
 from gateway_core.ports import Clock, RateQuote
 
 log = logging.getLogger(__name__)
+STABLECOINS = frozenset({"USDC", "USDT"})
 FX_ASSET = "USD"  # the FX source's pairs are cached as (USD, fiat)
 DEFAULT_PAIRS = tuple((code, "USD") for code in ASSETS)  # the limits check prices every invoice in USD
 WANTED_FOR = timedelta(minutes=10)  # the worker keeps a pair fresh this long after it was last asked for
@@ -37,6 +39,7 @@ class Policy:
     max_spread_percent: Decimal = Decimal("2")
     cache_seconds: float = 30.0
     max_age_seconds: float = 120.0
+    quote_lock: timedelta = timedelta(minutes=15)  # how long a volatile asset's quoted amount holds
 
 
 def agreeing(answers: dict[str, Decimal], max_spread_percent: Decimal) -> dict[str, Decimal]:
@@ -75,7 +78,9 @@ class AggregateRates:
         if pair[0] not in ASSETS or pair[1] not in FIAT_EXPONENTS:
             raise UnknownPair(f"no {pair[0]}/{pair[1]} rate")
         self._cache.want(pair, self._clock.now())
-        return self._fresh(pair, lambda: self._fetch(pair))
+        quote = self._fresh(pair, lambda: self._fetch(pair))
+        # Stablecoins hold for the invoice's life; a volatile asset's amount holds for the lock only.
+        return quote if pair[0] in STABLECOINS else dataclasses.replace(quote, lock=self.policy.quote_lock)
 
     def refresh_due(self) -> int:
         """Fetch every pair asked for lately whose cached rate is past RATE_CACHE_SECONDS (the worker's job)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 from gateway_core.config import Settings
@@ -70,7 +71,8 @@ def rates_from_settings(settings: Settings, clock: Clock) -> RateBook:
     fx = FrankfurterFx(urls["fx"]) if "fx" in urls else FrankfurterFx()
     cache: RateCache = RedisCache.from_url(settings.redis_url) if settings.redis_url else ProcessCache()
     policy = Policy(settings.rate_timeout_seconds, settings.rate_min_sources, settings.rate_max_spread_percent,
-                    settings.rate_cache_seconds, settings.rate_max_age_seconds)
+                    settings.rate_cache_seconds, settings.rate_max_age_seconds,
+                    timedelta(minutes=settings.quote_lock_minutes))
     live = AggregateRates(sources, fx, cache, clock, policy)
     fixed_everywhere = not sources
     book = RateBook(FixedRateSource(settings.rates, clock), live, sandbox_live=settings.sandbox_rates == "live",
