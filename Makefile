@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 # pytest-xdist workers for `make test`. More than the cores: most of a test's time is spent waiting (servers,
 # subprocesses, sockets), not computing. Each worker has its own SQLite files and PostgreSQL schema.
@@ -21,8 +23,8 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP) ## Create the virtualenv and install the package with its test extra
 
-run: $(STAMP) ## Start the gateway on SQLite and the sandbox network (http://127.0.0.1:8000)
-	LOG_JSON=$${LOG_JSON:-0} $(BIN)/voltbridge run
+run: $(STAMP) ## Start the gateway on SQLite and the sandbox network (http://127.0.0.1:8000; HOST=, PORT= to move it)
+	LOG_JSON=$${LOG_JSON:-0} $(BIN)/voltbridge run --host $(HOST) --port $(PORT)
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .

@@ -58,6 +58,7 @@
   function render(doc) {
     var previous = status;
     status = doc;
+    if (doc.server_time) { clockOffset = Date.parse(doc.server_time) - Date.now(); }
     root.setAttribute("data-phase", doc.phase);
     if (PAYABLE.indexOf(doc.phase) < 0) { choosing = false; }
     setText(bound("title"), t("phase_" + doc.phase));

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 import shlex
 
 import click
@@ -34,6 +36,8 @@ def run_command(host: str, port: int) -> None:
     from gateway_core.worker import background_worker
 
     svc = services()
+    if not os.environ.get("PUBLIC_URL"):  # the printed links must open: they follow where we listen
+        svc.settings = dataclasses.replace(svc.settings, public_url=_listening_url(host, port))
     upgrade(svc.settings.database_url)
     _ensure_demo_store(svc, host, port)
     worker = background_worker(install_channels(build_services(svc.settings, clock=svc.clock)))
@@ -47,13 +51,19 @@ def run_command(host: str, port: int) -> None:
         worker.shutdown(wait=False)
 
 
+def _listening_url(host: str, port: int) -> str:
+    """The URL a browser on this machine opens to reach `voltbridge run --host/--port`."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a wildcard listener
+    return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+
+
 def _ensure_demo_store(svc: Services, host: str, port: int) -> None:
     with svc.uow() as uow:
         if list_stores(uow):
             click.echo("Stores exist already; API keys are shown only when created (`voltbridge key rotate <store>`).")
             return
         store = create_store(uow, svc.vault, name="Demo Store", network="sandbox", email="merchant@example.com")
-    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    base = svc.settings.public_url
     payload = json.dumps({"api_key": store.api_key, "platform": "custom", "external_invoice_id": "demo-order-1",
                           "amount": "25.00", "fiat_currency": "USD", "network": "testnet",
                           "description": "Demo order"}).replace('"25.00"', "25.00")

@@ -11,8 +11,12 @@ from flask.cli import with_appcontext
 
 from bridge.cli.group import decimal, group
 from bridge.extensions import services
+from gateway_core.adapters.rates.book import fixed_on_mainnet_warning
 from gateway_core.bootstrap import Services
-from gateway_core.services.stores import create_store, find_store, list_stores
+from gateway_core.services.stores import create_store, find_store, list_stores, set_wallet, usdc_mints_for
+
+ALLOW_OFF_CURVE_HELP = ("accept Solana wallets off the ed25519 curve (program-derived, e.g. a multisig vault): "
+                        "Solana Pay wallets cannot derive their USDC token account, so USDC paid by QR fails")
 
 
 def _wallets(values: tuple[str, ...]) -> dict[str, str]:
@@ -40,26 +44,30 @@ def store_group() -> None:
 @click.option("--tolerance-percent", default="0", callback=decimal, show_default=True)
 @click.option("--tron-xpub", default=None,
               help="TRON account extended PUBLIC key (m/44'/195'/0'): USDT at a fresh address per invoice")
+@click.option("--allow-off-curve", is_flag=True, help=ALLOW_OFF_CURVE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object (for scripts)")
 @with_appcontext
 def store_create(name: str, network: str, email: str | None, wallets: tuple[str, ...], settlement: str,
                  fee_percent: Decimal, tolerance_percent: Decimal, as_json: bool,
-                 tron_xpub: str | None = None) -> None:
-    """Create a store and print its API key (shown once)."""
+                 tron_xpub: str | None = None, allow_off_curve: bool = False) -> None:
+    """Create a store and print its API key (shown once). Every wallet is checked before it can take money."""
     svc = services()
     with svc.uow() as uow:
         store = create_store(uow, svc.vault, name=name, network=network, email=email,
                              wallets=_wallets(wallets), settlement_mode=settlement,
                              platform_fee_percent=fee_percent, underpayment_tolerance_percent=tolerance_percent,
-                             tron_xpub=tron_xpub)
+                             tron_xpub=tron_xpub, allow_off_curve=allow_off_curve,
+                             usdc_mints=usdc_mints_for(svc.settings))
     if as_json:
         click.echo(json.dumps({"id": store.id, "name": store.name, "network": store.network,
                                "api_key": store.api_key, "webhook_secret": store.webhook_secret,
-                               "wallets": store.wallets}))
+                               "wallets": store.wallets, "token_accounts": store.token_accounts}))
         return
     click.echo(f"Store {store.id} '{store.name}' on {store.network}")
     click.echo(f"API key (shown once): {store.api_key}")
     click.echo(f"Webhook secret: {store.webhook_secret}")
+    for code, account in store.token_accounts.items():
+        click.echo(f"{code} arrives at the wallet's token account {account}")
 
 
 @store_group.command("list")
@@ -67,10 +75,15 @@ def store_create(name: str, network: str, email: str | None, wallets: tuple[str,
 def store_list() -> None:
     """List stores."""
     svc = services()
+    warning = fixed_on_mainnet_warning(svc.settings)
     with svc.uow() as uow:
-        for store in list_stores(uow):
+        stores = list_stores(uow)
+        for store in stores:
             assets = ",".join(w.asset for w in store.wallets) or "-"
-            click.echo(f"{store.id}\t{store.name}\t{store.network}\t{store.settlement_mode}\t{assets}")
+            fixed = "\tWARNING: fixed rates" if warning and store.network == "mainnet" else ""
+            click.echo(f"{store.id}\t{store.name}\t{store.network}\t{store.settlement_mode}\t{assets}{fixed}")
+    if warning and any(store.network == "mainnet" for store in stores):
+        click.echo(f"WARNING: {warning}", err=True)
 
 
 @store_group.command("set")
@@ -85,14 +98,24 @@ def store_list() -> None:
 @click.option("--brand-color", default=None, help="email header colour, e.g. #4F46E5")
 @click.option("--support-email", default=None)
 @click.option("--website-url", default=None)
+@click.option("--wallet", "wallets", multiple=True,
+              help="ASSET=ADDRESS: change the wallet of an asset (new invoices pay it; open ones keep theirs)")
+@click.option("--allow-off-curve", is_flag=True, help=ALLOW_OFF_CURVE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="print the settings as one JSON object")
 @with_appcontext
-def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bool, **options: Any) -> None:
-    """Show or change STORE's notification settings (the same as POST /api/plugin/store/settings)."""
+def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bool, wallets: tuple[str, ...],
+              allow_off_curve: bool, **options: Any) -> None:
+    """Show or change STORE's wallets and notification settings (the latter as POST /api/plugin/store/settings).
+
+    STORE is an id or a name; a name two stores share is refused (give the id)."""
     from bridge.jsonio import dumps
     from gateway_core.services.notify_settings import update_settings
 
     svc = services()
+    if wallets:
+        _set_wallets(svc, store, _wallets(wallets), allow_off_curve, as_json)
+        if all(v is None for v in options.values()) and contract is None:
+            return
     if contract is not None:
         _set_contract_webhook(svc, store, contract, options.get("webhook_url"), rotate_secret, as_json)
         return
@@ -114,6 +137,21 @@ def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bo
     click.echo(f"  support_email        {view['support_email'] or '-'}")
     for hook in view["contract_webhooks"]:
         click.echo(f"  {hook['contract'] + ' webhook':<20} {hook['url']}")
+
+
+def _set_wallets(svc: Services, store: str, wallets: dict[str, str], allow_off_curve: bool, as_json: bool) -> None:
+    """Check and set each wallet, all or none (one transaction)."""
+    with svc.uow() as uow:
+        changed = [set_wallet(uow, store, code, address, allow_off_curve=allow_off_curve,
+                              usdc_mints=usdc_mints_for(svc.settings)) for code, address in wallets.items()]
+        store_id = changed[0][0].id
+    if as_json:
+        click.echo(json.dumps({"store_id": store_id, "wallets": {w.asset: w.address for _, w in changed},
+                               "token_accounts": {w.asset: w.token_account for _, w in changed if w.token_account}}))
+        return
+    for _, wallet in changed:
+        account = f" (token account {wallet.token_account})" if wallet.token_account else ""
+        click.echo(f"Store {store_id} {wallet.asset} wallet set to {wallet.address}{account}; new invoices pay it")
 
 
 def _set_contract_webhook(svc: Services, store: str, contract: str, url: str | None, rotate: bool,

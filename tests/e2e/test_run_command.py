@@ -147,6 +147,10 @@ def test_run_prints_a_working_key_and_curl_and_a_simulated_payment_settles(
     assert created["success"] is True, created
     number = created["invoice_number"]
     assert created["status"] == "pending"
+    # PUBLIC_URL is unset: the payment_url follows `--port`, and opens.
+    assert created["payment_url"] == f"{first.base}/pay/{number}"
+    with urllib.request.urlopen(created["payment_url"], timeout=10) as page:
+        assert page.status == 200 and number in page.read().decode()
 
     paid = subprocess.run([_voltbridge(), "simulate", "pay", number], env=instance_env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60, check=False)
