@@ -237,3 +237,26 @@ def test_fixed_rates_on_mainnet_need_the_explicit_setting(settings, clock) -> No
     assert "mainnet stores price with the fixed rate table" in (fixed_on_mainnet_warning(explicit) or "")
     live = dataclasses.replace(settings, rate_sources=("coinbase", "kraken"))
     assert fixed_on_mainnet_warning(live) is None
+
+
+def test_the_worker_job_polls_the_live_sources_and_leaves_fixed_everywhere_alone(prices, live_settings, clock) -> None:
+    from gateway_core.bootstrap import build_services
+    from gateway_core.worker import refresh_rates
+
+    svc = build_services(live_settings, clock=clock)
+    try:
+        refresh_rates(svc)  # nothing cached yet: the USD pairs every invoice needs are fetched ahead of requests
+        assert prices.calls["coinbase"] == 3 and svc.rates.live._cache.get(("SOL", "USD")).at == clock.now()
+        refresh_rates(svc)  # still fresh: no calls
+        assert prices.calls["coinbase"] == 3
+    finally:
+        assert svc.engine is not None
+        svc.engine.dispose()
+    fixed = build_services(dataclasses.replace(live_settings, rate_sources=("fixed",)), clock=clock)
+    try:
+        prices.calls.clear()
+        refresh_rates(fixed)
+        assert not prices.calls
+    finally:
+        assert fixed.engine is not None
+        fixed.engine.dispose()
