@@ -58,7 +58,9 @@
   function render(doc) {
     var previous = status;
     status = doc;
-    if (doc.server_time) { clockOffset = Date.parse(doc.server_time) - Date.now(); }
+    // Each status says the server's time as of a moment that reached us late; the least late is the best guess,
+    // so the offset only moves forward (a countdown never ticks back up; a server clock that jumps is followed).
+    if (doc.server_time) { clockOffset = Math.max(clockOffset, Date.parse(doc.server_time) - Date.now()); }
     root.setAttribute("data-phase", doc.phase);
     if (PAYABLE.indexOf(doc.phase) < 0) { choosing = false; }
     setText(bound("title"), t("phase_" + doc.phase));
