@@ -1,8 +1,8 @@
 """quote locks (issue 18): each quote's rate sources and time, the quote it replaced, and payments measured
 against an older quote
 
-Revision ID: 0008_quote_locks
-Revises: 0007_veltpay
+Revision ID: 0009_quote_locks
+Revises: 0008_parked_items
 Create Date: 2026-12-06 23:10:00
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import gateway_core.adapters.models
 
 
-revision = '0008_quote_locks'
-down_revision = '0007_veltpay'
+revision = '0009_quote_locks'
+down_revision = '0008_parked_items'
 branch_labels = None
 depends_on = None
 
