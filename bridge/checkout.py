@@ -46,7 +46,7 @@ from gateway_core.services.checkout import (
     simulated_amount,
 )
 from gateway_core.services.invoices import public_invoice
-from gateway_core.services.quotes import requote_lapsed
+from gateway_core.services.quotes import lapsed, requote_lapsed
 from gateway_core.services.sandbox import simulate_payment
 from gateway_core.services.views import InvoiceView
 
@@ -145,8 +145,9 @@ def _number(number: str) -> str:
 def _load(number: str) -> tuple[InvoiceView, CheckoutState]:
     svc = services()
     with svc.uow() as uow:
-        requote_lapsed(uow, _number(number), svc.rates, svc.clock, svc.quote_grace)
-        view = public_invoice(uow, number, svc.clock)
+        view = public_invoice(uow, _number(number), svc.clock)
+        if lapsed(view, svc.clock.now()) and requote_lapsed(uow, number, svc.rates, svc.clock, svc.quote_grace):
+            view = public_invoice(uow, number, svc.clock)
     return view, checkout_state(view, svc.clock.now())
 
 
@@ -285,8 +286,9 @@ def _stream(app: Flask, number: str) -> Iterator[str]:
     yield "retry: 3000\n\n"
     while True:
         with app.app_context(), svc.uow() as uow:  # the request context is gone while a response streams
-            requote_lapsed(uow, number, svc.rates, svc.clock, svc.quote_grace)
             view = public_invoice(uow, number, svc.clock)
+            if lapsed(view, svc.clock.now()) and requote_lapsed(uow, number, svc.rates, svc.clock, svc.quote_grace):
+                view = public_invoice(uow, number, svc.clock)
         now = svc.clock.now()
         document = status_document(checkout_state(view, now), now)
         fingerprint = dumps({k: v for k, v in document.items() if k not in ("server_time", "seconds_left")})

@@ -15,7 +15,7 @@ from bridge.jsonio import json_response, read_json_object
 from gateway_core.adapters.jsonwire import dumps_view
 from gateway_core.invoices.create import create_invoice
 from gateway_core.services.invoices import find_by_external_id, get_invoice
-from gateway_core.services.quotes import requote_lapsed
+from gateway_core.services.quotes import lapsed, requote_lapsed
 
 bp = Blueprint("voltxt", __name__, url_prefix="/api/plugin")
 voltxt_limits.answer_in_voltxt_format(bp)
@@ -55,8 +55,9 @@ def status(number: str) -> Response:
     with svc.uow() as uow:
         store = voltxt_store(uow, {})
         check_network(request.args.get("network"), store)
-        requote_lapsed(uow, number, svc.rates, svc.clock, svc.quote_grace)
         view = get_invoice(uow, store, number, svc.clock, kind="invoice")
+        if lapsed(view, svc.clock.now()) and requote_lapsed(uow, number, svc.rates, svc.clock, svc.quote_grace):
+            view = get_invoice(uow, store, number, svc.clock, kind="invoice")
     return invoice_response(view)
 
 

@@ -5,7 +5,7 @@ it replaces stays payable at its own amount until the grace after its lapse (pay
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -18,8 +18,15 @@ from gateway_core.domain.identifiers import new_solana_pubkey
 from gateway_core.domain.lifecycle import Status
 from gateway_core.ports import Clock, RateSource
 from gateway_core.services.assess import emit, lock_invoice
+from gateway_core.services.views import InvoiceView
 
 log = logging.getLogger(__name__)
+
+
+def lapsed(view: InvoiceView, now: datetime) -> bool:
+    """Whether an open, unpaid invoice shows a quote whose lock has lapsed (decided on the view already read)."""
+    return view.status is Status.PENDING and not view.payments and now < view.expires_at and any(
+        q.locked_until is not None and q.locked_until <= now for q in view.quotes)
 
 
 def requote_lapsed(uow: UnitOfWork, number: str, rates: RateSource, clock: Clock, grace: timedelta) -> bool:
