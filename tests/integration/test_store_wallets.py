@@ -13,7 +13,8 @@ from sqlalchemy import select
 from gateway_core.adapters.models import Invoice
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.domain.identifiers import b58check_encode, b58decode, b58encode
-from gateway_core.services.invoices import InvoiceRequest, create_invoice
+from gateway_core.invoices.create import create_invoice
+from gateway_core.services.invoices import InvoiceRequest
 from gateway_core.services.stores import (
     check_wallet,
     create_store,
@@ -135,7 +136,7 @@ def test_a_changed_wallet_is_used_by_new_invoices_while_open_ones_keep_theirs(se
         made = create_store(uow, services.vault, name="Mover", network="devnet", wallets={"SOL": old})
     request = InvoiceRequest(amount=Decimal("10"), external_id="before")
     with services.uow() as uow:
-        before, _ = create_invoice(uow, find_store(uow, made.id), request, services.rates, services.clock)
+        before = create_invoice(uow, find_store(uow, made.id), request, services.invoicing).view
     with services.uow() as uow, pytest.raises(ValidationFailed) as caught:
         set_wallet(uow, "Mover", "SOL", off_curve_vault())
     assert "off the ed25519 curve" in caught.value.errors["wallet.SOL"]
@@ -144,7 +145,7 @@ def test_a_changed_wallet_is_used_by_new_invoices_while_open_ones_keep_theirs(se
     assert wallet.address == new
     with services.uow() as uow:
         later = InvoiceRequest(amount=Decimal("10"), external_id="after")
-        after, _ = create_invoice(uow, find_store(uow, made.id), later, services.rates, services.clock)
+        after = create_invoice(uow, find_store(uow, made.id), later, services.invoicing).view
     assert before.quotes[0].address == old and after.quotes[0].address == new
     with services.uow() as uow:
         kept = uow.session.execute(select(Invoice).where(Invoice.number == before.number)).scalar_one()
