@@ -20,7 +20,6 @@ which the deposit job calls on its own schedule (ClusterFinality).
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 from collections import OrderedDict
@@ -28,7 +27,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from solders.account import Account
 from solders.pubkey import Pubkey
+from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
 
 from gateway_core.adapters.chains.solana_parse import ATA_PROGRAM, TOKEN_PROGRAM, credits, failed_attempt
 from gateway_core.adapters.chains.solana_rpc import (
@@ -155,8 +156,8 @@ class SolanaChain:
         try:
             for start in range(0, len(unknown), STATUSES_PER_CALL):
                 chunk = unknown[start:start + STATUSES_PER_CALL]
-                result = self.rpcs[network].call("getSignatureStatuses", chunk, {"searchTransactionHistory": True})
-                for signature, status in zip(chunk, result["value"], strict=True):
+                statuses = self.rpcs[network].signature_statuses(chunk)
+                for signature, status in zip(chunk, statuses, strict=True):
                     states[signature] = self._judge(network, signature, status)
         except (RpcUnavailable, RpcError):
             self._failed(network)
@@ -172,7 +173,7 @@ class SolanaChain:
         depth = self._tip.get(network, 0) - int(info.get("slot") or 0)
         return TxFinality(min(FINAL_CONFIRMATIONS - 1, max(1, depth)), False)
 
-    def _judge(self, network: str, signature: str, status: dict[str, Any] | None) -> TxFinality:
+    def _judge(self, network: str, signature: str, status: TransactionStatus | None) -> TxFinality:
         """A signature the cluster does not know is dropped only once it stayed unknown for `drop_after`
         seconds (past a blockhash's lifetime): one lagging node behind a load balancer must not drop a payment.
         """
@@ -224,8 +225,8 @@ class SolanaChain:
         return self._atas[key]
 
     @staticmethod
-    def token_balance(info: dict[str, Any] | None) -> int:
-        """Token units in a getMultipleAccounts/getAccountInfo entry (base64), 0 for a missing account."""
+    def token_balance(info: Account | None) -> int:
+        """Token units in an SPL token account, 0 for a missing account."""
         return _balance(info, "USDC")
 
     def _accounts_to_read(self, network: str, watched: Iterable[WatchedAddress], scoped: Mapping[str, str],
@@ -264,15 +265,13 @@ class SolanaChain:
         keys = list(accounts)
         for start in range(0, len(keys), ACCOUNTS_PER_CALL):
             chunk = keys[start:start + ACCOUNTS_PER_CALL]
-            result = self.rpcs[network].call("getMultipleAccounts", chunk,
-                                             {"encoding": "base64", "commitment": "confirmed"})
-            slot = (result.get("context") or {}).get("slot")
+            slot, infos = self.rpcs[network].accounts(chunk)
             self._saw_slot(network, slot)
-            for account, info in zip(chunk, result["value"], strict=True):
+            for account, info in zip(chunk, infos, strict=True):
                 balance = _balance(info, accounts[account])
                 known, _ = parse_cursor(scoped.get(account))
                 if balance != (known or 0):
-                    yield account, balance, slot if isinstance(slot, int) else None
+                    yield account, balance, slot
 
     def _read_account(self, network: str, rpc: SolanaRpc, account: str, reading: tuple[int | None, int | None],
                       position: str | None, owners: Collection[str], mint: str,
@@ -407,18 +406,18 @@ class ClusterFinality:
         return self.client.finality(network, tx_ids, ask_cluster=True)
 
 
-def _balance(info: dict[str, Any] | None, kind: str) -> int:
+def _balance(info: Account | None, kind: str) -> int:
     if info is None:
         return 0
     if kind == "SOL":
-        return int(info["lamports"])
-    data = base64.b64decode(info["data"][0])
+        return int(info.lamports)
+    data = bytes(info.data)
     return int.from_bytes(data[_TOKEN_AMOUNT], "little") if len(data) >= 72 else 0
 
 
-def _finality(status: dict[str, Any]) -> TxFinality:
-    if status.get("err") is not None:
+def _finality(status: TransactionStatus) -> TxFinality:
+    if status.err is not None:
         return TxFinality(0, False, exists=False)
-    if status.get("confirmationStatus") == "finalized":
+    if status.confirmation_status == TransactionConfirmationStatus.Finalized:
         return TxFinality(FINAL_CONFIRMATIONS, True)
-    return TxFinality(max(1, int(status.get("confirmations") or 1)), False)
+    return TxFinality(max(1, int(status.confirmations or 1)), False)

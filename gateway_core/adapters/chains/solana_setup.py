@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway_core.adapters.chains.solana import SolanaChain
 from gateway_core.adapters.chains.solana_keys import GatewayKeys, seed_bytes
-from gateway_core.adapters.chains.solana_rpc import RateLimiter, SolanaRpc
+from gateway_core.adapters.chains.solana_rpc import RateLimiter, SolanaLoop, SolanaRpc
 from gateway_core.config import Settings
 
 NETWORKS = ("devnet", "mainnet")
@@ -13,8 +13,10 @@ NETWORKS = ("devnet", "mainnet")
 def solana_chain_from_settings(settings: Settings) -> SolanaChain:
     """Devnet and mainnet endpoints from SOLANA_RPC_URL_*, each with its own request-rate limit."""
     urls = {"devnet": settings.solana_rpc_url_devnet, "mainnet": settings.solana_rpc_url_mainnet}
+    loop = SolanaLoop()  # one event loop for every endpoint's requests and subscriptions
     rpcs = {
-        network: SolanaRpc(url, limiter=RateLimiter(settings.solana_rpc_rate_limit, settings.solana_rpc_rate_period),
+        network: SolanaRpc(url, loop=loop,
+                           limiter=RateLimiter(settings.solana_rpc_rate_limit, settings.solana_rpc_rate_period),
                            timeout=settings.solana_rpc_timeout, retries=settings.solana_rpc_retries,
                            backoff=settings.solana_rpc_backoff)
         for network, url in urls.items()
