@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -10,6 +11,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
+from gateway_core.adapters.chains.solana import SolanaChain
 from gateway_core.adapters.models import Invoice, Quote
 from gateway_core.bootstrap import Services
 from gateway_core.services.dispatch import dispatcher_for
@@ -34,13 +36,61 @@ def watch_chains(services: Services) -> None:
     """One tick of every chain watcher; a failing chain is logged and does not stop the others."""
     for chain, network in networks_to_watch(services):
         try:
-            report = watch_tick(services.uow, services.chains[chain], network, services.clock, services.late_window)
+            with services.watch_lock:
+                report = watch_tick(services.uow, services.chains[chain], network, services.clock,
+                                    services.late_window)
         except Exception:
             log.exception("watch tick failed", extra={"chain": chain, "network": network})
             continue
         if report.recorded or report.finalised:
             log.info("watch tick", extra={"chain": chain, "network": network, "recorded": report.recorded,
                                           "finalised": report.finalised})
+
+
+def read_pushed(services: Services) -> int:
+    """Read, through the tick's own code path, the Solana accounts that push notifications named since the
+    last call (all subscribed accounts of a network whose socket reconnected); returns payments recorded."""
+    client = services.chains.get("solana")
+    push = getattr(client, "push", None)
+    if not isinstance(client, SolanaChain) or push is None:
+        return 0
+    notified, resync = push.take()
+    recorded = 0
+    for network in sorted(set(notified) | resync):
+        try:
+            with services.watch_lock:
+                if network in resync:
+                    client.read_all_next(network)
+                    report = watch_tick(services.uow, client, network, services.clock, services.late_window)
+                else:
+                    report = watch_tick(services.uow, client, network, services.clock, services.late_window,
+                                        only=notified[network])
+        except Exception:
+            log.exception("pushed read failed", extra={"chain": "solana", "network": network})
+            continue
+        recorded += report.recorded
+    return recorded
+
+
+def follow_push(services: Services) -> threading.Thread | None:
+    """Open the Solana subscriptions and read what they report as it arrives, on a daemon thread."""
+    client = services.chains.get("solana")
+    push = getattr(client, "push", None)
+    if push is None:
+        return None
+    push.start()
+
+    def run() -> None:
+        while True:
+            push.ready.wait()
+            try:
+                read_pushed(services)
+            except Exception:  # the thread outlives any one read; the tick is the net meanwhile
+                log.exception("push reader failed")
+
+    thread = threading.Thread(target=run, name="solana-push-reader", daemon=True)
+    thread.start()
+    return thread
 
 
 def expire_invoices(services: Services) -> None:
@@ -72,6 +122,7 @@ def schedule(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
                       seconds=settings.expiry_interval_seconds, **common)
     scheduler.add_job(sweep_deposits, "interval", args=[services], id="sweep_deposits",
                       seconds=settings.sweep_interval_seconds, **common)
+    follow_push(services)  # Solana push (issue 21): ticks stay the safety net
     # Outbox dispatch (issue 4): the dispatcher lives as long as the process; sends outlive each pump.
     scheduler.add_job(dispatcher_for(services).pump, "interval", id="dispatch_deliveries",
                       seconds=settings.delivery_interval_seconds, **common)

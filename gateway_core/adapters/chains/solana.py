@@ -32,6 +32,7 @@ from solders.pubkey import Pubkey
 from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
 
 from gateway_core.adapters.chains.solana_parse import ATA_PROGRAM, TOKEN_PROGRAM, credits, failed_attempt
+from gateway_core.adapters.chains.solana_push import SolanaPush
 from gateway_core.adapters.chains.solana_rpc import (
     MIN_CONTEXT_SLOT_NOT_REACHED,
     RpcError,
@@ -53,6 +54,9 @@ UNCHOSEN_EVERY = 60.0
 # A listing older than this no longer answers for a signature's finality: the cluster is asked instead
 # (the watcher is the one refreshing listings; if it stalls, the deposit job must not trust old ones).
 LISTING_FRESH = 60.0
+# How often the tick still polls an account under a live push subscription with nothing in flight: the
+# safety net for a lost notification, at a fraction of the per-tick cost (push must not cost more calls).
+PUSH_NET_EVERY = 30.0
 _TOKEN_AMOUNT = slice(64, 72)  # SPL token account layout: mint(32) owner(32) amount(u64 LE) ...
 _PROGRAM_IDS = (Pubkey.from_string(TOKEN_PROGRAM), Pubkey.from_string(ATA_PROGRAM))
 
@@ -82,8 +86,13 @@ class SolanaChain:
     def __init__(self, rpcs: Mapping[str, SolanaRpc], usdc_mints: Mapping[str, str],
                  monotonic: Callable[[], float] = time.monotonic, outage_backoff: float = 5.0,
                  max_backoff: float = 300.0, page_size: int = SIGNATURE_PAGE, drop_after: float = 90.0,
-                 unchosen_every: float = UNCHOSEN_EVERY) -> None:
+                 unchosen_every: float = UNCHOSEN_EVERY, push: SolanaPush | None = None,
+                 push_net_every: float = PUSH_NET_EVERY) -> None:
         self.rpcs = dict(rpcs)
+        # Push (None: polling only); accounts it covers are polled every `push_net_every` seconds as the net.
+        self.push, self.push_net_every = push, push_net_every
+        self._net_due: dict[str, float] = {}
+        self._unsettled: set[tuple[str, str]] = set()  # accounts with something in flight: polled every tick
         self.page_size, self.drop_after, self.unchosen_every = page_size, drop_after, unchosen_every
         # network -> (when, signature -> its entry in the last scan's listings): finality without a status call.
         self._listed: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
@@ -101,8 +110,13 @@ class SolanaChain:
     # -- the protocol ------------------------------------------------------------------------------------------
 
     def scan(self, network: str, watched: Collection[WatchedAddress], cursor: str | None,
-             scoped: Mapping[str, str] | None = None) -> ScanResult:
-        """New credits to watched owners; per-account cursors come in `scoped` and go out in `cursors`."""
+             scoped: Mapping[str, str] | None = None,
+             only: Mapping[str, tuple[int, Account] | None] | None = None) -> ScanResult:
+        """New credits to watched owners; per-account cursors come in `scoped` and go out in `cursors`.
+
+        `only` narrows the scan to accounts a push notification named (with the account state it carried,
+        which stands in for the balance poll); a full scan also tells the push which accounts to subscribe.
+        """
         scoped = scoped or {}
         found: list[ObservedTransfer] = []
         moved: dict[str, str] = {}
@@ -111,9 +125,11 @@ class SolanaChain:
         rpc, mint = self.rpcs[network], self.usdc_mints[network]
         owners = {w.address for w in watched}
         listed: dict[str, dict[str, Any]] = {}
-        unchosen = self._now() >= self._unchosen_due.get(network, float("-inf"))
+        now = self._now()
+        unchosen = only is not None or now >= self._unchosen_due.get(network, float("-inf"))
+        net = only is None and now >= self._net_due.get(network, float("-inf"))
         try:
-            for account, balance, slot in self._accounts_to_read(network, watched, scoped, unchosen):
+            for account, balance, slot in self._accounts_to_read(network, watched, scoped, unchosen, only, net):
                 position = scoped.get(account)
                 transfers, newest = self._read_account(network, rpc, account, (balance, slot), position, owners,
                                                        mint, listed)
@@ -123,14 +139,39 @@ class SolanaChain:
         except (RpcUnavailable, RpcError) as exc:
             # Keep what was read completely; the rest is read after the backoff, from unchanged cursors.
             log.warning("solana scan interrupted", extra={"network": network, "error": str(exc)})
-            self._listed[network] = (self._now(), listed)
+            self._keep_listing(network, listed, only is not None)
             self._failed(network)
             return ScanResult(found, cursor, moved)
-        self._listed[network] = (self._now(), listed)
-        if unchosen:  # only a pass that completed moves the next one on: an interrupted pass is redone
-            self._unchosen_due[network] = self._now() + self.unchosen_every
+        self._keep_listing(network, listed, only is not None)
+        if only is None:  # only a pass that completed moves the next one on: an interrupted pass is redone
+            if unchosen:
+                self._unchosen_due[network] = self._now() + self.unchosen_every
+            if net:
+                self._net_due[network] = self._now() + self.push_net_every
         self._down.pop(network, None)
         return ScanResult(found, cursor, moved)
+
+    def close(self) -> None:
+        """Close the sockets, the HTTP sessions and the adapter's event loop."""
+        if self.push is not None:
+            self.push.stop()
+        loops = {id(rpc.loop): rpc.loop for rpc in self.rpcs.values()}
+        for rpc in self.rpcs.values():
+            rpc.close()
+        for loop in loops.values():
+            loop.close()
+
+    def read_all_next(self, network: str) -> None:
+        """Make the next full scan poll every account, pushed or not (after a socket was down)."""
+        self._net_due.pop(network, None)
+
+    def _keep_listing(self, network: str, listed: dict[str, dict[str, Any]], narrowed: bool) -> None:
+        """A full scan's listings replace the last ones; a narrowed scan's add to them."""
+        if narrowed and network in self._listed:
+            _, previous = self._listed[network]
+            previous.update(listed)
+            return
+        self._listed[network] = (self._now(), listed)
 
     def finality(self, network: str, tx_ids: Sequence[str], ask_cluster: bool = False) -> dict[str, TxFinality]:
         """Finality of signatures from the last scan's listings, at no RPC cost; with `ask_cluster`, the
@@ -230,34 +271,75 @@ class SolanaChain:
         return _balance(info, "USDC")
 
     def _accounts_to_read(self, network: str, watched: Iterable[WatchedAddress], scoped: Mapping[str, str],
-                          unchosen: bool = True) -> Iterable[tuple[str, int | None, int | None]]:
+                          unchosen: bool = True, only: Mapping[str, tuple[int, Account] | None] | None = None,
+                          net: bool = True) -> Iterable[tuple[str, int | None, int | None]]:
         """(account, and for deposit accounts its current balance and that reading's slot) of every account to
         read this tick.
 
         A deposit owner's SOL account and USDC token account are both polled while the buyer has not picked
-        an asset; after a pick, the other one only when `unchosen` (every `unchosen_every` seconds).
+        an asset; after a pick, the other one only when `unchosen` (every `unchosen_every` seconds). With push,
+        an account under a live subscription with nothing in flight is polled only on `net` passes (every
+        `push_net_every` seconds): a payment to it arrives as a notification first.
         """
+        direct, deposit, ranked = self._plan(network, watched, unchosen)
+        if only is not None:
+            direct = {a: None for a in direct if a in only}
+            readings = {a: only[a] for a in deposit if a in only}
+            polled = {a: k for a, k in deposit.items() if a in readings and readings[a] is None}
+            for account in direct:
+                yield account, None, None
+            for account, reading in readings.items():
+                if reading is None:
+                    continue
+                slot, state = reading
+                balance = _balance(state, deposit[account])
+                known, _ = parse_cursor(scoped.get(account))
+                if balance != (known or 0):
+                    yield account, balance, slot
+            yield from self._changed_balances(network, polled, scoped)
+            return
+        push = self.push
+        if push is not None:
+            push.follow(network, ranked)
+            if not net:
+                def quiet(account: str) -> bool:
+                    return push.live(network, account) and (network, account) not in self._unsettled
+                direct = {a: None for a in direct if not quiet(a)}
+                deposit = {a: k for a, k in deposit.items() if not quiet(a)}
+        for account in direct:
+            yield account, None, None
+        yield from self._changed_balances(network, deposit, scoped)
+
+    def _plan(self, network: str, watched: Iterable[WatchedAddress],
+              unchosen: bool) -> tuple[dict[str, None], dict[str, str], list[str]]:
+        """(direct accounts, deposit accounts with their kind, and every account newest invoice first)."""
         mint = self.usdc_mints[network]
         direct: dict[str, None] = {}
         picks: dict[str, set[str] | None] = {}  # deposit owner -> the assets picked (None: no pick)
+        opened: dict[str, float] = {}  # account -> newest opening among its invoices (a timestamp)
         for w in sorted(watched, key=lambda w: (w.address, w.asset)):
+            when = w.opened.timestamp() if w.opened is not None else 0.0
             if w.deposit:
                 picked = picks.setdefault(w.address, None)
                 if w.chosen is not None:
                     picks[w.address] = (picked or set()) | ({w.asset} if w.chosen else set())
-                continue
-            # The wallet itself is always read: SOL against a USDC quote or a wrong mint shows up there.
-            direct[w.address] = None
-            if w.asset == "USDC":
-                direct[self.token_account(w.address, mint)] = None
+                accounts = [w.address, self.token_account(w.address, mint)]
+            else:
+                # The wallet itself is always read: SOL against a USDC quote or a wrong mint shows up there.
+                direct[w.address] = None
+                accounts = [w.address]
+                if w.asset == "USDC":
+                    accounts.append(self.token_account(w.address, mint))
+                    direct[accounts[-1]] = None
+            for account in accounts:
+                opened[account] = max(opened.get(account, when), when)
         deposit: dict[str, str] = {}  # account -> kind ('SOL' lamports or 'USDC' token amount)
         for owner, picked in picks.items():
             for account, kind in ((owner, "SOL"), (self.token_account(owner, mint), "USDC")):
                 if picked is None or kind in picked or unchosen:
                     deposit[account] = kind
-        for account in direct:
-            yield account, None, None
-        yield from self._changed_balances(network, deposit, scoped)
+        ranked = sorted(opened, key=lambda a: (-opened[a], a))
+        return direct, deposit, ranked
 
     def _changed_balances(self, network: str, accounts: Mapping[str, str],
                           scoped: Mapping[str, str]) -> Iterable[tuple[str, int, int | None]]:
@@ -293,6 +375,7 @@ class SolanaChain:
             if exc.code != MIN_CONTEXT_SLOT_NOT_REACHED:
                 raise
             log.info("solana listing behind the balance, read again next tick", extra={"account": account})
+            self._unsettled.add((network, account))
             return [], None
         transfers: list[ObservedTransfer] = []
         newest_final = until
@@ -319,6 +402,10 @@ class SolanaChain:
             observed = self._observed(network, info, tx, owners, mint)
             transfers.extend(observed)
             self._remember(network, info["signature"], tuple(observed))
+        if not complete or any(i.get("confirmationStatus") != "finalized" for i in signatures):
+            self._unsettled.add((network, account))  # polled every tick until nothing of it is in flight
+        else:
+            self._unsettled.discard((network, account))
         if not complete:
             return transfers, None
         prefix = "" if balance is None else str(balance)

@@ -59,6 +59,7 @@ class SolanaLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = 0
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -66,7 +67,9 @@ class SolanaLoop:
             if self._loop is None or self._pid != os.getpid():
                 self._loop = asyncio.new_event_loop()
                 self._pid = os.getpid()
-                threading.Thread(target=self._loop.run_forever, name="solana-loop", daemon=True).start()
+                self._thread = threading.Thread(target=_run_forever, args=(self._loop,), name="solana-loop",
+                                                daemon=True)
+                self._thread.start()
             return self._loop
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
@@ -78,11 +81,34 @@ class SolanaLoop:
         asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def close(self) -> None:
-        """Stop the loop's thread (tests and benchmarks that build many adapters)."""
+        """Cancel what runs on the loop (sockets close cleanly), then stop its thread."""
         with self._lock:
             loop, self._loop = self._loop, None
-        if loop is not None and self._pid == os.getpid():
-            loop.call_soon_threadsafe(loop.stop)
+        if loop is None or self._pid != os.getpid():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(10)
+        except Exception:  # a task that would not end: the loop stops anyway
+            log.debug("solana loop tasks not cancelled cleanly")
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+def _run_forever(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
+
+
+async def _cancel_all() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=5)
 
 
 class RateLimiter:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway_core.adapters.chains.solana import SolanaChain
 from gateway_core.adapters.chains.solana_keys import GatewayKeys, seed_bytes
+from gateway_core.adapters.chains.solana_push import SolanaPush, ws_url
 from gateway_core.adapters.chains.solana_rpc import RateLimiter, SolanaLoop, SolanaRpc
 from gateway_core.config import Settings
 
@@ -22,7 +23,13 @@ def solana_chain_from_settings(settings: Settings) -> SolanaChain:
         for network, url in urls.items()
     }
     mints = {"devnet": settings.usdc_mint_devnet, "mainnet": settings.usdc_mint_mainnet}
-    return SolanaChain(rpcs, mints, outage_backoff=max(settings.solana_rpc_backoff, 0.0) * 4)
+    push = None
+    if settings.solana_push:
+        ws = {"devnet": settings.solana_ws_url_devnet or ws_url(urls["devnet"]),
+              "mainnet": settings.solana_ws_url_mainnet or ws_url(urls["mainnet"])}
+        # Built here, opened by the worker (SolanaPush.start): a web process never holds sockets.
+        push = SolanaPush(ws, loop, settings.solana_ws_max_subscriptions)
+    return SolanaChain(rpcs, mints, outage_backoff=max(settings.solana_rpc_backoff, 0.0) * 4, push=push)
 
 
 def gateway_keys_from_settings(settings: Settings) -> GatewayKeys:
