@@ -217,6 +217,9 @@ class SolanaPush:
             for account, subscription in zip(batch, subscriptions, strict=True):
                 endpoint.live[account] = subscription
                 by_id[subscription.subscription_id] = account
+        if missing:
+            log.info("solana subscriptions", extra={"url": endpoint.url, "subscribed": len(endpoint.live),
+                                                    "polled": endpoint.fallback})
 
     async def _read(self, network: str, ws: SolanaWsClient, by_id: dict[int, str]) -> None:
         while True:
