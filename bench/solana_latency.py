@@ -92,7 +92,8 @@ def add_invoices(session: Any, store: Store, prefix: str, count: int, addresses:
     for i in range(count):
         expires = now + timedelta(days=1)
         quotes = [Quote(position=0, asset="SOL", chain="solana", address=addresses[i],
-                        reference=str(Keypair().pubkey()), amount_due=SOL_DUE, rate=Decimal(150), rate_currency="USD", expires_at=expires),
+                        reference=str(Keypair().pubkey()), amount_due=SOL_DUE, rate=Decimal(150),
+                        rate_currency="USD", expires_at=expires),
                   Quote(position=1, asset="USDC", chain="solana", address=addresses[i],
                         reference=str(Keypair().pubkey()), amount_due=75_000_000, rate=Decimal(1),
                         rate_currency="USD", expires_at=expires)]
