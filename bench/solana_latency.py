@@ -54,6 +54,7 @@ from tests.solana_support import USDC_DEVNET, Buyer
 SEED = "000102030405060708090a0b0c0d0e0f"
 WALLETS = 10
 SOL_DUE = 500_000_000
+FINALIZE_AFTER_S = 13.0
 NUMBER = re.compile(r"L[DP]\d{7,8}")
 
 
@@ -155,6 +156,10 @@ def phase(label: str, settings: Settings, fake: FakeSolanaRpc, pubsub: FakeSolan
         if pause > 0:
             time.sleep(pause)
         signatures[number] = buyer.pay_sol(address, SOL_DUE, reference)
+        # Finalized about 13 s after it landed, as on Solana (until then the watcher follows it in flight).
+        finalize = threading.Timer(FINALIZE_AFTER_S, fake.ledger.finalize, args=(signatures[number],))
+        finalize.daemon = True
+        finalize.start()
     numbers = [n for n, _, _ in targets]
     deadline = time.monotonic() + max(60.0, 4 * settings.watch_interval_seconds)
     while time.monotonic() < deadline:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -53,8 +52,6 @@ class Services:
     channels: dict[str, DeliveryChannel] = field(default_factory=dict)
     # Keys that create invoices, cached for API_KEY_CACHE_SECONDS (creation checks them again as it writes).
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))
-    # One chain tick at a time per process: the scheduled tick and the push reader share the clients' state.
-    watch_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def uow(self, read_only: bool = False) -> UnitOfWork:
         return UnitOfWork(self.sessions, read_only)

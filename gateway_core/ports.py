@@ -23,6 +23,8 @@ class WatchedAddress:
     # When the newest invoice watching this address was opened (push subscriptions go to the newest first);
     # not part of the address's identity.
     opened: datetime | None = field(default=None, compare=False)
+    # Every invoice watching it is closed (watched for late payments only: polled, never subscribed).
+    closed: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

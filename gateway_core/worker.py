@@ -36,9 +36,7 @@ def watch_chains(services: Services) -> None:
     """One tick of every chain watcher; a failing chain is logged and does not stop the others."""
     for chain, network in networks_to_watch(services):
         try:
-            with services.watch_lock:
-                report = watch_tick(services.uow, services.chains[chain], network, services.clock,
-                                    services.late_window)
+            report = watch_tick(services.uow, services.chains[chain], network, services.clock, services.late_window)
         except Exception:
             log.exception("watch tick failed", extra={"chain": chain, "network": network})
             continue
@@ -58,13 +56,12 @@ def read_pushed(services: Services) -> int:
     recorded = 0
     for network in sorted(set(notified) | resync):
         try:
-            with services.watch_lock:
-                if network in resync:
-                    client.read_all_next(network)
-                    report = watch_tick(services.uow, client, network, services.clock, services.late_window)
-                else:
-                    report = watch_tick(services.uow, client, network, services.clock, services.late_window,
-                                        only=notified[network])
+            if network in resync:
+                client.read_all_next(network)
+                report = watch_tick(services.uow, client, network, services.clock, services.late_window)
+            else:
+                report = watch_tick(services.uow, client, network, services.clock, services.late_window,
+                                    only=notified[network])
         except Exception:
             log.exception("pushed read failed", extra={"chain": "solana", "network": network})
             continue

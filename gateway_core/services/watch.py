@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import ChainCursor, Invoice, Quote, Store
@@ -35,8 +35,10 @@ def watched_addresses(
     """
     recently = clock.now() - late_window
     opened = func.max(Invoice.created_at)
+    closed = func.min(case((Invoice.closed_at.is_(None), 0), else_=1))
     rows = uow.session.execute(
-        select(Quote.address, Quote.asset, Store.settlement_mode, Invoice.chosen_asset, opened).select_from(Quote)
+        select(Quote.address, Quote.asset, Store.settlement_mode, Invoice.chosen_asset, opened, closed)
+        .select_from(Quote)
         .join(Invoice).join(Store, Store.id == Invoice.store_id)
         .where(Quote.chain == chain, Invoice.network == network)
         .where(or_(Invoice.closed_at.is_(None), Invoice.closed_at >= recently))
@@ -45,9 +47,10 @@ def watched_addresses(
     ).all()
     # Newest first: of equal entries (a shared wallet's picks) the set keeps the first, the newest opening.
     return {
-        WatchedAddress(address, asset, True, None if not picked else asset.upper() == picked.upper(), when)
-        if mode == "deposit" else WatchedAddress(address, asset, opened=when)
-        for address, asset, mode, picked, when in rows
+        WatchedAddress(address, asset, True, None if not picked else asset.upper() == picked.upper(), when,
+                       bool(late))
+        if mode == "deposit" else WatchedAddress(address, asset, opened=when, closed=bool(late))
+        for address, asset, mode, picked, when, late in rows
     }
 
 

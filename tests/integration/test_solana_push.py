@@ -171,3 +171,22 @@ def test_beyond_the_budget_the_oldest_invoices_are_polled(sol_settings, sol_clie
         run_worker(svc)  # the oldest invoice is polled every tick
         assert status(sol_client, key, old["invoice_number"])["lifecycle_status"] == "paid"
         assert status(sol_client, key, new["invoice_number"])["lifecycle_status"] == "paid"
+
+
+def test_a_closed_invoice_is_unsubscribed_and_polled(pushed, sol_client, pubsub, clock, fee_payer) -> None:
+    from sqlalchemy import update
+
+    from gateway_core.adapters.models import Invoice
+
+    key, _ = make_store(pushed, mode="deposit", assets=("SOL",))
+    invoice = create_invoice(sol_client, key, amount="10.00")
+    owner = option(invoice, "SOL")["address"]
+    subscribed(pushed, owner)
+    with pushed.uow() as uow:
+        uow.session.execute(update(Invoice).where(Invoice.number == invoice["invoice_number"])
+                            .values(closed_at=clock.now()))
+    run_worker(pushed)  # still watched for late payments, by polling only
+    push = chain_of(pushed).push
+    assert push is not None
+    assert push.wait_for(lambda: owner not in pubsub.subscribed() and not push.live("devnet", owner), WAIT)
+    assert push.stats()["devnet"]["wanted"] == 0

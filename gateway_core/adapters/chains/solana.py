@@ -21,6 +21,7 @@ which the deposit job calls on its own schedule (ClusterFinality).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -92,6 +93,7 @@ class SolanaChain:
         # Push (None: polling only); accounts it covers are polled every `push_net_every` seconds as the net.
         self.push, self.push_net_every = push, push_net_every
         self._net_due: dict[str, float] = {}
+        self._scanning = threading.Lock()
         self._unsettled: set[tuple[str, str]] = set()  # accounts with something in flight: polled every tick
         self.page_size, self.drop_after, self.unchosen_every = page_size, drop_after, unchosen_every
         # network -> (when, signature -> its entry in the last scan's listings): finality without a status call.
@@ -117,7 +119,13 @@ class SolanaChain:
         `only` narrows the scan to accounts a push notification named (with the account state it carried,
         which stands in for the balance poll); a full scan also tells the push which accounts to subscribe.
         """
-        scoped = scoped or {}
+        # One scan at a time (the tick's and the push reader's share this client's state); the database work
+        # around it runs unlocked, so a pushed read waits for a tick's RPC calls at most.
+        with self._scanning:
+            return self._scan(network, watched, cursor, scoped or {}, only)
+
+    def _scan(self, network: str, watched: Collection[WatchedAddress], cursor: str | None,
+              scoped: Mapping[str, str], only: Mapping[str, tuple[int, Account] | None] | None) -> ScanResult:
         found: list[ObservedTransfer] = []
         moved: dict[str, str] = {}
         if not watched or not self._available(network):
@@ -316,9 +324,11 @@ class SolanaChain:
         mint = self.usdc_mints[network]
         direct: dict[str, None] = {}
         picks: dict[str, set[str] | None] = {}  # deposit owner -> the assets picked (None: no pick)
-        opened: dict[str, float] = {}  # account -> newest opening among its invoices (a timestamp)
+        opened: dict[str, float] = {}  # account -> newest opening among its open invoices (a timestamp)
         for w in sorted(watched, key=lambda w: (w.address, w.asset)):
             when = w.opened.timestamp() if w.opened is not None else 0.0
+            if w.closed:
+                when = float("-inf")  # closed invoices' accounts are polled for late payments, not subscribed
             if w.deposit:
                 picked = picks.setdefault(w.address, None)
                 if w.chosen is not None:
@@ -338,7 +348,7 @@ class SolanaChain:
             for account, kind in ((owner, "SOL"), (self.token_account(owner, mint), "USDC")):
                 if picked is None or kind in picked or unchosen:
                     deposit[account] = kind
-        ranked = sorted(opened, key=lambda a: (-opened[a], a))
+        ranked = sorted((a for a in opened if opened[a] != float("-inf")), key=lambda a: (-opened[a], a))
         return direct, deposit, ranked
 
     def _changed_balances(self, network: str, accounts: Mapping[str, str],
