@@ -96,5 +96,6 @@ def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock
         with uow_factory() as uow:
             uow.session.merge(ChainCursor(chain=client.chain, network=network, scope="", position=result.cursor,
                                           updated_at=clock.now()))
-    finalised = refresh_finality(uow_factory, client, network, clock)
+    # A narrowed (pushed) read records what is new at once; following finality is the full tick's job.
+    finalised = refresh_finality(uow_factory, client, network, clock) if only is None else 0
     return TickReport(client.chain, network, recorded, finalised)

@@ -140,7 +140,7 @@ class SolanaChain:
             for account, balance, slot in self._accounts_to_read(network, watched, scoped, unchosen, only, net):
                 position = scoped.get(account)
                 transfers, newest = self._read_account(network, rpc, account, (balance, slot), position, owners,
-                                                       mint, listed)
+                                                       mint, listed, rehand=only is None)
                 found.extend(transfers)
                 if newest is not None and newest != position:
                     moved[account] = newest
@@ -367,7 +367,8 @@ class SolanaChain:
 
     def _read_account(self, network: str, rpc: SolanaRpc, account: str, reading: tuple[int | None, int | None],
                       position: str | None, owners: Collection[str], mint: str,
-                      listed: dict[str, dict[str, Any]]) -> tuple[list[ObservedTransfer], str | None]:
+                      listed: dict[str, dict[str, Any]],
+                      rehand: bool = True) -> tuple[list[ObservedTransfer], str | None]:
         """Credits in the account's new transactions, and its next cursor (None: keep the old one).
 
         A deposit account's balance (read at a slot: `reading`) travels in its cursor, so it is stored only
@@ -399,6 +400,8 @@ class SolanaChain:
             listed[info["signature"]] = info
             self._saw_slot(network, info.get("slot"))
             known = self._read.get((network, info["signature"]))
+            if known is not None and not rehand:
+                continue  # a pushed read brings only what is new; the tick hands the known ones over again
             if known is not None:
                 # Read before: hand its transfers over again rather than trust they were recorded (a failed
                 # record must not lose them); recording is idempotent, so this costs no RPC and no duplicate.
