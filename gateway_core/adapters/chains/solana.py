@@ -16,6 +16,10 @@ their finality is learnt without a `getSignatureStatuses` per tick, and a confir
 later dropped is never a cursor. Signatures no listing of the last scan covered (deposit accounts whose
 balance did not move, a dropped transaction) are asked of the cluster by `finality(..., ask_cluster=True)`,
 which the deposit job calls on its own schedule (ClusterFinality).
+
+With push (SolanaPush), a full scan names the accounts to subscribe; a notification's account is read by a
+narrowed scan (`only`) through the same reads, and an account under a live subscription with nothing in
+flight is polled every `push_net_every` seconds instead of every tick.
 """
 
 from __future__ import annotations
