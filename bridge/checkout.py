@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
 from werkzeug.exceptions import Forbidden
 
+from bridge.checkout_view import phase_detail, receipt, way_back
 from bridge.checkout_wire import (
     PAYABLE,
     cancel_link,
@@ -41,9 +43,11 @@ from gateway_core.domain.money import plain
 from gateway_core.services.checkout import (
     CheckoutState,
     Phase,
+    StoreContact,
     checkout_state,
     choose_payment_asset,
     simulated_amount,
+    store_contact,
 )
 from gateway_core.services.invoices import public_invoice
 from gateway_core.services.sandbox import simulate_payment
@@ -54,7 +58,7 @@ bp = Blueprint("checkout", __name__)
 # Invoice numbers are 14 characters today; other contracts' ids (UUIDs) fit too. Anything else is a 404
 # without a database query.
 NUMBER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-PAGE_PATH = re.compile(r"^/pay(?:-dynamic)?/[^/]*/?$")
+PAGE_PATH = re.compile(r"^/pay(?:-dynamic)?/[^/]*(?:/receipt)?/?$")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
 CHAIN_LABEL = {"solana": "chain_solana", "tron": "chain_tron"}
@@ -148,6 +152,18 @@ def _load(number: str) -> tuple[InvoiceView, CheckoutState]:
     return view, checkout_state(view, svc.clock.now())
 
 
+def _load_with_contact(number: str) -> tuple[InvoiceView, CheckoutState, StoreContact]:
+    svc = services()
+    with svc.uow() as uow:
+        view = public_invoice(uow, _number(number), svc.clock)
+        contact = store_contact(uow, view.store_id)
+    return view, checkout_state(view, svc.clock.now()), contact
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _rate_limited() -> Response | None:
     wait = _limits().status.take(request.remote_addr or "-")
     if not wait:
@@ -170,7 +186,7 @@ def _current_panel(state: CheckoutState, choosing: bool) -> str:
 @bp.get("/pay-dynamic/<number>")
 def pay_page(number: str) -> Response:
     """The hosted payment page."""
-    view, state = _load(number)
+    view, state, contact = _load_with_contact(number)
     svc = services()
     lang = pick(request.accept_languages)
 
@@ -191,7 +207,8 @@ def pay_page(number: str) -> Response:
     data = {
         "status": status_document(state, svc.clock.now()),
         "urls": {"status": f"{base}/status.json", "events": f"{base}/events", "choose": f"{base}/asset",
-                 "request": f"{base}/request/", "return": f"{base}/return", "simulate": f"{base}/simulate"},
+                 "request": f"{base}/request/", "return": f"{base}/return", "simulate": f"{base}/simulate",
+                 "receipt": f"{base}/receipt"},
         "redirect_seconds": current_app.config["CHECKOUT_REDIRECT_SECONDS"],
         "has_return": return_url(view, Phase.PAID) is not None,
         "strings": catalogue(lang),
@@ -201,7 +218,27 @@ def pay_page(number: str) -> Response:
         panel=_current_panel(state, request.args.get("change") == "1"), cancel_url=cancel_link(view),
         sandbox=view.network == "sandbox", fiat=format(view.fiat_amount, "f"),
         countdown=countdown(data["status"]["seconds_left"], state.phase, t("expired_short")),
+        detail=phase_detail(state, t), contact=contact, way_back=way_back(view, contact),
+        receipt=receipt(view, state, contact, t, _when, plain), printable=False,
     )
+    return _secure(Response(html, mimetype="text/html"))
+
+
+@bp.get("/pay/<number>/receipt")
+@bp.get("/pay-dynamic/<number>/receipt")
+def receipt_page(number: str) -> Response:
+    """The printable receipt of a paid invoice (404 until it is paid)."""
+    view, state, contact = _load_with_contact(number)
+    lang = pick(request.accept_languages)
+
+    def t(key: str, **values: object) -> str:
+        return translate(lang, key, **values)
+
+    lines = receipt(view, state, contact, t, _when, plain)
+    if lines is None:
+        raise InvoiceNotFound("No receipt: the invoice is not paid")
+    html = render_template("checkout/receipt.html", lang=lang, t=t, view=view, receipt=lines, printable=True,
+                           sandbox=view.network == "sandbox", fiat=format(view.fiat_amount, "f"))
     return _secure(Response(html, mimetype="text/html"))
 
 

@@ -15,6 +15,7 @@ from fractions import Fraction
 
 from gateway_core.adapters.chains.sandbox import REQUIRED_CONFIRMATIONS
 from gateway_core.adapters.db import UnitOfWork
+from gateway_core.adapters.models import Store
 from gateway_core.domain import money
 from gateway_core.domain.errors import InvalidState, ValidationFailed
 from gateway_core.domain.lifecycle import OPEN, Status
@@ -164,3 +165,20 @@ def simulated_amount(state: CheckoutState, asset_code: str, mode: str) -> Decima
     if mode == "partial":
         return option.units(max(1, remaining // 2))
     return option.units(remaining + max(1, option.amount_due // 10))
+
+
+@dataclass(frozen=True)
+class StoreContact:
+    """What the buyer may see of the store besides its name: how to reach it and its colour."""
+
+    support_email: str | None
+    website_url: str | None
+    brand_color: str | None
+
+
+def store_contact(uow: UnitOfWork, store_id: int) -> StoreContact:
+    """The store's public contact details, for the pages that send a buyer back or tell them whom to ask."""
+    store = uow.session.get(Store, store_id)
+    if store is None:
+        return StoreContact(None, None, None)
+    return StoreContact(store.support_email, store.website_url, store.brand_color)
