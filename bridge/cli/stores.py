@@ -33,7 +33,7 @@ def store_group() -> None:
 @store_group.command("create")
 @click.option("--name", required=True)
 @click.option("--network", required=True, help="sandbox, devnet (alias testnet) or mainnet")
-@click.option("--email", default=None, help="merchant notification address")
+@click.option("--email", default=None, help="merchant notification address (turns email notifications on)")
 @click.option("--wallet", "wallets", multiple=True, help="ASSET=ADDRESS, repeatable (SOL, USDC, USDT)")
 @click.option("--settlement", default="direct", type=click.Choice(["direct", "deposit"]), show_default=True)
 @click.option("--fee-percent", default="0", callback=decimal, show_default=True)
@@ -51,7 +51,7 @@ def store_create(name: str, network: str, email: str | None, wallets: tuple[str,
         store = create_store(uow, svc.vault, name=name, network=network, email=email,
                              wallets=_wallets(wallets), settlement_mode=settlement,
                              platform_fee_percent=fee_percent, underpayment_tolerance_percent=tolerance_percent,
-                             tron_xpub=tron_xpub)
+                             tron_xpub=tron_xpub, email_notifications=email is not None)
     if as_json:
         click.echo(json.dumps({"id": store.id, "name": store.name, "network": store.network,
                                "api_key": store.api_key, "webhook_secret": store.webhook_secret,
