@@ -16,6 +16,8 @@ import pytest
 
 from tests.e2e.checkout_states import DESKTOP, PHONE, STATES, StateGateway, bring_to, serve
 from tests.e2e.test_checkout_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS
+from tests.qr_decode import decode_png, svg_modules
+from tests.solana_pay_parser import parse
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
 
@@ -115,11 +117,30 @@ def test_every_state_shows_only_what_it_needs(browser: Any, gateway: StateGatewa
             assert len(headings) == len(set(headings)), headings
 
             if phase in ("awaiting", "partial"):
-                qr = page.locator(f'[data-panel-id="{panel}"] svg.qr-code').bounding_box()
-                assert qr is not None and qr["width"] >= (240 if viewport is PHONE else 280)
+                _scans(page, panel, viewport)
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
         finally:
             context.close()
+
+
+def _scans(page: Any, panel: str, viewport: dict[str, int]) -> None:
+    """The code is big enough for a phone camera and reads back (error correction M) as what the page asks for."""
+    code = page.locator(f'[data-panel-id="{panel}"] svg.qr-code')
+    box = code.bounding_box()
+    assert box is not None and box["width"] >= (240 if viewport is PHONE else 280)
+    (text, level), = decode_png(code.screenshot())
+    assert level == "M"
+    asset = panel.split("-", 1)[1]
+    if asset == "USDT":
+        assert text == page.inner_text(f"#{panel}-address")
+        return
+    scanned = parse(text, decimals=6 if asset == "USDC" else 9)
+    link = parse(page.get_attribute(f"[data-testid=wallet-link-{asset}]", "href"), decimals=6 if asset == "USDC" else 9)
+    assert (scanned.recipient, scanned.amount, scanned.spl_token, scanned.references) == (
+        link.recipient, link.amount, link.spl_token, link.references)
+    assert scanned.amount == page.inner_text(f"#{panel}-amount")
+    assert scanned.label is None and scanned.message is None  # only what a wallet needs to pay
+    assert svg_modules(code.evaluate("(svg) => svg.outerHTML")) - 8 <= 57  # version 10 at most
 
 
 def _shot(page: Any, name: str) -> None:
