@@ -37,9 +37,11 @@ from bridge.i18n import catalogue, pick, translate
 from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.qr import qr_svg
 from bridge.ratelimit import StatusBucket, StreamSlots, retry_after, status_bucket
+from gateway_core.adapters.notify.email_render import colours
 from gateway_core.domain import money
 from gateway_core.domain.errors import InvoiceNotFound, ValidationFailed
 from gateway_core.domain.money import plain
+from gateway_core.services.branding import logo_by_digest
 from gateway_core.services.checkout import (
     CheckoutState,
     Phase,
@@ -58,6 +60,7 @@ bp = Blueprint("checkout", __name__)
 # Invoice numbers are 14 characters today; other contracts' ids (UUIDs) fit too. Anything else is a 404
 # without a database query.
 NUMBER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DIGEST = re.compile(r"^[0-9a-f]{64}$")
 PAGE_PATH = re.compile(r"^/pay(?:-dynamic)?/[^/]*(?:/receipt)?/?$")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
@@ -238,6 +241,7 @@ def receipt_page(number: str) -> Response:
     if lines is None:
         raise InvoiceNotFound("No receipt: the invoice is not paid")
     html = render_template("checkout/receipt.html", lang=lang, t=t, view=view, receipt=lines, printable=True,
+                           contact=contact,
                            sandbox=view.network == "sandbox", fiat=format(view.fiat_amount, "f"))
     return _secure(Response(html, mimetype="text/html"))
 
@@ -249,6 +253,37 @@ def countdown(seconds: int, phase: Phase, expired: str) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+@bp.get("/logo/<digest>")
+def logo(digest: str) -> Response:
+    """A store's logo, by the digest of its bytes: immutable, so cached for a year."""
+    if not DIGEST.match(digest):
+        raise InvoiceNotFound("No such logo")
+    svc = services()
+    with svc.uow() as uow:
+        found = logo_by_digest(uow, digest)
+    if found is None:
+        raise InvoiceNotFound("No such logo")
+    response = Response(found[1], mimetype=found[0])
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@bp.get("/pay/<number>/brand.css")
+def brand_css(number: str) -> Response:
+    """The store's colour for its payment page (a stylesheet: the page's policy allows no inline style)."""
+    _, _, contact = _load_with_contact(number)
+    css = ""
+    if contact.brand_color:
+        tones = colours(contact.brand_color)
+        css = f":root {{ --accent: {tones['link_color']}; --brand: {tones['color']}; }}\n"
+    response = Response(css, mimetype="text/css")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.get("/pay/<number>/status.json")

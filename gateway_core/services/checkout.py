@@ -20,6 +20,7 @@ from gateway_core.domain import money
 from gateway_core.domain.errors import InvalidState, ValidationFailed
 from gateway_core.domain.lifecycle import OPEN, Status
 from gateway_core.ports import Clock
+from gateway_core.services.branding import logo_digest
 from gateway_core.services.invoices import choose_asset, public_invoice
 from gateway_core.services.views import InvoiceView
 
@@ -174,11 +175,12 @@ class StoreContact:
     support_email: str | None
     website_url: str | None
     brand_color: str | None
+    logo_digest: str | None = None
 
 
 def store_contact(uow: UnitOfWork, store_id: int) -> StoreContact:
-    """The store's public contact details, for the pages that send a buyer back or tell them whom to ask."""
+    """The store's public contact details and look, for the pages that show the store to a buyer."""
     store = uow.session.get(Store, store_id)
     if store is None:
         return StoreContact(None, None, None)
-    return StoreContact(store.support_email, store.website_url, store.brand_color)
+    return StoreContact(store.support_email, store.website_url, store.brand_color, logo_digest(uow, store_id))

@@ -112,6 +112,7 @@ def message_id(event_id: str, delivery_id: int, sender: str) -> str:
 
 
 def build_email(event_type: str, context: dict[str, Any], *, brand_color: str | None, sender: str,
-                recipient: str, event_id: str, delivery_id: int, date: datetime) -> OutgoingEmail:
-    subject, text, html = render(event_type, context, brand_color)
+                recipient: str, event_id: str, delivery_id: int, date: datetime,
+                logo_url: str | None = None) -> OutgoingEmail:
+    subject, text, html = render(event_type, context, brand_color, logo_url)
     return OutgoingEmail(message_id(event_id, delivery_id, sender), sender, recipient, subject, text, html, date)
