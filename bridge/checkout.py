@@ -11,7 +11,6 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +32,8 @@ from bridge.checkout_wire import (
 from bridge.contracts.voltxt_wire import parse_amount
 from bridge.errors import Problem, register_format
 from bridge.extensions import services
-from bridge.i18n import catalogue, pick, translate
+from bridge.i18n import COOKIE, available, catalogue, known, language_name, moment, pick, translate
+from bridge.i18n import number as local_number
 from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.qr import qr_svg
 from bridge.ratelimit import StatusBucket, StreamSlots, retry_after, status_bucket
@@ -107,7 +107,7 @@ def _secure(response: Response) -> Response:
 def render_problem(problem: Problem, request_id: str) -> Response:
     """A friendly HTML page for the buyer's pages (and form posts); JSON for the page's own requests."""
     if PAGE_PATH.match(request.path) or request.mimetype == "application/x-www-form-urlencoded":
-        lang = pick(request.accept_languages)
+        lang = _language()
         template = "checkout/not_found.html" if problem.status == 404 else "checkout/error.html"
         html = render_template(template, lang=lang, t=lambda key, **kw: translate(lang, key, **kw),
                                request_id=request_id, problem=problem)
@@ -163,8 +163,22 @@ def _load_with_contact(number: str) -> tuple[InvoiceView, CheckoutState, StoreCo
     return view, checkout_state(view, svc.clock.now()), contact
 
 
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _language() -> str:
+    """?lang= (the switcher), else the remembered choice, else Accept-Language."""
+    return pick(request.accept_languages, request.args.get("lang") or request.cookies.get(COOKIE))
+
+
+def _remember(response: Response) -> Response:
+    """A language picked with the switcher is kept for a year (the buyer's own choice, no tracking)."""
+    chosen = known(request.args.get("lang"))
+    if chosen:
+        response.set_cookie(COOKIE, chosen, max_age=365 * 86400, samesite="Lax", httponly=True,
+                            secure=request.is_secure)
+    return response
+
+
+def _languages(lang: str) -> list[dict[str, Any]]:
+    return [{"code": code, "name": language_name(code), "current": code == lang} for code in available()]
 
 
 def _rate_limited() -> Response | None:
@@ -191,7 +205,7 @@ def pay_page(number: str) -> Response:
     """The hosted payment page."""
     view, state, contact = _load_with_contact(number)
     svc = services()
-    lang = pick(request.accept_languages)
+    lang = _language()
 
     def t(key: str, **values: object) -> str:
         return translate(lang, key, **values)
@@ -202,7 +216,7 @@ def pay_page(number: str) -> Response:
         url = payment_request(option, view, svc.settings)
         title = t("qr_title", amount=amount, asset=option.asset) if option.chain == "solana" else \
             t("qr_title_address", asset=option.asset)
-        options.append({"option": option, "amount": amount, "due": plain(option.units(option.amount_due)),
+        options.append({"option": option, "amount": amount, "due": local_number(option.units(option.amount_due), lang),
                         "paid": plain(option.units(paid_in(option))),
                         "url": url, "qr": qr_svg(qr_payload(option, view, svc.settings), title),
                         "chain_label": t(CHAIN_LABEL[option.chain])})
@@ -219,12 +233,13 @@ def pay_page(number: str) -> Response:
     html = render_template(
         "checkout/pay.html", lang=lang, t=t, view=view, state=state, options=options, data=data,
         panel=_current_panel(state, request.args.get("change") == "1"), cancel_url=cancel_link(view),
-        sandbox=view.network == "sandbox", fiat=format(view.fiat_amount, "f"),
+        sandbox=view.network == "sandbox", fiat=local_number(view.fiat_amount, lang),
         countdown=countdown(data["status"]["seconds_left"], state.phase, t("expired_short")),
         detail=phase_detail(state, t), contact=contact, way_back=way_back(view, contact),
-        receipt=receipt(view, state, contact, t, _when, plain), printable=False,
+        receipt=receipt(view, state, contact, t, lambda at: moment(at, lang), lambda n: local_number(n, lang)),
+        printable=False, languages=_languages(lang),
     )
-    return _secure(Response(html, mimetype="text/html"))
+    return _remember(_secure(Response(html, mimetype="text/html")))
 
 
 @bp.get("/pay/<number>/receipt")
@@ -232,18 +247,19 @@ def pay_page(number: str) -> Response:
 def receipt_page(number: str) -> Response:
     """The printable receipt of a paid invoice (404 until it is paid)."""
     view, state, contact = _load_with_contact(number)
-    lang = pick(request.accept_languages)
+    lang = _language()
 
     def t(key: str, **values: object) -> str:
         return translate(lang, key, **values)
 
-    lines = receipt(view, state, contact, t, _when, plain)
+    lines = receipt(view, state, contact, t, lambda at: moment(at, lang), lambda n: local_number(n, lang))
     if lines is None:
         raise InvoiceNotFound("No receipt: the invoice is not paid")
     html = render_template("checkout/receipt.html", lang=lang, t=t, view=view, receipt=lines, printable=True,
                            contact=contact,
-                           sandbox=view.network == "sandbox", fiat=format(view.fiat_amount, "f"))
-    return _secure(Response(html, mimetype="text/html"))
+                           sandbox=view.network == "sandbox", fiat=local_number(view.fiat_amount, lang),
+                           languages=_languages(lang))
+    return _remember(_secure(Response(html, mimetype="text/html")))
 
 
 def countdown(seconds: int, phase: Phase, expired: str) -> str:
@@ -306,7 +322,7 @@ def pay_request(number: str, asset: str) -> Response:
     option = state.option(asset.upper())
     if option is None:
         raise InvoiceNotFound("Asset not offered by this invoice")
-    lang = pick(request.accept_languages)
+    lang = _language()
     settings = services().settings
     amount = plain(option.units(payment_amount(option)))
     title = translate(lang, "qr_title" if option.chain == "solana" else "qr_title_address",
