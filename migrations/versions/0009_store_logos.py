@@ -1,7 +1,7 @@
 """store logos (issue 19): the image shown on the payment page and in merchant emails
 
-Revision ID: 0008_store_logos
-Revises: 0007_veltpay
+Revision ID: 0009_store_logos
+Revises: 0008_parked_items
 Create Date: 2026-12-06 23:50:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import gateway_core.adapters.models
 
 
-revision = '0008_store_logos'
-down_revision = '0007_veltpay'
+revision = '0009_store_logos'
+down_revision = '0008_parked_items'
 branch_labels = None
 depends_on = None
 
