@@ -8,6 +8,8 @@ the sandbox's simulate controls may be below it). Screenshots go to tests/artifa
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,4 +147,10 @@ def _scans(page: Any, panel: str, viewport: dict[str, int]) -> None:
 
 def _shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"layout-{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"layout-{name}{backend()}.png"), full_page=True)
+
+
+def backend() -> str:
+    """'-sqlite' or '-postgresql': both runs of a test may take screenshots at the same time (xdist)."""
+    found = re.search(r"\[(\w+)", os.environ.get("PYTEST_CURRENT_TEST", ""))
+    return f"-{found.group(1)}" if found else ""

@@ -12,6 +12,7 @@ import pytest
 from gateway_core.adapters.notify.email_render import render
 from gateway_core.adapters.notify.voltxt_payloads import STORE_EVENTS
 from tests.e2e.test_checkout_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS
+from tests.e2e.test_checkout_layout import backend
 from tests.integration.test_merchant_email import paid_payload
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
@@ -54,6 +55,6 @@ def test_every_email_fits_a_desktop_and_a_phone_column(browser: Any, services: A
                 assert scroll <= width, f"{event} scrolls sideways at {width} px ({scroll} px wide)"
                 if width == 390:
                     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(ARTIFACTS / f"email-{event}-{width}.png"), full_page=True)
+                    page.screenshot(path=str(ARTIFACTS / f"email-{event}-{width}{backend()}.png"), full_page=True)
         finally:
             page.close()
