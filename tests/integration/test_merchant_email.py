@@ -16,7 +16,8 @@ from gateway_core.adapters.jsonwire import dumps, loads
 from gateway_core.adapters.models import Store
 from gateway_core.adapters.notify.email_render import colours, render
 from gateway_core.adapters.notify.voltxt_payloads import STORE_EVENTS, store_payload
-from gateway_core.services.invoices import InvoiceRequest, create_invoice, public_invoice
+from gateway_core.invoices.create import create_invoice
+from gateway_core.services.invoices import InvoiceRequest, public_invoice
 from gateway_core.services.sandbox import simulate_payment
 from gateway_core.services.stores import find_store
 from tests.conftest import tick
@@ -26,8 +27,8 @@ def paid_payload(services: Any, store_id: int, amount: str, asset: str, network:
                  tx_id: str | None = None) -> dict[str, Any]:
     """A store webhook body (as the outbox keeps it) for an invoice paid in full in `asset`."""
     with services.uow() as uow:
-        view, _ = create_invoice(uow, find_store(uow, store_id), InvoiceRequest(amount=Decimal(amount),
-                                 external_id=f"order-{asset}"), services.rates, services.clock)
+        view = create_invoice(uow, find_store(uow, store_id), InvoiceRequest(amount=Decimal(amount),
+                              external_id=f"order-{asset}"), services.invoicing).view
     with services.uow() as uow:
         simulate_payment(uow, view.number, services.clock, asset)
     tick(services)
