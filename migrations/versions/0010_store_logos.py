@@ -1,7 +1,7 @@
 """store logos (issue 19): the image shown on the payment page and in merchant emails
 
-Revision ID: 0009_store_logos
-Revises: 0008_parked_items
+Revision ID: 0010_store_logos
+Revises: 0009_price_scale
 Create Date: 2026-12-06 23:50:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import gateway_core.adapters.models
 
 
-revision = '0009_store_logos'
-down_revision = '0008_parked_items'
+revision = '0010_store_logos'
+down_revision = '0009_price_scale'
 branch_labels = None
 depends_on = None
 
