@@ -111,7 +111,8 @@ def test_store_set_logo_from_the_command_line(app, client, store, tmp_path: Path
 def _email_context() -> dict:
     """A store webhook body's shape, as the outbox keeps it for the email."""
     return {"store": {"name": "Test Shop", "network": "sandbox", "support_email": None, "website_url": None},
-            "invoice": {"invoice_number": "INV1", "network": "sandbox", "amount_crypto": "1", "crypto_currency": "SOL",
+            "invoice": {"invoice_number": "INV1", "network": "sandbox", "amount_crypto": "0", "amount_due_crypto": "1",
+                        "crypto_currency": "SOL",
                         "amount_fiat": "150", "fiat_currency": "USD", "amount_received_crypto": "0",
                         "remaining_amount_crypto": "1", "payment_progress_percentage": "0", "status": "pending",
                         "external_invoice_id": None, "description": None, "customer_name": None,
