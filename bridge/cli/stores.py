@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -33,7 +34,7 @@ def store_group() -> None:
 @store_group.command("create")
 @click.option("--name", required=True)
 @click.option("--network", required=True, help="sandbox, devnet (alias testnet) or mainnet")
-@click.option("--email", default=None, help="merchant notification address")
+@click.option("--email", default=None, help="merchant notification address (turns email notifications on)")
 @click.option("--wallet", "wallets", multiple=True, help="ASSET=ADDRESS, repeatable (SOL, USDC, USDT)")
 @click.option("--settlement", default="direct", type=click.Choice(["direct", "deposit"]), show_default=True)
 @click.option("--fee-percent", default="0", callback=decimal, show_default=True)
@@ -51,7 +52,7 @@ def store_create(name: str, network: str, email: str | None, wallets: tuple[str,
         store = create_store(uow, svc.vault, name=name, network=network, email=email,
                              wallets=_wallets(wallets), settlement_mode=settlement,
                              platform_fee_percent=fee_percent, underpayment_tolerance_percent=tolerance_percent,
-                             tron_xpub=tron_xpub)
+                             tron_xpub=tron_xpub, email_notifications=email is not None)
     if as_json:
         click.echo(json.dumps({"id": store.id, "name": store.name, "network": store.network,
                                "api_key": store.api_key, "webhook_secret": store.webhook_secret,
@@ -85,14 +86,19 @@ def store_list() -> None:
 @click.option("--brand-color", default=None, help="email header colour, e.g. #4F46E5")
 @click.option("--support-email", default=None)
 @click.option("--website-url", default=None)
+@click.option("--logo", default=None, help="PNG, JPEG or WebP file (at most 256 KB) for the payment page and "
+              "emails; '' removes it")
 @click.option("--json", "as_json", is_flag=True, help="print the settings as one JSON object")
 @with_appcontext
-def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bool, **options: Any) -> None:
+def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bool, logo: str | None,
+              **options: Any) -> None:
     """Show or change STORE's notification settings (the same as POST /api/plugin/store/settings)."""
     from bridge.jsonio import dumps
     from gateway_core.services.notify_settings import update_settings
 
     svc = services()
+    if logo is not None:
+        _set_logo(svc, store, logo)
     if contract is not None:
         _set_contract_webhook(svc, store, contract, options.get("webhook_url"), rotate_secret, as_json)
         return
@@ -114,6 +120,22 @@ def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bo
     click.echo(f"  support_email        {view['support_email'] or '-'}")
     for hook in view["contract_webhooks"]:
         click.echo(f"  {hook['contract'] + ' webhook':<20} {hook['url']}")
+
+
+def _set_logo(svc: Services, store: str, path: str) -> None:
+    from gateway_core.services.branding import set_logo
+
+    try:
+        data = Path(path).read_bytes() if path else None
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+    with svc.uow() as uow:
+        logo = set_logo(uow, find_store(uow, store).id, data, svc.clock.now())
+    if logo is None:
+        click.echo("Logo removed")
+    else:
+        click.echo(f"Logo set: {logo.content_type}, {logo.width}x{logo.height} px, "
+                   f"{svc.settings.public_url.rstrip('/')}/logo/{logo.digest}")
 
 
 def _set_contract_webhook(svc: Services, store: str, contract: str, url: str | None, rotate: bool,

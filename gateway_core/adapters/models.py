@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -118,6 +119,22 @@ class Store(Base):
 
     def wallet_for(self, asset_code: str) -> str | None:
         return next((w.address for w in self.wallets if w.asset == asset_code), None)
+
+
+class StoreLogo(Base):
+    """A store's logo for the payment page and its emails, served by the gateway at /logo/<digest>.
+
+    Its own table: stores are read on every request, the image only when a page or an email shows it.
+    """
+
+    __tablename__ = "store_logos"
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the bytes: URLs change with the image
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StoreWallet(Base):

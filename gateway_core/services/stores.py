@@ -51,6 +51,7 @@ def create_store(
     underpayment_tolerance_percent: Decimal = Decimal("0"),
     default_expiry_hours: int = 24,
     tron_xpub: str | None = None,
+    email_notifications: bool = False,
 ) -> NewStore:
     """Create a store and its first VOLTXT key. Sandbox stores get sandbox wallets for every asset."""
     network = canonical_network(network)
@@ -70,6 +71,7 @@ def create_store(
         name=name,
         network=network,
         notification_email=email,
+        email_notifications=email_notifications and bool(email),
         settlement_mode=settlement_mode,
         platform_fee_percent=platform_fee_percent,
         underpayment_tolerance_percent=underpayment_tolerance_percent,
