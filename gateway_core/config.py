@@ -111,6 +111,8 @@ class Settings:
     shopify_require_client_cert: bool = True
     shopify_client_cert_header: str = "X-Client-Cert-Subject"
     shopify_client_cert_subject: str = ""
+    # Merchant dashboard (issue 22): anyone may sign up when set; otherwise only the first account (the admin).
+    allow_signup: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -152,6 +154,7 @@ class Settings:
             "shopify_require_client_cert": _bool(env.get("SHOPIFY_REQUIRE_CLIENT_CERT", "1")),
             "shopify_client_cert_header": env.get("SHOPIFY_CLIENT_CERT_HEADER") or cls.shopify_client_cert_header,
             "shopify_client_cert_subject": env.get("SHOPIFY_CLIENT_CERT_SUBJECT", ""),
+            "allow_signup": _bool(env.get("ALLOW_SIGNUP", "0")),
         }
         numeric = {
             "key_rotation_grace_hours": ("KEY_ROTATION_GRACE_HOURS", int),

@@ -1,0 +1,136 @@
+"""Dashboard accounts (issue 22): sign-up rules, sign-in, revocable sessions, password change, throttling."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway_core.accounts.passwords import verify_password
+from gateway_core.accounts.users import InvalidCredentials, check_password, create_user, list_users
+from gateway_core.adapters.models import User
+from gateway_core.domain.errors import GatewayError
+from tests.integration.dashboard_support import PASSWORD, csrf_token, make_user, post_form, sign_in
+
+
+def test_first_account_is_admin_and_later_ones_need_open_signup(services) -> None:
+    with services.uow() as uow:
+        first = create_user(uow, " Owner@Shop.TEST ", PASSWORD, open_signup=False)
+    assert first.is_admin and first.email == "owner@shop.test"
+    with services.uow() as uow, pytest.raises(GatewayError) as closed:
+        create_user(uow, "late@shop.test", PASSWORD, open_signup=False)
+    assert closed.value.code == "SIGNUP_CLOSED"
+    with services.uow() as uow:
+        second = create_user(uow, "second@shop.test", PASSWORD)
+        stored = uow.session.get(User, second.id)
+        assert stored is not None and stored.password_hash.startswith("$argon2id$")
+        assert verify_password(stored.password_hash, PASSWORD) and not verify_password(stored.password_hash, "x" * 12)
+    assert not second.is_admin
+    with services.uow() as uow:
+        assert [a.email for a in list_users(uow)] == ["owner@shop.test", "second@shop.test"]
+        with pytest.raises(InvalidCredentials):
+            check_password(uow, "nobody@shop.test", PASSWORD)
+        with pytest.raises(GatewayError):
+            create_user(uow, "second@shop.test", PASSWORD)
+        with pytest.raises(GatewayError):
+            create_user(uow, "short@shop.test", "short")
+
+
+def test_first_signup_on_a_fresh_instance_then_signup_is_closed(app, client) -> None:
+    created = post_form(client, "/dashboard/sign-up", {"email": "admin@shop.test", "password": PASSWORD},
+                        token_from="/dashboard/sign-up")
+    assert created.status_code == 302 and created.headers["Location"].endswith("/dashboard/")
+    assert client.get("/dashboard/").status_code == 200
+    other = app.test_client()
+    assert other.get("/dashboard/sign-up").status_code == 404
+    assert "Create an account" not in other.get("/dashboard/sign-in").get_data(as_text=True)
+
+
+def test_session_cookie_flags_and_dashboard_headers(services, client) -> None:
+    make_user(services, "owner@shop.test")
+    answer = sign_in(client, "owner@shop.test")
+    assert answer.status_code == 302
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie  # PUBLIC_URL is https
+    page = client.get("/dashboard/")
+    csp = page.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "<script" not in page.get_data(as_text=True) and "style=" not in page.get_data(as_text=True)
+
+
+def test_wrong_password_and_sign_out(services, client) -> None:
+    make_user(services, "owner@shop.test")
+    wrong = sign_in(client, "owner@shop.test", "not the password")
+    assert wrong.status_code == 401 and "Wrong email or password" in wrong.get_data(as_text=True)
+    assert client.get("/dashboard/").status_code == 302
+    assert sign_in(client, "owner@shop.test").status_code == 302
+    assert client.get("/dashboard/").status_code == 200
+    out = post_form(client, "/dashboard/sign-out", token_from="/dashboard/")
+    assert out.status_code == 302
+    assert client.get("/dashboard/").headers["Location"].startswith("/dashboard/sign-in")
+
+
+def test_password_change_ends_other_sessions_and_keeps_this_one(app, services, client) -> None:
+    make_user(services, "owner@shop.test")
+    laptop, phone = client, app.test_client()
+    assert sign_in(laptop, "owner@shop.test").status_code == 302
+    assert sign_in(phone, "owner@shop.test").status_code == 302
+    changed = post_form(laptop, "/dashboard/account",
+                        {"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+                        token_from="/dashboard/account")
+    assert changed.status_code == 200 and "Password changed" in changed.get_data(as_text=True)
+    assert laptop.get("/dashboard/").status_code == 200
+    assert phone.get("/dashboard/").status_code == 302  # its session record was revoked
+    assert sign_in(phone, "owner@shop.test").status_code == 401
+    assert sign_in(phone, "owner@shop.test", "a brand new passphrase").status_code == 302
+
+
+def test_wrong_current_password_changes_nothing(services, client) -> None:
+    make_user(services, "owner@shop.test")
+    sign_in(client, "owner@shop.test")
+    refused = post_form(client, "/dashboard/account", {"current_password": "guessing wrong",
+                                                       "new_password": "a brand new passphrase"},
+                        token_from="/dashboard/account")
+    assert refused.status_code == 422
+    with services.uow() as uow:
+        assert check_password(uow, "owner@shop.test", PASSWORD).email == "owner@shop.test"
+
+
+def test_sign_out_everywhere(app, services, client) -> None:
+    make_user(services, "owner@shop.test")
+    other = app.test_client()
+    sign_in(client, "owner@shop.test")
+    sign_in(other, "owner@shop.test")
+    assert post_form(client, "/dashboard/sign-out-everywhere", token_from="/dashboard/account").status_code == 302
+    assert client.get("/dashboard/").status_code == 302 and other.get("/dashboard/").status_code == 302
+
+
+def test_sign_in_is_throttled_per_account(app, services, clock) -> None:
+    make_user(services, "owner@shop.test")
+    answers = [sign_in(app.test_client(), "owner@shop.test", "wrong guess").status_code for _ in range(6)]
+    assert answers[:5] == [401] * 5 and answers[5] == 429
+    # Right password, still throttled: the account's budget is spent whoever asks.
+    late = sign_in(app.test_client(), "owner@shop.test")
+    assert late.status_code == 429 and int(late.headers["Retry-After"]) >= 1
+    clock.advance(seconds=int(late.headers["Retry-After"]))
+    assert sign_in(app.test_client(), "owner@shop.test").status_code == 302
+
+
+def test_sign_in_is_throttled_per_client(app, services) -> None:
+    client = app.test_client()
+    answers = [sign_in(client, f"user{i}@shop.test", "wrong guess").status_code for i in range(11)]
+    assert answers[:10] == [401] * 10 and answers[10] == 429
+
+
+def test_csrf_missing_or_wrong_is_refused(services, client) -> None:
+    make_user(services, "owner@shop.test")
+    missing = client.post("/dashboard/sign-in", data={"email": "owner@shop.test", "password": PASSWORD})
+    assert missing.status_code == 400
+    csrf_token(client)
+    wrong = client.post("/dashboard/sign-in", data={"email": "owner@shop.test", "password": PASSWORD,
+                                                    "csrf_token": "forged"})
+    assert wrong.status_code == 400
+    assert client.get("/dashboard/").status_code == 302  # not signed in
+    sign_in(client, "owner@shop.test")
+    forged = client.post("/dashboard/stores/new", data={"name": "Forged", "network": "sandbox",
+                                                        "csrf_token": "forged"})
+    assert forged.status_code == 400 and "Forged" not in client.get("/dashboard/").get_data(as_text=True)
