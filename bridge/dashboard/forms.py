@@ -27,7 +27,7 @@ class PasswordForm(FlaskForm):
 
 class StoreForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
-    network = SelectField("Network", choices=[(n, n) for n in NETWORKS])
+    network = SelectField("Network", choices=list(NETWORKS))
     wallet_sol = StringField("SOL wallet", validators=[Optional(), Length(max=128)])
     wallet_usdc = StringField("USDC wallet", validators=[Optional(), Length(max=128)])
     wallet_usdt = StringField("USDT wallet (TRON)", validators=[Optional(), Length(max=128)])
@@ -40,11 +40,11 @@ class StoreForm(FlaskForm):
 
 class MemberForm(FlaskForm):
     email = StringField("Email", validators=[InputRequired(), Length(max=320)])
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    role = SelectField("Role", choices=list(ROLES))
 
 
 class KeyForm(FlaskForm):
-    kind = SelectField("Contract", choices=[(k, k) for k in KEY_KINDS])
+    kind = SelectField("Contract", choices=list(KEY_KINDS))
 
 
 def first_error(form: FlaskForm) -> str:
