@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import secrets
+
 import pytest
 
 from gateway_core.accounts.passwords import verify_password
 from gateway_core.accounts.users import InvalidCredentials, check_password, create_user, list_users
 from gateway_core.adapters.models import User
 from gateway_core.domain.errors import GatewayError
+from tests.conftest import running_app
 from tests.integration.dashboard_support import PASSWORD, csrf_token, make_user, post_form, sign_in
 
 
@@ -134,3 +139,20 @@ def test_csrf_missing_or_wrong_is_refused(services, client) -> None:
     forged = client.post("/dashboard/stores/new", data={"name": "Forged", "network": "sandbox",
                                                         "csrf_token": "forged"})
     assert forged.status_code == 400 and "Forged" not in client.get("/dashboard/").get_data(as_text=True)
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def test_two_web_processes_on_one_redis_share_an_accounts_sign_in_budget(services, settings, clock) -> None:
+    email = f"owner-{secrets.token_hex(4)}@shop.test"  # its own Redis key, whoever else runs on this Redis
+    make_user(services, email)
+    shared = dataclasses.replace(settings, redis_url=REDIS_URL)
+    address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+    with running_app(shared, clock) as first, running_app(shared, clock) as second:
+        answers = []
+        for app in (first, second, first, second, first, second):
+            client = app.test_client()
+            client.environ_base["REMOTE_ADDR"] = address  # and a client budget of its own on this Redis
+            answers.append(sign_in(client, email, "wrong guess").status_code)
+    assert answers[:5] == [401] * 5 and answers[5] == 429
