@@ -62,9 +62,9 @@ class SignInLimits:
 
 
 class _ClockedBucket:
-    """A TokenBucket on the gateway's clock (so tests drive it with a FrozenClock, not the wall clock)."""
+    """A bucket read on the gateway's clock, in this process or in Redis (tests drive it with a FrozenClock)."""
 
-    def __init__(self, bucket: TokenBucket, clock: Clock) -> None:
+    def __init__(self, bucket: TokenBucket | RedisTokenBucket, clock: Clock) -> None:
         self._bucket = bucket
         self._clock = clock
 
@@ -75,7 +75,7 @@ class _ClockedBucket:
 def _bucket(redis_url: str, rate: tuple[int, int], name: str, clock: Clock) -> StatusBucket:
     if not redis_url:
         return _ClockedBucket(TokenBucket(rate[0], rate[1]), clock)
-    return RedisTokenBucket.from_url(redis_url, rate[0], rate[1], prefix=f"voltbridge:{name}:")
+    return _ClockedBucket(RedisTokenBucket.from_url(redis_url, rate[0], rate[1], prefix=f"voltbridge:{name}:"), clock)
 
 
 def install(app: Flask) -> None:

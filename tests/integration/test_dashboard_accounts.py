@@ -155,4 +155,8 @@ def test_two_web_processes_on_one_redis_share_an_accounts_sign_in_budget(service
             client = app.test_client()
             client.environ_base["REMOTE_ADDR"] = address  # and a client budget of its own on this Redis
             answers.append(sign_in(client, email, "wrong guess").status_code)
-    assert answers[:5] == [401] * 5 and answers[5] == 429
+        assert answers[:5] == [401] * 5 and answers[5] == 429
+        clock.advance(seconds=12)  # one attempt a 12 s at 5 a minute
+        client = second.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        assert sign_in(client, email).status_code == 302
