@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, redirect, session, url_for
+from flask import Response, abort, redirect, request, session, url_for
 from flask_login import login_required, login_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -31,7 +31,15 @@ def _start_session(account: Account) -> BaseResponse:
         opened = open_session(uow, account.id, svc.clock)
     session.clear()  # a fresh cookie (and CSRF token) for the signed-in session
     login_user(DashboardUser(opened.token, opened.id, account))
-    return redirect(url_for("dashboard.store_list"))
+    return redirect(_next_page())
+
+
+def _next_page() -> str:
+    """Where login_required sent the user from, if it is a dashboard page (never another site)."""
+    wanted = request.args.get("next", "")
+    if wanted.startswith("/dashboard/") and "//" not in wanted and "\\" not in wanted and wanted.isprintable():
+        return wanted
+    return url_for("dashboard.store_list")
 
 
 def _signup_open() -> bool:

@@ -160,3 +160,31 @@ def test_two_web_processes_on_one_redis_share_an_accounts_sign_in_budget(service
         client = second.test_client()
         client.environ_base["REMOTE_ADDR"] = address
         assert sign_in(client, email).status_code == 302
+
+
+def test_sign_in_returns_to_the_dashboard_page_asked_for_never_elsewhere(services, client) -> None:
+    owner = make_user(services, "owner@shop.test")
+    with services.uow() as uow:
+        from gateway_core.accounts.members import create_store_for
+
+        store_id = create_store_for(uow, services.vault, owner.id, name="Shop", network="sandbox").id
+    asked = client.get(f"/dashboard/stores/{store_id}")
+    assert asked.status_code == 302
+    login_page = asked.headers["Location"]
+    form = client.get(login_page).get_data(as_text=True)
+    assert f"next=/dashboard/stores/{store_id}\"" in form  # the form keeps where to return
+    token = csrf_token(client)
+    answer = client.post(login_page, data={"csrf_token": token, "email": "owner@shop.test", "password": PASSWORD})
+    assert answer.headers["Location"] == f"/dashboard/stores/{store_id}"
+    for elsewhere in ("https://evil.test/", "//evil.test/dashboard/", "/dashboard/\\\\evil.test"):
+        client.post("/dashboard/sign-out", data={"csrf_token": csrf_token(client, "/dashboard/")})
+        answer = client.post("/dashboard/sign-in", query_string={"next": elsewhere},
+                             data={"csrf_token": csrf_token(client), "email": "owner@shop.test", "password": PASSWORD})
+        assert answer.headers["Location"] == "/dashboard/", elsewhere
+
+
+def test_no_secure_flag_on_a_plain_http_gateway(services, settings, clock) -> None:
+    make_user(services, "owner@shop.test")
+    with running_app(dataclasses.replace(settings, public_url="http://127.0.0.1:8000"), clock) as plain:
+        cookie = sign_in(plain.test_client(), "owner@shop.test").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
