@@ -8,7 +8,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from gateway_core.accounts.members import ROLES
 from gateway_core.services.keys import KEY_KINDS
-from gateway_core.services.stores import NETWORKS
+from gateway_core.services.stores import NETWORKS, SETTLEMENT_MODES
 
 
 class SignInForm(FlaskForm):
@@ -31,6 +31,9 @@ class StoreForm(FlaskForm):
     wallet_sol = StringField("SOL wallet", validators=[Optional(), Length(max=128)])
     wallet_usdc = StringField("USDC wallet", validators=[Optional(), Length(max=128)])
     wallet_usdt = StringField("USDT wallet (TRON)", validators=[Optional(), Length(max=128)])
+    settlement_mode = SelectField("Settlement", choices=list(SETTLEMENT_MODES))
+    tron_xpub = StringField("TRON account xpub (optional: a fresh USDT address per invoice)",
+                            validators=[Optional(), Length(max=128)])
 
     def wallets(self) -> dict[str, str]:
         """The addresses given, by asset (checked by the core's store creation)."""

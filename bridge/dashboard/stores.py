@@ -35,7 +35,9 @@ def store_new() -> Page:
     try:
         with svc.uow() as uow:
             created = create_store_for(uow, svc.vault, signed_in().account.id, name=form.name.data or "",
-                                       network=form.network.data or "", wallets=form.wallets())
+                                       network=form.network.data or "", wallets=form.wallets(),
+                                       settlement_mode=form.settlement_mode.data or "direct",
+                                       tron_xpub=(form.tron_xpub.data or "").strip() or None)
     except GatewayError as exc:
         return page("store_new.html", 422, form=form, error=exc.message, errors=exc.errors)
     # The store's first VOLTXT key is shown on this response only.

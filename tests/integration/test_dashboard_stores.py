@@ -17,7 +17,8 @@ def test_create_a_store_and_use_its_key(services, client) -> None:
     make_user(services, "owner@shop.test")
     sign_in(client, "owner@shop.test")
     assert "not a member of any store" in client.get("/dashboard/").get_data(as_text=True)
-    created = post_form(client, "/dashboard/stores/new", {"name": "Corner Shop", "network": "sandbox"},
+    created = post_form(client, "/dashboard/stores/new",
+                        {"name": "Corner Shop", "network": "sandbox", "settlement_mode": "direct"},
                         token_from="/dashboard/stores/new")
     assert created.status_code == 201
     api_key = SECRET.search(created.get_data(as_text=True))
@@ -31,12 +32,17 @@ def test_create_a_store_and_use_its_key(services, client) -> None:
 def test_store_creation_errors_come_from_the_core(services, client) -> None:
     make_user(services, "owner@shop.test")
     sign_in(client, "owner@shop.test")
-    refused = post_form(client, "/dashboard/stores/new", {"name": "   ", "network": "sandbox"},
+    refused = post_form(client, "/dashboard/stores/new", {"name": "   ", "network": "sandbox",
+                                                                         "settlement_mode": "direct"},
                         token_from="/dashboard/stores/new")
     assert refused.status_code == 422 and "Invalid store name" in refused.get_data(as_text=True)
     bad_network = post_form(client, "/dashboard/stores/new", {"name": "Shop", "network": "moon"},
                             token_from="/dashboard/stores/new")
     assert bad_network.status_code == 400
+    bad_xpub = post_form(client, "/dashboard/stores/new", {"name": "Shop", "network": "sandbox",
+                                                           "settlement_mode": "direct", "tron_xpub": "xpub-nonsense"},
+                         token_from="/dashboard/stores/new")
+    assert bad_xpub.status_code == 422
     assert "Shop" not in client.get("/dashboard/").get_data(as_text=True)
 
 
