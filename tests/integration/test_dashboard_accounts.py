@@ -188,3 +188,18 @@ def test_no_secure_flag_on_a_plain_http_gateway(services, settings, clock) -> No
     with running_app(dataclasses.replace(settings, public_url="http://127.0.0.1:8000"), clock) as plain:
         cookie = sign_in(plain.test_client(), "owner@shop.test").headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_open_signup_lets_anyone_create_an_account(services, settings, clock) -> None:
+    make_user(services, "admin@shop.test")
+    with running_app(dataclasses.replace(settings, allow_signup=True), clock) as open_app:
+        client = open_app.test_client()
+        made = post_form(client, "/dashboard/sign-up", {"email": "new@shop.test", "password": PASSWORD},
+                         token_from="/dashboard/sign-up")
+        assert made.status_code == 302 and client.get("/dashboard/").status_code == 200
+        again = post_form(open_app.test_client(), "/dashboard/sign-up",
+                          {"email": "NEW@shop.test", "password": PASSWORD}, token_from="/dashboard/sign-up")
+        assert again.status_code == 422 and "already registered" in again.get_data(as_text=True)
+    with services.uow() as uow:
+        assert [(a.email, a.is_admin) for a in list_users(uow)] == [("admin@shop.test", True),
+                                                                    ("new@shop.test", False)]

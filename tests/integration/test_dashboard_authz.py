@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -103,3 +104,16 @@ def test_every_post_without_or_with_a_wrong_csrf_token_is_refused(services, clie
         assert client.post(path.format(**shop), data={**form, "csrf_token": "wrong"}).status_code == 400, path
     _unchanged(services, shop)
     assert client.get("/dashboard/").status_code == 200  # still signed in: sign-out without a token did nothing
+
+
+def test_owner_pages_work_without_scripts_inline_styles_or_other_hosts(services, client, shop) -> None:
+    sign_in(client, "owner@shop.test")
+    pages = [p.format(**shop) for m, p, _ in STORE_ROUTES + ACCOUNT_ROUTES if m == "GET"]
+    for path in pages:
+        answer = client.get(path)
+        html = answer.get_data(as_text=True)
+        assert answer.status_code == 200, path
+        assert "unsafe-inline" not in answer.headers["Content-Security-Policy"], path
+        assert "<script" not in html and "style=" not in html and "<style" not in html, path
+        assert not re.search(r'(src|href|action)="(https?:)?//', html), path  # nothing from another host
+        assert html.count("<form") == html.count('name="csrf_token"'), path  # every form carries its token
