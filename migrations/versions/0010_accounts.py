@@ -1,7 +1,7 @@
 """dashboard accounts (issue 22): users, their revocable sessions, and store members with roles
 
-Revision ID: 0009_accounts
-Revises: 0008_parked_items
+Revision ID: 0010_accounts
+Revises: 0009_price_scale
 Create Date: 2026-12-07 00:10:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import gateway_core.adapters.models
 
 
-revision = '0009_accounts'
-down_revision = '0008_parked_items'
+revision = '0010_accounts'
+down_revision = '0009_price_scale'
 branch_labels = None
 depends_on = None
 
