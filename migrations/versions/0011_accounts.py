@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import gateway_core.adapters.models
 
 
-revision = '0010_accounts'
-down_revision = '0009_price_scale'
+revision = '0011_accounts'
+down_revision = '0010_store_logos'
 branch_labels = None
 depends_on = None
 
