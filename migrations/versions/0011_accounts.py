@@ -1,7 +1,7 @@
 """dashboard accounts (issue 22): users, their revocable sessions, and store members with roles
 
-Revision ID: 0010_accounts
-Revises: 0009_price_scale
+Revision ID: 0011_accounts
+Revises: 0010_store_logos
 Create Date: 2026-12-07 00:10:00
 """
 from alembic import op
