@@ -97,6 +97,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from bridge import shopify  # issue 7: the Shopify payments app (/shopify; errors registered there)
 
     app.register_blueprint(shopify.bp)
+    from bridge import dashboard  # issue 22: the merchant dashboard (/dashboard; HTML error pages there)
+
+    dashboard.init_app(app)
     errors.init_app(app)
     from bridge.cli.storefronts import GROUPS  # the platforms' commands, on the app's own CLI as blueprints' are
 

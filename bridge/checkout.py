@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
 from werkzeug.exceptions import Forbidden
 
+from bridge.checkout_view import phase_detail, receipt, way_back
 from bridge.checkout_wire import (
     PAYABLE,
     cancel_link,
@@ -31,19 +32,24 @@ from bridge.checkout_wire import (
 from bridge.contracts.voltxt_wire import parse_amount
 from bridge.errors import Problem, register_format
 from bridge.extensions import services
-from bridge.i18n import catalogue, pick, translate
+from bridge.i18n import COOKIE, available, catalogue, known, language_name, moment, pick, translate
+from bridge.i18n import number as local_number
 from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.qr import qr_svg
 from bridge.ratelimit import StatusBucket, StreamSlots, retry_after, status_bucket
+from gateway_core.adapters.notify.email_render import colours
 from gateway_core.domain import money
 from gateway_core.domain.errors import InvoiceNotFound, ValidationFailed
 from gateway_core.domain.money import plain
+from gateway_core.services.branding import logo_by_digest
 from gateway_core.services.checkout import (
     CheckoutState,
     Phase,
+    StoreContact,
     checkout_state,
     choose_payment_asset,
     simulated_amount,
+    store_contact,
 )
 from gateway_core.services.invoices import public_invoice
 from gateway_core.services.quotes import lapsed, requote_lapsed
@@ -55,7 +61,8 @@ bp = Blueprint("checkout", __name__)
 # Invoice numbers are 14 characters today; other contracts' ids (UUIDs) fit too. Anything else is a 404
 # without a database query.
 NUMBER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-PAGE_PATH = re.compile(r"^/pay(?:-dynamic)?/[^/]*/?$")
+DIGEST = re.compile(r"^[0-9a-f]{64}$")
+PAGE_PATH = re.compile(r"^/pay(?:-dynamic)?/[^/]*(?:/receipt)?/?$")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
 CHAIN_LABEL = {"solana": "chain_solana", "tron": "chain_tron"}
@@ -101,7 +108,7 @@ def _secure(response: Response) -> Response:
 def render_problem(problem: Problem, request_id: str) -> Response:
     """A friendly HTML page for the buyer's pages (and form posts); JSON for the page's own requests."""
     if PAGE_PATH.match(request.path) or request.mimetype == "application/x-www-form-urlencoded":
-        lang = pick(request.accept_languages)
+        lang = _language()
         template = "checkout/not_found.html" if problem.status == 404 else "checkout/error.html"
         html = render_template(template, lang=lang, t=lambda key, **kw: translate(lang, key, **kw),
                                request_id=request_id, problem=problem)
@@ -151,6 +158,32 @@ def _load(number: str) -> tuple[InvoiceView, CheckoutState]:
     return view, checkout_state(view, svc.clock.now())
 
 
+def _load_with_contact(number: str) -> tuple[InvoiceView, CheckoutState, StoreContact]:
+    svc = services()
+    with svc.uow() as uow:
+        view = public_invoice(uow, _number(number), svc.clock)
+        contact = store_contact(uow, view.store_id)
+    return view, checkout_state(view, svc.clock.now()), contact
+
+
+def _language() -> str:
+    """?lang= (the switcher), else the remembered choice, else Accept-Language."""
+    return pick(request.accept_languages, request.args.get("lang") or request.cookies.get(COOKIE))
+
+
+def _remember(response: Response) -> Response:
+    """A language picked with the switcher is kept for a year (the buyer's own choice, no tracking)."""
+    chosen = known(request.args.get("lang"))
+    if chosen:
+        response.set_cookie(COOKIE, chosen, max_age=365 * 86400, samesite="Lax", httponly=True,
+                            secure=request.is_secure)
+    return response
+
+
+def _languages(lang: str) -> list[dict[str, Any]]:
+    return [{"code": code, "name": language_name(code), "current": code == lang} for code in available()]
+
+
 def _rate_limited() -> Response | None:
     wait = _limits().status.take(request.remote_addr or "-")
     if not wait:
@@ -173,9 +206,9 @@ def _current_panel(state: CheckoutState, choosing: bool) -> str:
 @bp.get("/pay-dynamic/<number>")
 def pay_page(number: str) -> Response:
     """The hosted payment page."""
-    view, state = _load(number)
+    view, state, contact = _load_with_contact(number)
     svc = services()
-    lang = pick(request.accept_languages)
+    lang = _language()
 
     def t(key: str, **values: object) -> str:
         return translate(lang, key, **values)
@@ -187,7 +220,7 @@ def pay_page(number: str) -> Response:
         title = t("qr_title", amount=amount, asset=option.asset) if option.chain == "solana" else \
             t("qr_title_address", asset=option.asset)
         holds = int((option.locked_until - svc.clock.now()).total_seconds()) if option.locked_until else None
-        options.append({"option": option, "amount": amount, "due": plain(option.units(option.amount_due)),
+        options.append({"option": option, "amount": amount, "due": local_number(option.units(option.amount_due), lang),
                         "paid": plain(option.units(paid_in(option))),
                         "url": url, "qr": qr_svg(qr_payload(option, view, svc.settings), title),
                         "chain_label": t(CHAIN_LABEL[option.chain]),
@@ -200,7 +233,8 @@ def pay_page(number: str) -> Response:
     data = {
         "status": status_document(state, svc.clock.now()),
         "urls": {"status": f"{base}/status.json", "events": f"{base}/events", "choose": f"{base}/asset",
-                 "request": f"{base}/request/", "return": f"{base}/return", "simulate": f"{base}/simulate"},
+                 "request": f"{base}/request/", "return": f"{base}/return", "simulate": f"{base}/simulate",
+                 "receipt": f"{base}/receipt"},
         "redirect_seconds": current_app.config["CHECKOUT_REDIRECT_SECONDS"],
         "has_return": return_url(view, Phase.PAID) is not None,
         "strings": catalogue(lang),
@@ -208,10 +242,33 @@ def pay_page(number: str) -> Response:
     html = render_template(
         "checkout/pay.html", lang=lang, t=t, view=view, state=state, options=options, data=data,
         panel=_current_panel(state, request.args.get("change") == "1"), cancel_url=cancel_link(view),
-        sandbox=view.network == "sandbox", fiat=format(view.fiat_amount, "f"),
+        sandbox=view.network == "sandbox", fiat=local_number(view.fiat_amount, lang),
         countdown=countdown(data["status"]["seconds_left"], state.phase, t("expired_short")),
+        detail=phase_detail(state, t), contact=contact, way_back=way_back(view, contact),
+        receipt=receipt(view, state, contact, t, lambda at: moment(at, lang), lambda n: local_number(n, lang)),
+        printable=False, languages=_languages(lang),
     )
-    return _secure(Response(html, mimetype="text/html"))
+    return _remember(_secure(Response(html, mimetype="text/html")))
+
+
+@bp.get("/pay/<number>/receipt")
+@bp.get("/pay-dynamic/<number>/receipt")
+def receipt_page(number: str) -> Response:
+    """The printable receipt of a paid invoice (404 until it is paid)."""
+    view, state, contact = _load_with_contact(number)
+    lang = _language()
+
+    def t(key: str, **values: object) -> str:
+        return translate(lang, key, **values)
+
+    lines = receipt(view, state, contact, t, lambda at: moment(at, lang), lambda n: local_number(n, lang))
+    if lines is None:
+        raise InvoiceNotFound("No receipt: the invoice is not paid")
+    html = render_template("checkout/receipt.html", lang=lang, t=t, view=view, receipt=lines, printable=True,
+                           contact=contact,
+                           sandbox=view.network == "sandbox", fiat=local_number(view.fiat_amount, lang),
+                           languages=_languages(lang))
+    return _remember(_secure(Response(html, mimetype="text/html")))
 
 
 def countdown(seconds: int, phase: Phase, expired: str) -> str:
@@ -221,6 +278,37 @@ def countdown(seconds: int, phase: Phase, expired: str) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+@bp.get("/logo/<digest>")
+def logo(digest: str) -> Response:
+    """A store's logo, by the digest of its bytes: immutable, so cached for a year."""
+    if not DIGEST.match(digest):
+        raise InvoiceNotFound("No such logo")
+    svc = services()
+    with svc.uow() as uow:
+        found = logo_by_digest(uow, digest)
+    if found is None:
+        raise InvoiceNotFound("No such logo")
+    response = Response(found[1], mimetype=found[0])
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@bp.get("/pay/<number>/brand.css")
+def brand_css(number: str) -> Response:
+    """The store's colour for its payment page (a stylesheet: the page's policy allows no inline style)."""
+    _, _, contact = _load_with_contact(number)
+    css = ""
+    if contact.brand_color:
+        tones = colours(contact.brand_color)
+        css = f":root {{ --accent: {tones['link_color']}; --brand: {tones['color']}; }}\n"
+    response = Response(css, mimetype="text/css")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.get("/pay/<number>/status.json")
@@ -243,7 +331,7 @@ def pay_request(number: str, asset: str) -> Response:
     option = state.option(asset.upper())
     if option is None:
         raise InvoiceNotFound("Asset not offered by this invoice")
-    lang = pick(request.accept_languages)
+    lang = _language()
     settings = services().settings
     amount = plain(option.units(payment_amount(option)))
     title = translate(lang, "qr_title" if option.chain == "solana" else "qr_title_address",

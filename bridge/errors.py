@@ -42,6 +42,10 @@ STATUS_BY_CODE = {
     "WEBHOOK_NOT_CONFIGURED": 422,
     "EMAIL_NOT_ENABLED": 422,
     "DELIVERY_NOT_FOUND": 404,
+    "FORBIDDEN": 403,  # the dashboard (issue 22): a member whose role does not allow the action
+    "INVALID_CREDENTIALS": 401,
+    "SIGNUP_CLOSED": 403,
+    "KEY_NOT_FOUND": 404,
 }
 _HTTP_CODES = {403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
                415: "UNSUPPORTED_MEDIA_TYPE", 429: "RATE_LIMITED"}

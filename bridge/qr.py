@@ -9,7 +9,7 @@ from __future__ import annotations
 import qrcode
 from markupsafe import Markup, escape
 
-BORDER = 2  # modules of quiet zone; the page's white card adds the rest
+BORDER = 4  # modules of quiet zone, as ISO/IEC 18004 asks: cameras find the code against any background
 
 
 def qr_svg(data: str, title: str) -> Markup:

@@ -108,6 +108,11 @@ class Settings:
     solana_rpc_timeout: float = 10.0
     solana_rpc_retries: int = 3
     solana_rpc_backoff: float = 0.5
+    # Push (issue 21): pub/sub endpoints (empty: derived from the RPC URL), on/off, subscriptions per socket.
+    solana_ws_url_devnet: str = ""
+    solana_ws_url_mainnet: str = ""
+    solana_push: bool = True
+    solana_ws_max_subscriptions: int = 1000
     gateway_seed: str = field(default="", repr=False)
     fee_payer_low_balance_lamports: int = 50_000_000
     sweep_interval_seconds: float = 15.0
@@ -134,6 +139,8 @@ class Settings:
     shopify_require_client_cert: bool = True
     shopify_client_cert_header: str = "X-Client-Cert-Subject"
     shopify_client_cert_subject: str = ""
+    # Merchant dashboard (issue 22): anyone may sign up when set; otherwise only the first account (the admin).
+    allow_signup: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -162,6 +169,9 @@ class Settings:
             "usdc_mint_mainnet": env.get("USDC_MINT_MAINNET") or cls.usdc_mint_mainnet,
             "solana_rpc_url_devnet": env.get("SOLANA_RPC_URL_DEVNET") or cls.solana_rpc_url_devnet,
             "solana_rpc_url_mainnet": env.get("SOLANA_RPC_URL_MAINNET") or cls.solana_rpc_url_mainnet,
+            "solana_ws_url_devnet": env.get("SOLANA_WS_URL_DEVNET", ""),
+            "solana_ws_url_mainnet": env.get("SOLANA_WS_URL_MAINNET", ""),
+            "solana_push": _bool(env.get("SOLANA_PUSH", "1")),
             "trongrid_api_key": env.get("TRONGRID_API_KEY", ""),
             "tron_api_url_nile": env.get("TRON_API_URL_NILE") or cls.tron_api_url_nile,
             "tron_api_url_mainnet": env.get("TRON_API_URL_MAINNET") or cls.tron_api_url_mainnet,
@@ -176,6 +186,7 @@ class Settings:
             "shopify_require_client_cert": _bool(env.get("SHOPIFY_REQUIRE_CLIENT_CERT", "1")),
             "shopify_client_cert_header": env.get("SHOPIFY_CLIENT_CERT_HEADER") or cls.shopify_client_cert_header,
             "shopify_client_cert_subject": env.get("SHOPIFY_CLIENT_CERT_SUBJECT", ""),
+            "allow_signup": _bool(env.get("ALLOW_SIGNUP", "0")),
         }
         numeric = {
             "key_rotation_grace_hours": ("KEY_ROTATION_GRACE_HOURS", int),
@@ -198,6 +209,7 @@ class Settings:
             "solana_rpc_timeout": ("SOLANA_RPC_TIMEOUT", float),
             "solana_rpc_retries": ("SOLANA_RPC_RETRIES", int),
             "solana_rpc_backoff": ("SOLANA_RPC_BACKOFF", float),
+            "solana_ws_max_subscriptions": ("SOLANA_WS_MAX_SUBSCRIPTIONS", int),
             "fee_payer_low_balance_lamports": ("FEE_PAYER_LOW_BALANCE_LAMPORTS", int),
             "sweep_interval_seconds": ("SWEEP_INTERVAL_SECONDS", float),
             "tron_requests_per_second": ("TRON_REQUESTS_PER_SECOND", float),

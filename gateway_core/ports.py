@@ -20,6 +20,11 @@ class WatchedAddress:
     # Deposit mode: whether the buyer picked this asset on the payment page (None: no pick yet). A client may
     # read the accounts of assets the buyer did not pick less often than every tick.
     chosen: bool | None = None
+    # When the newest invoice watching this address was opened (push subscriptions go to the newest first);
+    # not part of the address's identity.
+    opened: datetime | None = field(default=None, compare=False)
+    # Every invoice watching it is closed (watched for late payments only: polled, never subscribed).
+    closed: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -10,6 +11,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
+from gateway_core.adapters.chains.solana import SolanaChain
 from gateway_core.adapters.models import Invoice, Quote
 from gateway_core.bootstrap import Services
 from gateway_core.services.dispatch import dispatcher_for
@@ -41,6 +43,51 @@ def watch_chains(services: Services) -> None:
         if report.recorded or report.finalised:
             log.info("watch tick", extra={"chain": chain, "network": network, "recorded": report.recorded,
                                           "finalised": report.finalised})
+
+
+def read_pushed(services: Services) -> int:
+    """Read, through the tick's own code path, the Solana accounts that push notifications named since the
+    last call (all subscribed accounts of a network whose socket reconnected); returns payments recorded."""
+    client = services.chains.get("solana")
+    push = getattr(client, "push", None)
+    if not isinstance(client, SolanaChain) or push is None:
+        return 0
+    notified, resync = push.take()
+    recorded = 0
+    for network in sorted(set(notified) | resync):
+        try:
+            if network in resync:
+                client.read_all_next(network)
+                report = watch_tick(services.uow, client, network, services.clock, services.late_window)
+            else:
+                report = watch_tick(services.uow, client, network, services.clock, services.late_window,
+                                    only=notified[network])
+        except Exception:
+            log.exception("pushed read failed", extra={"chain": "solana", "network": network})
+            continue
+        recorded += report.recorded
+    return recorded
+
+
+def follow_push(services: Services) -> threading.Thread | None:
+    """Open the Solana subscriptions and read what they report as it arrives, on a daemon thread."""
+    client = services.chains.get("solana")
+    push = getattr(client, "push", None)
+    if push is None:
+        return None
+    push.start()
+
+    def run() -> None:
+        while True:
+            push.ready.wait()
+            try:
+                read_pushed(services)
+            except Exception:  # the thread outlives any one read; the tick is the net meanwhile
+                log.exception("push reader failed")
+
+    thread = threading.Thread(target=run, name="solana-push-reader", daemon=True)
+    thread.start()
+    return thread
 
 
 def expire_invoices(services: Services) -> None:
@@ -86,6 +133,7 @@ def schedule(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
     # Live rates (issue 18): refresh whatever has outlived its cache period, a tenth of a period apart at most.
     scheduler.add_job(refresh_rates, "interval", args=[services], id="refresh_rates",
                       seconds=max(1.0, settings.rate_cache_seconds / 10), **common)
+    follow_push(services)  # Solana push (issue 21): ticks stay the safety net
     # Outbox dispatch (issue 4): the dispatcher lives as long as the process; sends outlive each pump.
     scheduler.add_job(dispatcher_for(services).pump, "interval", id="dispatch_deliveries",
                       seconds=settings.delivery_interval_seconds, **common)

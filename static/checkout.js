@@ -3,6 +3,10 @@
 (function () {
   "use strict";
 
+  Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
+
   var root = document.getElementById("checkout");
   var dataNode = document.getElementById("checkout-data");
   if (!root || !dataNode) { return; }
@@ -47,13 +51,18 @@
   function showPanel(id) {
     root.setAttribute("data-panel", id);
     Array.prototype.forEach.call(root.querySelectorAll("[data-panel-id]"), function (panel) {
-      var current = panel.getAttribute("data-panel-id") === id;
-      panel.classList.toggle("is-current", current);
-      if (current) { panel.removeAttribute("inert"); } else { panel.setAttribute("inert", ""); }
+      panel.hidden = panel.getAttribute("data-panel-id") !== id;
     });
   }
 
   // -- status ------------------------------------------------------------------------------------------
+
+  function detail(doc) {
+    return t("phase_" + doc.phase + "_detail", {
+      paid: doc.amount_paid, due: doc.amount_due, remaining: doc.amount_remaining, asset: doc.asset,
+      confirmations: doc.confirmations, target: doc.confirmations_required
+    });
+  }
 
   function render(doc) {
     var previous = status;
@@ -64,6 +73,7 @@
     root.setAttribute("data-phase", doc.phase);
     if (PAYABLE.indexOf(doc.phase) < 0) { choosing = false; }
     setText(bound("title"), t("phase_" + doc.phase));
+    setText(bound("detail"), detail(doc));
     var progress = bound("progress");
     progress.value = Math.min(100, parseFloat(doc.progress_percent));
     setText(progress, doc.progress_percent + "%");
@@ -73,8 +83,6 @@
     doc.options.forEach(function (opt) {
       var panel = root.querySelector('[data-panel-id="pay-' + opt.asset + '"]');
       if (!panel) { return; }
-      setText(bound("paid", panel), opt.amount_paid);
-      setText(bound("remaining", panel), opt.amount_remaining);
       if (opt.rate_currency) {
         setText(bound("rate", panel), t("rate_line", {asset: opt.asset, rate: opt.rate, currency: opt.rate_currency}));
       }
@@ -88,18 +96,24 @@
         refreshRequest(opt.asset, panel);
       }
     });
-    setText(bound("confirmations"), t("phase_confirming_detail",
-      {confirmations: doc.confirmations, target: doc.confirmations_required}));
-    ["expired", "underpaid", "cancelled"].forEach(function (phase) {
-      setText(bound(phase + "-detail"), t("phase_" + phase + "_detail",
-        {paid: doc.amount_paid, due: doc.amount_due, asset: doc.asset}));
-    });
     toggle(bound("overpaid"), doc.overpaid);
     toggle(bound("paid-late"), doc.paid_late);
     showPanel(panelFor(doc));
     tick();
-    if (doc.phase === "paid") { finish(); }
+    if (doc.phase === "paid") { showReceipt(); finish(); }
     if (CLOSED.indexOf(doc.phase) >= 0) { slowDown(); }
+  }
+
+  // Paid while the page was open: the receipt (transaction, time) comes from the printable receipt page.
+  function showReceipt() {
+    var slot = bound("receipt");
+    if (!slot || slot.querySelector("[data-receipt]")) { return; }
+    fetch(urls.receipt, {headers: {"Accept": "text/html"}, cache: "no-store"}).then(function (response) {
+      return response.ok ? response.text() : "";
+    }).then(function (html) {
+      var found = html && new DOMParser().parseFromString(html, "text/html").querySelector("[data-receipt]");
+      if (found && !slot.querySelector("[data-receipt]")) { slot.appendChild(document.importNode(found, true)); }
+    }).catch(function () { /* the page still says paid; a reload shows the receipt */ });
   }
 
   function findIn(list, asset) {
@@ -148,6 +162,7 @@
       text = (h ? h + ":" + pad(m) : pad(m)) + ":" + pad(s);
     }
     setText(node, text);
+    announce(left);
     root.classList.toggle("is-urgent", left > 0 && left < 300);
     tickQuotes();
     if (left <= 0 && PAYABLE.indexOf(status.phase) >= 0 && !tick.asked) {
@@ -170,6 +185,19 @@
     });
   }
 
+  // Screen readers hear the time left at a few moments (not every second): 10, 5 and 1 minutes before expiry.
+  var ANNOUNCE_AT = [600, 300, 60];
+  var announced = {};
+  function announce(left) {
+    if (PAYABLE.indexOf(status.phase) < 0) { return; }
+    ANNOUNCE_AT.forEach(function (mark) {
+      if (left <= mark && left > mark - 60 && !announced[mark]) {
+        announced[mark] = true;
+        setText(bound("countdown-announce"), t("countdown_announce", {minutes: Math.ceil(left / 60)}));
+      }
+    });
+  }
+
   // -- live updates: server-sent events, polling when they are unavailable ---------------------------------
 
   function listen() {
@@ -177,7 +205,7 @@
     source = new EventSource(urls.events);
     source.addEventListener("status", function (event) {
       stopPolling();
-      setText(bound("live-note"), "\u00a0");
+      setText(bound("live-note"), "");
       render(JSON.parse(event.data));
     });
     source.onerror = function () {
@@ -248,7 +276,7 @@
       }).then(function (doc) {
         choosing = false;
         render(doc);
-        var heading = root.querySelector('[data-panel-id="pay-' + doc.asset + '"] h2');
+        var heading = root.querySelector('[data-panel-id="pay-' + doc.asset + '"] h3');
         if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
       }).catch(function (error) {
         setText(bound("choose-error"), t("choose_failed", {message: error.message}));

@@ -129,6 +129,9 @@ def running_services(settings: Settings, clock: FrozenClock) -> Iterator[Service
     finally:
         if svc.engine is not None:
             svc.engine.dispose()
+        close = getattr(svc.chains.get("solana"), "close", None)
+        if close is not None:
+            close()  # the Solana adapter's loop thread and sockets
 
 
 @contextmanager

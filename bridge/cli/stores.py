@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -37,7 +38,7 @@ def store_group() -> None:
 @store_group.command("create")
 @click.option("--name", required=True)
 @click.option("--network", required=True, help="sandbox, devnet (alias testnet) or mainnet")
-@click.option("--email", default=None, help="merchant notification address")
+@click.option("--email", default=None, help="merchant notification address (turns email notifications on)")
 @click.option("--wallet", "wallets", multiple=True, help="ASSET=ADDRESS, repeatable (SOL, USDC, USDT)")
 @click.option("--settlement", default="direct", type=click.Choice(["direct", "deposit"]), show_default=True)
 @click.option("--fee-percent", default="0", callback=decimal, show_default=True)
@@ -57,7 +58,7 @@ def store_create(name: str, network: str, email: str | None, wallets: tuple[str,
                              wallets=_wallets(wallets), settlement_mode=settlement,
                              platform_fee_percent=fee_percent, underpayment_tolerance_percent=tolerance_percent,
                              tron_xpub=tron_xpub, allow_off_curve=allow_off_curve,
-                             usdc_mints=usdc_mints_for(svc.settings))
+                             usdc_mints=usdc_mints_for(svc.settings), email_notifications=email is not None)
     if as_json:
         click.echo(json.dumps({"id": store.id, "name": store.name, "network": store.network,
                                "api_key": store.api_key, "webhook_secret": store.webhook_secret,
@@ -98,20 +99,24 @@ def store_list() -> None:
 @click.option("--brand-color", default=None, help="email header colour, e.g. #4F46E5")
 @click.option("--support-email", default=None)
 @click.option("--website-url", default=None)
+@click.option("--logo", default=None, help="PNG, JPEG or WebP file (at most 256 KB) for the payment page and "
+              "emails; '' removes it")
 @click.option("--wallet", "wallets", multiple=True,
               help="ASSET=ADDRESS: change the wallet of an asset (new invoices pay it; open ones keep theirs)")
 @click.option("--allow-off-curve", is_flag=True, help=ALLOW_OFF_CURVE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="print the settings as one JSON object")
 @with_appcontext
-def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bool, wallets: tuple[str, ...],
-              allow_off_curve: bool, **options: Any) -> None:
-    """Show or change STORE's wallets and notification settings (the latter as POST /api/plugin/store/settings).
+def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bool, logo: str | None,
+              wallets: tuple[str, ...], allow_off_curve: bool, **options: Any) -> None:
+    """Show or change STORE's wallets, logo and notification settings (the latter as POST /api/plugin/store/settings).
 
     STORE is an id or a name; a name two stores share is refused (give the id)."""
     from bridge.jsonio import dumps
     from gateway_core.services.notify_settings import update_settings
 
     svc = services()
+    if logo is not None:
+        _set_logo(svc, store, logo)
     if wallets:
         _set_wallets(svc, store, _wallets(wallets), allow_off_curve, as_json)
         if all(v is None for v in options.values()) and contract is None:
@@ -152,6 +157,22 @@ def _set_wallets(svc: Services, store: str, wallets: dict[str, str], allow_off_c
     for _, wallet in changed:
         account = f" (token account {wallet.token_account})" if wallet.token_account else ""
         click.echo(f"Store {store_id} {wallet.asset} wallet set to {wallet.address}{account}; new invoices pay it")
+
+
+def _set_logo(svc: Services, store: str, path: str) -> None:
+    from gateway_core.services.branding import set_logo
+
+    try:
+        data = Path(path).read_bytes() if path else None
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+    with svc.uow() as uow:
+        logo = set_logo(uow, find_store(uow, store).id, data, svc.clock.now())
+    if logo is None:
+        click.echo("Logo removed")
+    else:
+        click.echo(f"Logo set: {logo.content_type}, {logo.width}x{logo.height} px, "
+                   f"{svc.settings.public_url.rstrip('/')}/logo/{logo.digest}")
 
 
 def _set_contract_webhook(svc: Services, store: str, contract: str, url: str | None, rotate: bool,

@@ -7,6 +7,8 @@ is the one outbound request, made outside any transaction).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from flask import Blueprint, Response
@@ -19,7 +21,8 @@ from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store
-from gateway_core.domain.errors import EmailNotEnabled, WebhookNotConfigured
+from gateway_core.domain.errors import EmailNotEnabled, ValidationFailed, WebhookNotConfigured
+from gateway_core.services.branding import set_logo
 from gateway_core.services.delivery_log import delivery_page, delivery_row, endpoint_stats
 from gateway_core.services.notify_settings import update_settings
 from gateway_core.services.outbox import enqueue_test, redeliver
@@ -111,3 +114,25 @@ def webhook_redeliver(delivery_id: int) -> Response:
         copy = redeliver(uow.session, store, delivery_id, svc.clock.now())
         data = delivery_row(copy, [])
     return json_response({"success": True, "message": "Redelivery queued", "data": {"delivery": data}}, 202)
+
+
+@bp.post("/store/logo")
+def store_logo() -> Response:
+    """Set the store's logo (`logo`: base64 of a PNG, JPEG or WebP of at most 256 KB), or remove it (null or "")."""
+    body = read_json_object()
+    encoded = body.get("logo")
+    if encoded is not None and not isinstance(encoded, str):
+        raise ValidationFailed("Request validation failed", errors={"logo": "must be base64 text, \"\" or null"})
+    try:
+        data = base64.b64decode(encoded, validate=True) if encoded else None
+    except (binascii.Error, ValueError):
+        raise ValidationFailed("Request validation failed", errors={"logo": "is not valid base64"}) from None
+    svc = services()
+    with svc.uow() as uow:
+        store = _store(uow, body)
+        logo = set_logo(uow, store.id, data, svc.clock.now())
+    if logo is None:
+        return json_response({"success": True, "message": "Logo removed", "data": {"logo": None}})
+    url = f"{svc.settings.public_url.rstrip('/')}/logo/{logo.digest}"
+    return json_response({"success": True, "message": "Logo updated", "data": {"logo": {
+        "url": url, "content_type": logo.content_type, "width": logo.width, "height": logo.height}}})

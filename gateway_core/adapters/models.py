@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -118,6 +119,22 @@ class Store(Base):
 
     def wallet_for(self, asset_code: str) -> str | None:
         return next((w.address for w in self.wallets if w.asset == asset_code), None)
+
+
+class StoreLogo(Base):
+    """A store's logo for the payment page and its emails, served by the gateway at /logo/<digest>.
+
+    Its own table: stores are read on every request, the image only when a page or an email shows it.
+    """
+
+    __tablename__ = "store_logos"
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the bytes: URLs change with the image
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StoreWallet(Base):
@@ -587,3 +604,40 @@ class ParkedItem(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     first_failed_at: Mapped[datetime] = mapped_column()
     next_try_at: Mapped[datetime] = mapped_column()
+
+
+class User(Base):
+    """A person who signs in to the dashboard (issue 22); the first one created is the server admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
+    password_hash: Mapped[str] = mapped_column(String(256))  # argon2id, with its parameters
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserSession(Base):
+    """A signed-in browser: the cookie holds a random token, this row its digest, so a session can be revoked."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class StoreMember(Base):
+    """A user's role in one store: owner, manager or viewer."""
+
+    __tablename__ = "store_members"
+    __table_args__ = (UniqueConstraint("store_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,10 +15,12 @@ from fractions import Fraction
 
 from gateway_core.adapters.chains.sandbox import REQUIRED_CONFIRMATIONS
 from gateway_core.adapters.db import UnitOfWork
+from gateway_core.adapters.models import Store
 from gateway_core.domain import money
 from gateway_core.domain.errors import InvalidState, ValidationFailed
 from gateway_core.domain.lifecycle import OPEN, Status
 from gateway_core.ports import Clock
+from gateway_core.services.branding import logo_digest
 from gateway_core.services.invoices import choose_asset, public_invoice
 from gateway_core.services.views import InvoiceView
 
@@ -170,3 +172,21 @@ def simulated_amount(state: CheckoutState, asset_code: str, mode: str) -> Decima
     if mode == "partial":
         return option.units(max(1, remaining // 2))
     return option.units(remaining + max(1, option.amount_due // 10))
+
+
+@dataclass(frozen=True)
+class StoreContact:
+    """What the buyer may see of the store besides its name: how to reach it and its colour."""
+
+    support_email: str | None
+    website_url: str | None
+    brand_color: str | None
+    logo_digest: str | None = None
+
+
+def store_contact(uow: UnitOfWork, store_id: int) -> StoreContact:
+    """The store's public contact details and look, for the pages that show the store to a buyer."""
+    store = uow.session.get(Store, store_id)
+    if store is None:
+        return StoreContact(None, None, None)
+    return StoreContact(store.support_email, store.website_url, store.brand_color, logo_digest(uow, store_id))

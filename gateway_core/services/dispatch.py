@@ -30,6 +30,7 @@ from gateway_core.adapters.notify.email_render import build_email
 from gateway_core.adapters.notify.signing import standard_webhook_headers, store_signature
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.ports import Clock, DeliveryChannel, HttpResult, Mailer, OutgoingEmail, WebhookTransport
+from gateway_core.services.branding import logo_digest
 from gateway_core.services.dispatch_rows import Attempt, any_due, claim, record
 from gateway_core.services.keys import signing_key
 from gateway_core.services.outbox import enqueue_dead_letter_notice
@@ -262,8 +263,12 @@ class Dispatcher:
     def _send_email(self, job: Job, at: datetime) -> Outcome:
         assert job.recipient is not None
         sender = sender_address(self.mail_from, self.public_url, job.store_name)
+        with self.uow_factory() as uow:
+            digest = logo_digest(uow, job.store_id)
+        logo_url = f"{self.public_url.rstrip('/')}/logo/{digest}" if digest and self.public_url else None
         email = build_email(job.event_type, loads(job.body), brand_color=job.brand_color, sender=sender,
-                            recipient=job.recipient, event_id=job.event_id, delivery_id=job.delivery_id, date=at)
+                            recipient=job.recipient, event_id=job.event_id, delivery_id=job.delivery_id, date=at,
+                            logo_url=logo_url)
         started = time.monotonic()
         try:
             self.mailer.send(email)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import ApiKey, Store
 from gateway_core.adapters.secrets import KeyVault, digests_match, key_digest
-from gateway_core.domain.errors import InvalidApiKey, StoreNotFound
+from gateway_core.domain.errors import GatewayError, InvalidApiKey, StoreNotFound
 from gateway_core.domain.identifiers import API_KEY_LENGTH, new_api_key
 from gateway_core.ports import Clock
 from gateway_core.services.views import StoreSnapshot
@@ -223,3 +223,39 @@ def signing_key(uow: UnitOfWork, vault: KeyVault, store_id: int, kind: str = "vo
         .limit(1)
     ).scalar_one_or_none()
     return None if row is None else vault.decrypt(row.encrypted)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What the dashboard lists of a key: never the secret."""
+
+    id: int
+    kind: str
+    prefix: str  # the first characters, enough to tell keys apart
+    public_id: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    live: bool
+
+
+def list_keys(uow: UnitOfWork, store_id: int, clock: Clock) -> list[KeyInfo]:
+    """The store's keys of every contract, newest first, with whether each still works."""
+    now = clock.now()
+    rows = uow.session.scalars(select(ApiKey).where(ApiKey.store_id == store_id)
+                               .order_by(ApiKey.created_at.desc(), ApiKey.id.desc()))
+    return [KeyInfo(k.id, k.kind, k.hint, k.public_id, k.created_at, k.expires_at,
+                    k.expires_at is None or k.expires_at > now) for k in rows]
+
+
+class KeyNotFound(GatewayError):
+    code = "KEY_NOT_FOUND"
+
+
+def revoke_key(uow: UnitOfWork, store_id: int, key_id: int, clock: Clock) -> None:
+    """End a key now (a rotation's grace period cut short); KeyNotFound for a key not live in this store."""
+    result = uow.session.execute(
+        update(ApiKey).where(ApiKey.id == key_id, ApiKey.store_id == store_id)
+        .where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > clock.now()))
+        .values(expires_at=clock.now()))
+    if not getattr(result, "rowcount", 0):
+        raise KeyNotFound("No such live key in this store")

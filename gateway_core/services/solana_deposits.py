@@ -12,6 +12,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from solana.rpc.commitment import Finalized
+from solders.transaction_status import TransactionConfirmationStatus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -75,9 +77,8 @@ class SolanaTreasury:
     def _open_token_account(self, network: str, owner: str) -> str:
         payer = self.keys.fee_payer()
         try:
-            blockhash = self.rpc(network).call("getLatestBlockhash", {"commitment": "confirmed"})["value"]
-            tx = sign([create_token_account(payer.pubkey(), owner, self.mint(network))], payer, [],
-                      blockhash["blockhash"])
+            blockhash, _ = self.rpc(network).latest_blockhash()
+            tx = sign([create_token_account(payer.pubkey(), owner, self.mint(network))], payer, [], blockhash)
             self.rpc(network).call("sendTransaction", tx.raw, {"encoding": "base64",
                                                                 "preflightCommitment": "confirmed"})
         except (RpcError, RpcUnavailable) as exc:
@@ -91,7 +92,7 @@ class SolanaTreasury:
         """The fee payer's balance; logged as an operator alert when below the threshold."""
         address = str(self.keys.fee_payer().pubkey())
         try:
-            lamports = int(self.rpc(network).call("getBalance", address, {"commitment": "confirmed"})["value"])
+            lamports = self.rpc(network).balance(address)
         except (RpcError, RpcUnavailable):
             return None
         if lamports < self.low_balance_lamports:
@@ -174,13 +175,13 @@ class SolanaTreasury:
     def _follow(self, network: str, sweep: SolanaSweep) -> str:
         """done | failed | expired | sent, from the sweep's on-chain status."""
         rpc = self.rpc(network)
-        status = rpc.call("getSignatureStatuses", [sweep.tx_id], {"searchTransactionHistory": True})["value"][0]
+        status = rpc.signature_statuses([sweep.tx_id])[0]
         if status is not None:
-            if status.get("err") is not None:
-                sweep.last_error = str(status["err"])
+            if status.err is not None:
+                sweep.last_error = str(status.err)
                 return "failed"
-            return "done" if status.get("confirmationStatus") == "finalized" else "sent"
-        if int(rpc.call("getBlockHeight", {"commitment": "confirmed"})) > sweep.last_valid_block_height:
+            return "done" if status.confirmation_status == TransactionConfirmationStatus.Finalized else "sent"
+        if rpc.block_height() > sweep.last_valid_block_height:
             return "expired"  # it can never land now: building a new one cannot pay twice
         self._send(network, sweep.raw_tx)
         return "sent"
@@ -191,9 +192,8 @@ class SolanaTreasury:
         if str(owner.pubkey()) != deposit.owner:
             raise RuntimeError("GATEWAY_SEED does not derive this deposit's key")  # never sweep with a wrong seed
         token_account = deposit.token_account or self.chain.token_account(deposit.owner, mint)
-        accounts = rpc.call("getMultipleAccounts", [deposit.owner, token_account],
-                            {"encoding": "base64", "commitment": "finalized"})["value"]
-        lamports = int(accounts[0]["lamports"]) if accounts[0] else 0
+        _, accounts = rpc.accounts([deposit.owner, token_account], Finalized)
+        lamports = accounts[0].lamports if accounts[0] else 0
         tokens = self.chain.token_balance(accounts[1])
         plan = plan_sweep(lamports, tokens, accounts[1] is not None, invoice.store.platform_fee_percent)
         if plan.empty:
@@ -207,10 +207,10 @@ class SolanaTreasury:
         payer = self.keys.fee_payer()
         instructions = sweep_instructions(plan, owner.pubkey(), payer.pubkey(), sol_wallet, usdc_wallet, mint,
                                           token_account)
-        blockhash = rpc.call("getLatestBlockhash", {"commitment": "confirmed"})["value"]
-        tx = sign(instructions, payer, [owner], blockhash["blockhash"])
+        blockhash, last_valid = rpc.latest_blockhash()
+        tx = sign(instructions, payer, [owner], blockhash)
         return SolanaSweep(invoice_id=invoice.id, attempt=attempt, status="sent", tx_id=tx.signature, raw_tx=tx.raw,
-                           last_valid_block_height=int(blockhash["lastValidBlockHeight"]),
+                           last_valid_block_height=last_valid,
                            sol_amount=plan.sol_to_merchant, token_amount=plan.token_to_merchant,
                            fee_amount=plan.sol_fee + plan.token_fee)
 

@@ -98,6 +98,7 @@ def create_store(
     tron_xpub: str | None = None,
     allow_off_curve: bool = False,
     usdc_mints: Mapping[str, str] | None = None,
+    email_notifications: bool = False,
 ) -> NewStore:
     """Create a store and its first VOLTXT key. Sandbox stores get sandbox wallets for every asset."""
     network = canonical_network(network)
@@ -121,6 +122,7 @@ def create_store(
         name=name,
         network=network,
         notification_email=email,
+        email_notifications=email_notifications and bool(email),
         settlement_mode=settlement_mode,
         platform_fee_percent=platform_fee_percent,
         underpayment_tolerance_percent=underpayment_tolerance_percent,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, or_, select
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import ChainCursor, Invoice, Quote, Store
@@ -33,17 +34,23 @@ def watched_addresses(
     read whole whatever anyone picked, and leaving the pick out keeps one entry per wallet and asset).
     """
     recently = clock.now() - late_window
+    opened = func.max(Invoice.created_at)
+    closed = func.min(case((Invoice.closed_at.is_(None), 0), else_=1))
     rows = uow.session.execute(
-        select(Quote.address, Quote.asset, Store.settlement_mode, Invoice.chosen_asset).select_from(Quote)
+        select(Quote.address, Quote.asset, Store.settlement_mode, Invoice.chosen_asset, opened, closed)
+        .select_from(Quote)
         .join(Invoice).join(Store, Store.id == Invoice.store_id)
         .where(Quote.chain == chain, Invoice.network == network)
         .where(or_(Invoice.closed_at.is_(None), Invoice.closed_at >= recently))
-        .distinct()
+        .group_by(Quote.address, Quote.asset, Store.settlement_mode, Invoice.chosen_asset)
+        .order_by(opened.desc())
     ).all()
+    # Newest first: of equal entries (a shared wallet's picks) the set keeps the first, the newest opening.
     return {
-        WatchedAddress(address, asset, True, None if not picked else asset.upper() == picked.upper())
-        if mode == "deposit" else WatchedAddress(address, asset)
-        for address, asset, mode, picked in rows
+        WatchedAddress(address, asset, True, None if not picked else asset.upper() == picked.upper(), when,
+                       bool(late))
+        if mode == "deposit" else WatchedAddress(address, asset, opened=when, closed=bool(late))
+        for address, asset, mode, picked, when, late in rows
     }
 
 
@@ -57,10 +64,12 @@ def scoped_cursors(uow: UnitOfWork, chain: str, network: str) -> dict[str, str]:
 
 
 def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock: Clock,
-               late_window: timedelta = timedelta(hours=72)) -> TickReport:
+               late_window: timedelta = timedelta(hours=72), only: Mapping[str, Any] | None = None) -> TickReport:
     """Scan once and record what was found; every step is idempotent, so a crash mid-tick is harmless.
 
     One transfer or invoice that fails is parked (and retried later) rather than failing the tick.
+    `only` narrows the scan to some accounts (a push notification: account -> what it said, or None) for
+    clients that read per account; the rest of the tick is the same.
     """
     with uow_factory() as uow:
         watched = watched_addresses(uow, client.chain, network, clock, late_window)
@@ -69,8 +78,10 @@ def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock
         scoped = scoped_cursors(uow, client.chain, network) if getattr(client, "scoped_cursors", False) else None
     if scoped is None:
         result = client.scan(network, watched, cursor)
-    else:
+    elif only is None:
         result = client.scan(network, watched, cursor, scoped=scoped)  # type: ignore[call-arg]
+    else:
+        result = client.scan(network, watched, cursor, scoped=scoped, only=only)  # type: ignore[call-arg]
     # Parked transfers whose backoff has passed are tried again with what the scan found.
     recorded = record_transfers(uow_factory, with_parked(uow_factory, client.chain, network, result.transfers,
                                                          clock), clock)
@@ -85,5 +96,6 @@ def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock
         with uow_factory() as uow:
             uow.session.merge(ChainCursor(chain=client.chain, network=network, scope="", position=result.cursor,
                                           updated_at=clock.now()))
-    finalised = refresh_finality(uow_factory, client, network, clock)
+    # A narrowed (pushed) read records what is new at once; following finality is the full tick's job.
+    finalised = refresh_finality(uow_factory, client, network, clock) if only is None else 0
     return TickReport(client.chain, network, recorded, finalised)

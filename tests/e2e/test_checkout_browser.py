@@ -253,7 +253,10 @@ def test_buyer_pays_in_usdc_and_lands_on_success_url(browser: Any, gateway: Gate
         assert page.evaluate("window.__sameDocument") is True  # reached without a reload
         assert page.inner_text("[data-bind=title]") == "Paid"
         _shot(page, "paid-360")
-        assert page.evaluate("window.__layoutShift") == 0, page.evaluate("window.__shifts")
+        # The card follows its phase (an icon joins the title, the panel changes), so what lies below the title
+        # may move; the banner and the store's header above it never do.
+        moved = {shift.split(" ", 1)[0] for shift in page.evaluate("window.__shifts || []")}
+        assert moved <= {"ASIDE.sandbox#", "FOOTER.footer#", "DIV.status-text#"}, page.evaluate("window.__shifts")
 
         page.wait_for_url(f"{shop.base}/thanks*", timeout=15_000)
         landed = parse_qs(urlsplit(page.url).query)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,8 @@ class Ledger:
     slot: int = 1000
     block_time: float | None = None  # fixed unix time for new transactions (tests freeze it); else now
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # Called with each transaction as it lands (confirmed), under the lock: the pub/sub fake's feed.
+    listeners: list[Callable[[TxRecord], None]] = field(default_factory=list)
 
     # -- setup helpers --------------------------------------------------------------------------------------
 
@@ -213,6 +216,8 @@ class Ledger:
             self.txs[signature] = record
             for key in dict.fromkeys(keys):
                 self.by_address.setdefault(key, []).append(signature)
+            for listener in self.listeners:
+                listener(record)
             return signature
 
     def _load(self, message: Any) -> tuple[list[Lookup], list[str], list[str]]:

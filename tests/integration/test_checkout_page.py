@@ -179,7 +179,10 @@ def test_semantic_and_labelled_markup(client, store) -> None:
     titles = re.findall(r'<svg class="qr-code"[^>]*><title>([^<]+)</title>', client.get(f"/pay/{number}").get_data(
         as_text=True))
     assert titles == ["QR code: pay 0.6666 SOL", "QR code: pay 99.99 USDC", "QR code: USDT address"]
-    assert doc.first(data_bind="title")["role"] == "status"  # status changes are announced
+    assert doc.first(role="status")["aria-live"] == "polite"  # status changes are announced, politely
+    html = client.get(f"/pay/{number}").get_data(as_text=True)
+    live = html[html.index('role="status"'):]
+    assert live.index('data-bind="title"') < live.index("</div>")  # the title and its detail are in the region
 
 
 def test_strings_live_in_one_catalogue() -> None:
@@ -256,7 +259,7 @@ def test_confirming_shows_the_confirmation_count(client, store, services) -> Non
     tick(services)
     doc = page(client, number)
     assert phase(doc) == "confirming" and doc.say("title") == "Payment seen, confirming"
-    assert re.fullmatch(r"\d+ of 32 confirmations", doc.say("confirmations"))
+    assert re.fullmatch(r"\d+ of 32 confirmations", doc.say("detail"))
     assert status(client, number)["confirmations"] >= 1
 
 
@@ -304,7 +307,7 @@ def test_closed_windows(client, store, services, clock, hours_paid, expected) ->
     assert phase(doc) == expected
     assert doc.say("title") == {"expired": "Invoice expired", "underpaid": "Underpaid"}[expected]
     if expected == "underpaid":
-        assert doc.say("underpaid-detail").startswith("The invoice expired after 0.1 of 0.6666 SOL arrived")
+        assert doc.say("detail").startswith("The invoice expired after 0.1 of 0.6666 SOL arrived")
     assert doc.first(data_testid="back-to-store")["href"] == "https://shop.test/cart"
     assert status(client, number)["phase"] == expected
 

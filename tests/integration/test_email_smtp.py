@@ -68,9 +68,10 @@ def test_the_merchant_gets_a_multipart_email_with_summary_details_links_and_bran
     envelopes = smtp.handler.messages
     assert [rcpt for _, rcpt, _ in envelopes] == [["owner@bright.test"], ["owner@bright.test"]]
     by_subject = {m["Subject"]: m for m in messages}
-    assert set(by_subject) == {f"Payment received: 0.6666 SOL for invoice {view.number}",
-                               f"Payment completed: invoice {view.number} (99.99 USD)"}
-    message = by_subject[f"Payment completed: invoice {view.number} (99.99 USD)"]
+    # Short, distinct per event, and marked off mainnet.
+    assert set(by_subject) == {f"[Devnet] Payment received: 0.6666 SOL, invoice {view.number}",
+                               f"[Devnet] Paid: 99.99 USD, invoice {view.number}"}
+    message = by_subject[f"[Devnet] Paid: 99.99 USD, invoice {view.number}"]
     assert re.fullmatch(r"<evt_[0-9a-f]{24}\.\d+@gateway\.test>", message["Message-ID"])
     assert parsedate_to_datetime(message["Date"]) == clock.now()
     assert message["From"] == "Bright Shop via voltbridge <voltbridge@gateway.test>"
@@ -85,17 +86,20 @@ def test_the_merchant_gets_a_multipart_email_with_summary_details_links_and_bran
         assert "Jane Buyer" in part and "buyer@example.com" in part
         assert "0.6666 SOL" in part and "99.99 USD" in part and "100%" in part
         assert tx_link in part and address_link in part
-        assert "666600000 lamports" in part and "Account rent" in part and "Bright Shop" in part
+        assert "666600000 base units (9 decimals)" in part and "lamports" not in part and "Bright Shop" in part
+        assert "Account rent" not in part  # direct settlement: no deposit account, no rent
         assert "help@bright.test" in part and "0.006666 SOL (1%)" in part
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert "max-width:600px" in html and "background:#E11D48" in html
     assert f'href="{tx_link}"' in html and f'href="{address_link}"' in html
+    assert f'<a href="{tx_link}" style="color:#E11D48;">5j7sigABC</a>' in html  # the transaction id is the link
 
 
 def test_deposit_mode_email_shows_the_rent(nsvc_deposit_email) -> None:
     text = nsvc_deposit_email
-    assert "Account rent:     0.00203928 SOL (2039280 lamports)" in text
-    assert "Total:            0.66863928 SOL (668639280 lamports)" in text
+    assert "Customer paid:    0.6666 SOL  [666600000 base units (9 decimals)]" in text
+    assert "Account rent:     0.00203928 SOL  [2039280 base units (9 decimals)]" in text
+    assert "Held by deposit:  0.66863928 SOL" in text
 
 
 @pytest.fixture
@@ -199,8 +203,8 @@ def test_a_payment_dropped_before_finality_reaches_the_merchant_by_email(databas
         messages = smtp.wait_for(2)
 
     by_subject = {m["Subject"]: m for m in messages}
-    dropped = f"Payment not confirmed: 10 USDC for invoice {view.number} was dropped by the network"
-    assert set(by_subject) == {f"Payment received: 10 USDC for invoice {view.number}", dropped}
+    dropped = f"[Sandbox] Payment dropped: 10 USDC, invoice {view.number}"
+    assert set(by_subject) == {f"[Sandbox] Payment received: 10 USDC, invoice {view.number}", dropped}
     assert [d.channel for d in deliveries(svc, event_type="payment_dropped")] == ["email"]  # never a webhook
     alert = by_subject[dropped]
     for part in (alert.get_body(("plain",)).get_content(), alert.get_body(("html",)).get_content()):

@@ -134,7 +134,7 @@ def test_webhook_test_and_email_test(nclient, nsvc, shop, receiver, dispatcher) 
     Webhook(secret["store_webhook_secret"]).verify(sent.body, sent.headers)
     with nsvc.uow() as uow:
         (email,) = uow.session.execute(select(Email)).scalars().all()
-    assert email.recipient == "owner@shop.test" and email.subject == "Test email from Notify Shop"
+    assert email.recipient == "owner@shop.test" and email.subject == "[Sandbox] Test email from Notify Shop"
 
 
 def test_stats_per_endpoint_and_the_delivery_log(nclient, nsvc, shop, receiver, dispatcher, clock) -> None:

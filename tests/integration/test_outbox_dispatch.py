@@ -93,7 +93,8 @@ def test_failures_walk_the_whole_retry_schedule_then_dead_letter_and_email_the_m
     dispatcher.run_until_idle()
     with nsvc.uow() as uow:
         (email,) = uow.session.execute(select(Email)).scalars().all()
-    assert email.subject.startswith("Webhook delivery failed") and number in email.text_body
+    assert email.subject == f"[Sandbox] Webhook failing: payment_cancelled, invoice {number}"
+    assert number in email.text_body
     assert "15 attempts" in email.text_body and email.transport == "log"
 
 

@@ -37,3 +37,22 @@ def test_title_is_escaped_and_codes_share_no_ids() -> None:
     assert "<title>Pay &lt;b&gt;&#34;1&#34; SOL&lt;/b&gt;</title>" in svg
     assert " id=" not in svg
     assert len(svg) < 12_000  # one path of runs, not a rectangle per module
+
+
+def test_every_code_scans_back_to_what_it_encodes() -> None:
+    from tests.qr_decode import decode_svg
+
+    for data in (URL, "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"):
+        assert decode_svg(str(qr_svg(data, "QR code"))) == [data]
+
+
+def test_the_largest_usdc_request_fits_version_10_at_error_correction_m() -> None:
+    from tests.qr_decode import svg_modules
+
+    # What a USDC code carries: recipient, amount (up to the largest with every decimal), mint, reference.
+    usdc = ("solana:9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM?amount=999999999.999999"
+            "&spl-token=EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+            "&reference=7EcDhSYGxXyscszYEp35KHN8vvw3svAuLKTzXwCFLtV")
+    modules = svg_modules(str(qr_svg(usdc, "QR code"))) - 2 * BORDER
+    assert modules <= 57  # version 10 is 57x57 modules
+    assert BORDER == 4

@@ -16,21 +16,28 @@ their finality is learnt without a `getSignatureStatuses` per tick, and a confir
 later dropped is never a cursor. Signatures no listing of the last scan covered (deposit accounts whose
 balance did not move, a dropped transaction) are asked of the cluster by `finality(..., ask_cluster=True)`,
 which the deposit job calls on its own schedule (ClusterFinality).
+
+With push (SolanaPush), a full scan names the accounts to subscribe; a notification's account is read by a
+narrowed scan (`only`) through the same reads, and an account under a live subscription with nothing in
+flight is polled every `push_net_every` seconds instead of every tick.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from solders.account import Account
 from solders.pubkey import Pubkey
+from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
 
 from gateway_core.adapters.chains.solana_parse import ATA_PROGRAM, TOKEN_PROGRAM, credits, failed_attempt
+from gateway_core.adapters.chains.solana_push import SolanaPush
 from gateway_core.adapters.chains.solana_rpc import (
     MIN_CONTEXT_SLOT_NOT_REACHED,
     RpcError,
@@ -52,6 +59,9 @@ UNCHOSEN_EVERY = 60.0
 # A listing older than this no longer answers for a signature's finality: the cluster is asked instead
 # (the watcher is the one refreshing listings; if it stalls, the deposit job must not trust old ones).
 LISTING_FRESH = 60.0
+# How often the tick still polls an account under a live push subscription with nothing in flight: the
+# safety net for a lost notification, at a fraction of the per-tick cost (push must not cost more calls).
+PUSH_NET_EVERY = 30.0
 _TOKEN_AMOUNT = slice(64, 72)  # SPL token account layout: mint(32) owner(32) amount(u64 LE) ...
 _PROGRAM_IDS = (Pubkey.from_string(TOKEN_PROGRAM), Pubkey.from_string(ATA_PROGRAM))
 
@@ -81,8 +91,14 @@ class SolanaChain:
     def __init__(self, rpcs: Mapping[str, SolanaRpc], usdc_mints: Mapping[str, str],
                  monotonic: Callable[[], float] = time.monotonic, outage_backoff: float = 5.0,
                  max_backoff: float = 300.0, page_size: int = SIGNATURE_PAGE, drop_after: float = 90.0,
-                 unchosen_every: float = UNCHOSEN_EVERY) -> None:
+                 unchosen_every: float = UNCHOSEN_EVERY, push: SolanaPush | None = None,
+                 push_net_every: float = PUSH_NET_EVERY) -> None:
         self.rpcs = dict(rpcs)
+        # Push (None: polling only); accounts it covers are polled every `push_net_every` seconds as the net.
+        self.push, self.push_net_every = push, push_net_every
+        self._net_due: dict[str, float] = {}
+        self._scanning = threading.Lock()
+        self._unsettled: set[tuple[str, str]] = set()  # accounts with something in flight: polled every tick
         self.page_size, self.drop_after, self.unchosen_every = page_size, drop_after, unchosen_every
         # network -> (when, signature -> its entry in the last scan's listings): finality without a status call.
         self._listed: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
@@ -100,9 +116,20 @@ class SolanaChain:
     # -- the protocol ------------------------------------------------------------------------------------------
 
     def scan(self, network: str, watched: Collection[WatchedAddress], cursor: str | None,
-             scoped: Mapping[str, str] | None = None) -> ScanResult:
-        """New credits to watched owners; per-account cursors come in `scoped` and go out in `cursors`."""
-        scoped = scoped or {}
+             scoped: Mapping[str, str] | None = None,
+             only: Mapping[str, tuple[int, Account] | None] | None = None) -> ScanResult:
+        """New credits to watched owners; per-account cursors come in `scoped` and go out in `cursors`.
+
+        `only` narrows the scan to accounts a push notification named (with the account state it carried,
+        which stands in for the balance poll); a full scan also tells the push which accounts to subscribe.
+        """
+        # One scan at a time (the tick's and the push reader's share this client's state); the database work
+        # around it runs unlocked, so a pushed read waits for a tick's RPC calls at most.
+        with self._scanning:
+            return self._scan(network, watched, cursor, scoped or {}, only)
+
+    def _scan(self, network: str, watched: Collection[WatchedAddress], cursor: str | None,
+              scoped: Mapping[str, str], only: Mapping[str, tuple[int, Account] | None] | None) -> ScanResult:
         found: list[ObservedTransfer] = []
         moved: dict[str, str] = {}
         if not watched or not self._available(network):
@@ -110,26 +137,53 @@ class SolanaChain:
         rpc, mint = self.rpcs[network], self.usdc_mints[network]
         owners = {w.address for w in watched}
         listed: dict[str, dict[str, Any]] = {}
-        unchosen = self._now() >= self._unchosen_due.get(network, float("-inf"))
+        now = self._now()
+        unchosen = only is not None or now >= self._unchosen_due.get(network, float("-inf"))
+        net = only is None and now >= self._net_due.get(network, float("-inf"))
         try:
-            for account, balance, slot in self._accounts_to_read(network, watched, scoped, unchosen):
+            for account, balance, slot in self._accounts_to_read(network, watched, scoped, unchosen, only, net):
                 position = scoped.get(account)
                 transfers, newest = self._read_account(network, rpc, account, (balance, slot), position, owners,
-                                                       mint, listed)
+                                                       mint, listed, rehand=only is None)
                 found.extend(transfers)
                 if newest is not None and newest != position:
                     moved[account] = newest
         except (RpcUnavailable, RpcError) as exc:
             # Keep what was read completely; the rest is read after the backoff, from unchanged cursors.
             log.warning("solana scan interrupted", extra={"network": network, "error": str(exc)})
-            self._listed[network] = (self._now(), listed)
+            self._keep_listing(network, listed, only is not None)
             self._failed(network)
             return ScanResult(found, cursor, moved)
-        self._listed[network] = (self._now(), listed)
-        if unchosen:  # only a pass that completed moves the next one on: an interrupted pass is redone
-            self._unchosen_due[network] = self._now() + self.unchosen_every
+        self._keep_listing(network, listed, only is not None)
+        if only is None:  # only a pass that completed moves the next one on: an interrupted pass is redone
+            if unchosen:
+                self._unchosen_due[network] = self._now() + self.unchosen_every
+            if net:
+                self._net_due[network] = self._now() + self.push_net_every
         self._down.pop(network, None)
         return ScanResult(found, cursor, moved)
+
+    def close(self) -> None:
+        """Close the sockets, the HTTP sessions and the adapter's event loop."""
+        if self.push is not None:
+            self.push.stop()
+        loops = {id(rpc.loop): rpc.loop for rpc in self.rpcs.values()}
+        for rpc in self.rpcs.values():
+            rpc.close()
+        for loop in loops.values():
+            loop.close()
+
+    def read_all_next(self, network: str) -> None:
+        """Make the next full scan poll every account, pushed or not (after a socket was down)."""
+        self._net_due.pop(network, None)
+
+    def _keep_listing(self, network: str, listed: dict[str, dict[str, Any]], narrowed: bool) -> None:
+        """A full scan's listings replace the last ones; a narrowed scan's add to them."""
+        if narrowed and network in self._listed:
+            _, previous = self._listed[network]
+            previous.update(listed)
+            return
+        self._listed[network] = (self._now(), listed)
 
     def finality(self, network: str, tx_ids: Sequence[str], ask_cluster: bool = False) -> dict[str, TxFinality]:
         """Finality of signatures from the last scan's listings, at no RPC cost; with `ask_cluster`, the
@@ -155,8 +209,8 @@ class SolanaChain:
         try:
             for start in range(0, len(unknown), STATUSES_PER_CALL):
                 chunk = unknown[start:start + STATUSES_PER_CALL]
-                result = self.rpcs[network].call("getSignatureStatuses", chunk, {"searchTransactionHistory": True})
-                for signature, status in zip(chunk, result["value"], strict=True):
+                statuses = self.rpcs[network].signature_statuses(chunk)
+                for signature, status in zip(chunk, statuses, strict=True):
                     states[signature] = self._judge(network, signature, status)
         except (RpcUnavailable, RpcError):
             self._failed(network)
@@ -172,7 +226,7 @@ class SolanaChain:
         depth = self._tip.get(network, 0) - int(info.get("slot") or 0)
         return TxFinality(min(FINAL_CONFIRMATIONS - 1, max(1, depth)), False)
 
-    def _judge(self, network: str, signature: str, status: dict[str, Any] | None) -> TxFinality:
+    def _judge(self, network: str, signature: str, status: TransactionStatus | None) -> TxFinality:
         """A signature the cluster does not know is dropped only once it stayed unknown for `drop_after`
         seconds (past a blockhash's lifetime): one lagging node behind a load balancer must not drop a payment.
         """
@@ -224,39 +278,82 @@ class SolanaChain:
         return self._atas[key]
 
     @staticmethod
-    def token_balance(info: dict[str, Any] | None) -> int:
-        """Token units in a getMultipleAccounts/getAccountInfo entry (base64), 0 for a missing account."""
+    def token_balance(info: Account | None) -> int:
+        """Token units in an SPL token account, 0 for a missing account."""
         return _balance(info, "USDC")
 
     def _accounts_to_read(self, network: str, watched: Iterable[WatchedAddress], scoped: Mapping[str, str],
-                          unchosen: bool = True) -> Iterable[tuple[str, int | None, int | None]]:
+                          unchosen: bool = True, only: Mapping[str, tuple[int, Account] | None] | None = None,
+                          net: bool = True) -> Iterable[tuple[str, int | None, int | None]]:
         """(account, and for deposit accounts its current balance and that reading's slot) of every account to
         read this tick.
 
         A deposit owner's SOL account and USDC token account are both polled while the buyer has not picked
-        an asset; after a pick, the other one only when `unchosen` (every `unchosen_every` seconds).
+        an asset; after a pick, the other one only when `unchosen` (every `unchosen_every` seconds). With push,
+        an account under a live subscription with nothing in flight is polled only on `net` passes (every
+        `push_net_every` seconds): a payment to it arrives as a notification first.
         """
+        direct, deposit, ranked = self._plan(network, watched, unchosen)
+        if only is not None:
+            direct = {a: None for a in direct if a in only}
+            readings = {a: only[a] for a in deposit if a in only}
+            polled = {a: k for a, k in deposit.items() if a in readings and readings[a] is None}
+            for account in direct:
+                yield account, None, None
+            for account, reading in readings.items():
+                if reading is None:
+                    continue
+                slot, state = reading
+                balance = _balance(state, deposit[account])
+                known, _ = parse_cursor(scoped.get(account))
+                if balance != (known or 0):
+                    yield account, balance, slot
+            yield from self._changed_balances(network, polled, scoped)
+            return
+        push = self.push
+        if push is not None:
+            push.follow(network, ranked)
+            if not net:
+                def quiet(account: str) -> bool:
+                    return push.live(network, account) and (network, account) not in self._unsettled
+                direct = {a: None for a in direct if not quiet(a)}
+                deposit = {a: k for a, k in deposit.items() if not quiet(a)}
+        for account in direct:
+            yield account, None, None
+        yield from self._changed_balances(network, deposit, scoped)
+
+    def _plan(self, network: str, watched: Iterable[WatchedAddress],
+              unchosen: bool) -> tuple[dict[str, None], dict[str, str], list[str]]:
+        """(direct accounts, deposit accounts with their kind, and every account newest invoice first)."""
         mint = self.usdc_mints[network]
         direct: dict[str, None] = {}
         picks: dict[str, set[str] | None] = {}  # deposit owner -> the assets picked (None: no pick)
+        opened: dict[str, float] = {}  # account -> newest opening among its open invoices (a timestamp)
         for w in sorted(watched, key=lambda w: (w.address, w.asset)):
+            when = w.opened.timestamp() if w.opened is not None else 0.0
+            if w.closed:
+                when = float("-inf")  # closed invoices' accounts are polled for late payments, not subscribed
             if w.deposit:
                 picked = picks.setdefault(w.address, None)
                 if w.chosen is not None:
                     picks[w.address] = (picked or set()) | ({w.asset} if w.chosen else set())
-                continue
-            # The wallet itself is always read: SOL against a USDC quote or a wrong mint shows up there.
-            direct[w.address] = None
-            if w.asset == "USDC":
-                direct[self.token_account(w.address, mint)] = None
+                accounts = [w.address, self.token_account(w.address, mint)]
+            else:
+                # The wallet itself is always read: SOL against a USDC quote or a wrong mint shows up there.
+                direct[w.address] = None
+                accounts = [w.address]
+                if w.asset == "USDC":
+                    accounts.append(self.token_account(w.address, mint))
+                    direct[accounts[-1]] = None
+            for account in accounts:
+                opened[account] = max(opened.get(account, when), when)
         deposit: dict[str, str] = {}  # account -> kind ('SOL' lamports or 'USDC' token amount)
         for owner, picked in picks.items():
             for account, kind in ((owner, "SOL"), (self.token_account(owner, mint), "USDC")):
                 if picked is None or kind in picked or unchosen:
                     deposit[account] = kind
-        for account in direct:
-            yield account, None, None
-        yield from self._changed_balances(network, deposit, scoped)
+        ranked = sorted((a for a in opened if opened[a] != float("-inf")), key=lambda a: (-opened[a], a))
+        return direct, deposit, ranked
 
     def _changed_balances(self, network: str, accounts: Mapping[str, str],
                           scoped: Mapping[str, str]) -> Iterable[tuple[str, int, int | None]]:
@@ -264,19 +361,18 @@ class SolanaChain:
         keys = list(accounts)
         for start in range(0, len(keys), ACCOUNTS_PER_CALL):
             chunk = keys[start:start + ACCOUNTS_PER_CALL]
-            result = self.rpcs[network].call("getMultipleAccounts", chunk,
-                                             {"encoding": "base64", "commitment": "confirmed"})
-            slot = (result.get("context") or {}).get("slot")
+            slot, infos = self.rpcs[network].accounts(chunk)
             self._saw_slot(network, slot)
-            for account, info in zip(chunk, result["value"], strict=True):
+            for account, info in zip(chunk, infos, strict=True):
                 balance = _balance(info, accounts[account])
                 known, _ = parse_cursor(scoped.get(account))
                 if balance != (known or 0):
-                    yield account, balance, slot if isinstance(slot, int) else None
+                    yield account, balance, slot
 
     def _read_account(self, network: str, rpc: SolanaRpc, account: str, reading: tuple[int | None, int | None],
                       position: str | None, owners: Collection[str], mint: str,
-                      listed: dict[str, dict[str, Any]]) -> tuple[list[ObservedTransfer], str | None]:
+                      listed: dict[str, dict[str, Any]],
+                      rehand: bool = True) -> tuple[list[ObservedTransfer], str | None]:
         """Credits in the account's new transactions, and its next cursor (None: keep the old one).
 
         A deposit account's balance (read at a slot: `reading`) travels in its cursor, so it is stored only
@@ -294,6 +390,7 @@ class SolanaChain:
             if exc.code != MIN_CONTEXT_SLOT_NOT_REACHED:
                 raise
             log.info("solana listing behind the balance, read again next tick", extra={"account": account})
+            self._unsettled.add((network, account))
             return [], None
         transfers: list[ObservedTransfer] = []
         newest_final = until
@@ -307,6 +404,8 @@ class SolanaChain:
             listed[info["signature"]] = info
             self._saw_slot(network, info.get("slot"))
             known = self._read.get((network, info["signature"]))
+            if known is not None and not rehand:
+                continue  # a pushed read brings only what is new; the tick hands the known ones over again
             if known is not None:
                 # Read before: hand its transfers over again rather than trust they were recorded (a failed
                 # record must not lose them); recording is idempotent, so this costs no RPC and no duplicate.
@@ -320,6 +419,10 @@ class SolanaChain:
             observed = self._observed(network, info, tx, owners, mint)
             transfers.extend(observed)
             self._remember(network, info["signature"], tuple(observed))
+        if not complete or any(i.get("confirmationStatus") != "finalized" for i in signatures):
+            self._unsettled.add((network, account))  # polled every tick until nothing of it is in flight
+        else:
+            self._unsettled.discard((network, account))
         if not complete:
             return transfers, None
         prefix = "" if balance is None else str(balance)
@@ -407,18 +510,18 @@ class ClusterFinality:
         return self.client.finality(network, tx_ids, ask_cluster=True)
 
 
-def _balance(info: dict[str, Any] | None, kind: str) -> int:
+def _balance(info: Account | None, kind: str) -> int:
     if info is None:
         return 0
     if kind == "SOL":
-        return int(info["lamports"])
-    data = base64.b64decode(info["data"][0])
+        return int(info.lamports)
+    data = bytes(info.data)
     return int.from_bytes(data[_TOKEN_AMOUNT], "little") if len(data) >= 72 else 0
 
 
-def _finality(status: dict[str, Any]) -> TxFinality:
-    if status.get("err") is not None:
+def _finality(status: TransactionStatus) -> TxFinality:
+    if status.err is not None:
         return TxFinality(0, False, exists=False)
-    if status.get("confirmationStatus") == "finalized":
+    if status.confirmation_status == TransactionConfirmationStatus.Finalized:
         return TxFinality(FINAL_CONFIRMATIONS, True)
-    return TxFinality(max(1, int(status.get("confirmations") or 1)), False)
+    return TxFinality(max(1, int(status.confirmations or 1)), False)

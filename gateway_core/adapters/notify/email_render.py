@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from gateway_core.domain import money
 from gateway_core.domain.money import plain
 from gateway_core.ports import OutgoingEmail
 
@@ -32,13 +33,73 @@ def environment() -> Environment:
     return env
 
 
-def render(event_type: str, context: dict[str, Any], brand_color: str | None) -> tuple[str, str, str]:
+def _luminance(color: str) -> float:
+    """WCAG relative luminance of #RRGGBB."""
+    channels = [int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(a: float, b: float) -> float:
+    return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+
+def colours(brand_color: str | None) -> dict[str, str]:
+    """The brand colour, the text colour that reads on it, and a link colour that reads on white (WCAG AA)."""
+    color = brand_color if brand_color and _COLOR.match(brand_color) else DEFAULT_COLOR
+    lum = _luminance(color)
+    on_color = "#ffffff" if _contrast(lum, 1.0) >= _contrast(lum, _luminance("#111827")) else "#111827"
+    link = color if _contrast(lum, 1.0) >= 4.5 else "#1d4ed8"
+    return {"color": color, "on_color": on_color, "link_color": link}
+
+
+NETWORK_TAGS = {"sandbox": "Sandbox", "devnet": "Devnet", "testnet": "Devnet"}
+
+
+def network_tag(context: dict[str, Any]) -> str | None:
+    """'Sandbox' or 'Devnet' off mainnet (subjects carry it in brackets); None on mainnet."""
+    invoice = context.get("invoice") if isinstance(context.get("invoice"), dict) else {}
+    store = context.get("store") if isinstance(context.get("store"), dict) else {}
+    network = (invoice or {}).get("network") or (store or {}).get("network") or "mainnet"
+    return NETWORK_TAGS.get(str(network).lower())
+
+
+def _raw(amount: Decimal, code: str) -> str:
+    """Small print: the amount in the asset's smallest unit, as the chain records it."""
+    unit = money.asset(code)
+    return f"{int(amount.scaleb(unit.decimals))} base units ({unit.decimals} decimals)"
+
+
+def paid_breakdown(context: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """What the customer paid, in the asset actually paid, and the deposit account's rent (SOL) if any."""
+    invoice = context.get("invoice")
+    if not isinstance(invoice, dict):
+        return None, None
+    breakdown = invoice.get("payment_breakdown") or {}
+    code = str(breakdown.get("customer_payment_currency") or invoice.get("paid_currency")
+               or invoice.get("crypto_currency") or "SOL")
+    amount = Decimal(str(breakdown.get("customer_payment_amount", invoice.get("amount_received_crypto")) or 0))
+    try:
+        paid = {"amount": amount, "asset": code, "raw": _raw(amount, code)}
+    except money.MoneyError:
+        paid = {"amount": amount, "asset": code, "raw": ""}
+    rent_amount = Decimal(str(breakdown.get("rent_sol") or 0))
+    rent = {"amount": rent_amount, "raw": _raw(rent_amount, "SOL")} if rent_amount else None
+    return paid, rent
+
+
+def render(event_type: str, context: dict[str, Any], brand_color: str | None,
+           logo_url: str | None = None) -> tuple[str, str, str]:
     """(subject, text, html) for an event; the store payload is the context."""
     env = environment()
     folder = event_type if (TEMPLATES / event_type).is_dir() else "generic"
-    values = {**context, "event_type": event_type,
-              "color": brand_color if brand_color and _COLOR.match(brand_color) else DEFAULT_COLOR}
+    tag = network_tag(context)
+    paid, rent = paid_breakdown(context)
+    values = {**context, "event_type": event_type, **colours(brand_color), "network_tag": tag,
+              "paid": paid, "rent": rent, "logo_url": logo_url}
     subject = " ".join(env.get_template(f"{folder}/subject.txt").render(values).split())
+    if tag:
+        subject = f"[{tag}] {subject}"
     text = env.get_template(f"{folder}/body.txt").render(values)
     html = env.get_template(f"{folder}/body.html").render(values)
     return subject, text, html
@@ -51,6 +112,7 @@ def message_id(event_id: str, delivery_id: int, sender: str) -> str:
 
 
 def build_email(event_type: str, context: dict[str, Any], *, brand_color: str | None, sender: str,
-                recipient: str, event_id: str, delivery_id: int, date: datetime) -> OutgoingEmail:
-    subject, text, html = render(event_type, context, brand_color)
+                recipient: str, event_id: str, delivery_id: int, date: datetime,
+                logo_url: str | None = None) -> OutgoingEmail:
+    subject, text, html = render(event_type, context, brand_color, logo_url)
     return OutgoingEmail(message_id(event_id, delivery_id, sender), sender, recipient, subject, text, html, date)

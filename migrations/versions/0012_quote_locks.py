@@ -1,8 +1,8 @@
 """quote locks (issue 18): each quote's rate sources and time, the quote it replaced, and payments measured
 against an older quote
 
-Revision ID: 0010_quote_locks
-Revises: 0009_price_scale
+Revision ID: 0012_quote_locks
+Revises: 0011_accounts
 Create Date: 2026-12-06 23:10:00
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import gateway_core.adapters.models
 
 
-revision = '0010_quote_locks'
-down_revision = '0009_price_scale'
+revision = '0012_quote_locks'
+down_revision = '0011_accounts'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,156 @@
+"""The payment page's layout in every state, in Chromium at a phone's 390x844 and a desktop's 1280x900.
+
+Each state shows only what it needs: the card's height follows its content (no hidden panel keeps its
+space), the sandbox banner comes first, the progress bar only shows part way, no heading repeats another,
+the phase's detail line is shown, and everything the buyer needs is on the phone's first screen (only
+the sandbox's simulate controls may be below it). Screenshots go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.checkout_states import DESKTOP, PHONE, STATES, StateGateway, bring_to, serve
+from tests.e2e.test_checkout_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS
+from tests.qr_decode import decode_png, svg_modules
+from tests.solana_pay_parser import parse
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+
+# Height of a box left over once its displayed children, their margins, its padding and border are counted.
+SLACK = """(selector) => {
+  const el = document.querySelector(selector);
+  const box = el.getBoundingClientRect(), css = getComputedStyle(el);
+  const kids = Array.from(el.children).filter((kid) => kid.getClientRects().length > 0);
+  if (!kids.length) { return box.height; }
+  const top = Math.min(...kids.map((k) => k.getBoundingClientRect().top - parseFloat(getComputedStyle(k).marginTop)));
+  const bottom = Math.max(...kids.map((k) => k.getBoundingClientRect().bottom
+    + parseFloat(getComputedStyle(k).marginBottom)));
+  return box.height - (bottom - top) - ["paddingTop", "paddingBottom", "borderTopWidth", "borderBottomWidth"]
+    .reduce((sum, name) => sum + parseFloat(css[name]), 0);
+}"""
+HEADINGS = """() => Array.from(document.querySelectorAll("h1, h2, h3"))
+  .filter((h) => h.getClientRects().length > 0).map((h) => h.textContent.trim().replace(/\\s+/g, " "))"""
+PAYING = ("choose", "awaiting", "partial")
+
+
+@pytest.fixture
+def gateway(database_url: str, tmp_path: Path) -> Iterator[StateGateway]:
+    yield from serve(database_url, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def needed(state: str, phase: str, panel: str) -> list[str]:
+    """Selectors of what the buyer needs in a state (each must be on the first screen)."""
+    always = ["[data-testid=fiat-amount]", "[data-bind=title]", "[data-bind=detail]"]
+    current = f'[data-panel-id="{panel}"]'
+    if phase == "choose":
+        return [*always, ".countdown-time", *(f"[data-testid=choose-{a}]" for a in ("SOL", "USDC", "USDT"))]
+    if phase in ("awaiting", "partial"):
+        asset = panel.split("-", 1)[1]
+        wallet = [f"[data-testid=wallet-link-{asset}]"] if asset != "USDT" else []
+        progress = [".progress"] if phase == "partial" else []
+        return [*always, *progress, ".countdown-time", f"{current} .qr", f"#{panel}-amount", f"#{panel}-address",
+                f"#{panel}-amount + .copy", f"#{panel}-address + .copy", *wallet]
+    if phase == "paid":
+        notes = {"overpaid": ["[data-bind=overpaid]"], "paid-late": ["[data-bind=paid-late]"]}.get(state, [])
+        return [*always, *notes, f"{current} [data-receipt]", "[data-testid=receipt-tx]", "[data-testid=receipt-back]",
+                "[data-testid=sandbox-tx]"]
+    if phase in ("expired", "underpaid", "cancelled"):
+        return [*always, *(f"{current} [data-testid={w}]" for w in ("support-email", "website", "way-back"))]
+    return always
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_every_state_shows_only_what_it_needs(browser: Any, gateway: StateGateway, state: str) -> None:
+    number, phase = bring_to(gateway, state)
+    for name, viewport in (("390", PHONE), ("1280", DESKTOP)):
+        context = browser.new_context(viewport=viewport, locale="en-US")
+        page = context.new_page()
+        try:
+            page.goto(f"{gateway.base}/pay{'-dynamic' if state == 'cancelled' else ''}/{number}")
+            page.wait_for_selector(f'main#checkout[data-phase="{phase}"]', timeout=20_000)
+            if phase == "paid":
+                page.wait_for_selector("[data-panel-id=paid] [data-receipt]", timeout=10_000)
+            if state in ("overpaid", "paid-late"):
+                page.wait_for_selector(f"[data-bind={state}]:visible")
+            panel = page.get_attribute("main#checkout", "data-panel")
+            _shot(page, f"{state}-{name}")
+
+            banner = page.locator("[data-testid=sandbox-banner]").bounding_box()
+            card = page.locator(".card").bounding_box()
+            assert banner is not None and card is not None
+            assert banner["y"] < 48 and banner["y"] + banner["height"] <= card["y"]  # the banner comes first
+
+            for selector in needed(state, phase, panel):
+                box = page.locator(selector).first.bounding_box()
+                assert box is not None, f"{selector} is not shown in {state}"
+                assert box["y"] + box["height"] <= viewport["height"], f"{selector} is below the first screen"
+            assert page.inner_text("[data-bind=detail]").strip()  # every phase says more than its title
+
+            # Only the current panel is displayed, and neither it nor the card keeps any other's height.
+            displayed = page.eval_on_selector_all("[data-panel-id]", "(all) => all.filter((p) => "
+                                                  "p.getClientRects().length).map((p) => p.dataset.panelId)")
+            assert displayed == [panel]
+            assert abs(page.evaluate(SLACK, ".card")) < 1.5
+            assert abs(page.evaluate(SLACK, f'[data-panel-id="{panel}"]')) < 1.5
+
+            progress = page.locator(".progress").bounding_box()
+            assert (progress is not None) == (phase == "partial")  # never an empty (or full) bar
+            countdown = page.locator(".countdown").bounding_box()
+            assert (countdown is not None) == (phase in PAYING)
+
+            headings = page.evaluate(HEADINGS)
+            assert len(headings) == len(set(headings)), headings
+
+            if phase in ("awaiting", "partial"):
+                _scans(page, panel, viewport)
+            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        finally:
+            context.close()
+
+
+def _scans(page: Any, panel: str, viewport: dict[str, int]) -> None:
+    """The code is big enough for a phone camera and reads back (error correction M) as what the page asks for."""
+    code = page.locator(f'[data-panel-id="{panel}"] svg.qr-code')
+    box = code.bounding_box()
+    assert box is not None and box["width"] >= (240 if viewport is PHONE else 280)
+    (text, level), = decode_png(code.screenshot())
+    assert level == "M"
+    asset = panel.split("-", 1)[1]
+    if asset == "USDT":
+        assert text == page.inner_text(f"#{panel}-address")
+        return
+    scanned = parse(text, decimals=6 if asset == "USDC" else 9)
+    link = parse(page.get_attribute(f"[data-testid=wallet-link-{asset}]", "href"), decimals=6 if asset == "USDC" else 9)
+    assert (scanned.recipient, scanned.amount, scanned.spl_token, scanned.references) == (
+        link.recipient, link.amount, link.spl_token, link.references)
+    assert scanned.amount == page.inner_text(f"#{panel}-amount")
+    assert scanned.label is None and scanned.message is None  # only what a wallet needs to pay
+    assert svg_modules(code.evaluate("(svg) => svg.outerHTML")) - 8 <= 57  # version 10 at most
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"layout-{name}{backend()}.png"), full_page=True)
+
+
+def backend() -> str:
+    """'-sqlite' or '-postgresql': both runs of a test may take screenshots at the same time (xdist)."""
+    found = re.search(r"\[(\w+)", os.environ.get("PYTEST_CURRENT_TEST", ""))
+    return f"-{found.group(1)}" if found else ""

@@ -1,0 +1,119 @@
+"""Every dashboard route, for an anonymous visitor, a viewer, and a member of another store (issue 22)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from gateway_core.accounts.members import members_of
+from gateway_core.adapters.models import ApiKey
+from tests.integration.dashboard_support import add_member, csrf_token, make_store, make_user, sign_in
+
+# Every dashboard route: (method, path with {store}/{user}/{key}, the form it posts).
+STORE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
+    ("GET", "/dashboard/stores/{store}", {}),
+    ("POST", "/dashboard/stores/{store}/members", {"email": "intruder@shop.test", "role": "owner"}),
+    ("POST", "/dashboard/stores/{store}/members/{user}/remove", {}),
+    ("GET", "/dashboard/stores/{store}/keys", {}),
+    ("POST", "/dashboard/stores/{store}/keys", {"kind": "voltxt"}),
+    ("POST", "/dashboard/stores/{store}/keys/rotate", {"kind": "voltxt"}),
+    ("POST", "/dashboard/stores/{store}/keys/{key}/revoke", {}),
+]
+ACCOUNT_ROUTES: list[tuple[str, str, dict[str, str]]] = [
+    ("GET", "/dashboard/", {}),
+    ("GET", "/dashboard/stores/new", {}),
+    ("POST", "/dashboard/stores/new", {"name": "Anon", "network": "sandbox"}),
+    ("GET", "/dashboard/account", {}),
+    ("POST", "/dashboard/account", {"current_password": "x", "new_password": "y" * 12}),
+    ("POST", "/dashboard/sign-out", {}),
+    ("POST", "/dashboard/sign-out-everywhere", {}),
+]
+PUBLIC_ROUTES = {"/dashboard/sign-in", "/dashboard/sign-up"}
+
+
+@pytest.fixture
+def shop(services) -> dict[str, Any]:
+    owner = make_user(services, "owner@shop.test")
+    make_user(services, "viewer@shop.test")
+    outsider = make_user(services, "outsider@other.test")
+    store_id = make_store(services, owner, "Shop")
+    make_store(services, outsider, "Other")
+    add_member(services, store_id, "viewer@shop.test", "viewer")
+    with services.uow() as uow:
+        key_id = uow.session.query(ApiKey).filter_by(store_id=store_id).one().id
+    return {"store": store_id, "user": owner.id, "key": key_id}
+
+
+def _call(client: Any, method: str, path: str, form: dict[str, str]) -> Any:
+    if method == "GET":
+        return client.get(path)
+    return client.post(path, data={"csrf_token": csrf_token(client), **form})
+
+
+def _unchanged(services, shop: dict[str, Any]) -> None:
+    with services.uow() as uow:
+        assert [m.email for m in members_of(uow, shop["store"])] == ["owner@shop.test", "viewer@shop.test"]
+        keys = uow.session.query(ApiKey).filter_by(store_id=shop["store"]).all()
+        assert len(keys) == 1 and keys[0].expires_at is None
+
+
+def test_the_matrix_covers_every_dashboard_route(app) -> None:
+    listed = {p.replace("{store}", "<int:store_id>").replace("{user}", "<int:user_id>").replace("{key}", "<int:key_id>")
+              for _, p, _ in STORE_ROUTES + ACCOUNT_ROUTES} | PUBLIC_ROUTES
+    routes = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/dashboard")}
+    assert routes == listed
+
+
+def test_anonymous_is_sent_to_sign_in_everywhere(services, client, shop) -> None:
+    for method, path, form in STORE_ROUTES + ACCOUNT_ROUTES:
+        answer = _call(client, method, path.format(**shop), form)
+        assert answer.status_code == 302, (method, path)
+        assert answer.headers["Location"].startswith("/dashboard/sign-in"), (method, path)
+    _unchanged(services, shop)
+
+
+def test_viewer_reads_the_store_and_changes_nothing(services, client, shop) -> None:
+    sign_in(client, "viewer@shop.test")
+    for method, path, form in STORE_ROUTES:
+        answer = _call(client, method, path.format(**shop), form)
+        expected = 200 if (method, path) == ("GET", "/dashboard/stores/{store}") else 403
+        assert answer.status_code == expected, (method, path)
+    page = client.get(f"/dashboard/stores/{shop['store']}").get_data(as_text=True)
+    assert "Add a member" not in page and "Remove" not in page
+    _unchanged(services, shop)
+
+
+def test_member_of_another_store_gets_404_everywhere(services, client, shop) -> None:
+    sign_in(client, "outsider@other.test")
+    for method, path, form in STORE_ROUTES:
+        answer = _call(client, method, path.format(**shop), form)
+        assert answer.status_code == 404, (method, path)
+        assert "Shop" not in answer.get_data(as_text=True)
+    assert "Other" in client.get("/dashboard/").get_data(as_text=True)
+    _unchanged(services, shop)
+
+
+def test_every_post_without_or_with_a_wrong_csrf_token_is_refused(services, client, shop) -> None:
+    sign_in(client, "owner@shop.test")
+    for method, path, form in STORE_ROUTES + ACCOUNT_ROUTES:
+        if method != "POST":
+            continue
+        assert client.post(path.format(**shop), data=form).status_code == 400, path
+        assert client.post(path.format(**shop), data={**form, "csrf_token": "wrong"}).status_code == 400, path
+    _unchanged(services, shop)
+    assert client.get("/dashboard/").status_code == 200  # still signed in: sign-out without a token did nothing
+
+
+def test_owner_pages_work_without_scripts_inline_styles_or_other_hosts(services, client, shop) -> None:
+    sign_in(client, "owner@shop.test")
+    pages = [p.format(**shop) for m, p, _ in STORE_ROUTES + ACCOUNT_ROUTES if m == "GET"]
+    for path in pages:
+        answer = client.get(path)
+        html = answer.get_data(as_text=True)
+        assert answer.status_code == 200, path
+        assert "unsafe-inline" not in answer.headers["Content-Security-Policy"], path
+        assert "<script" not in html and "style=" not in html and "<style" not in html, path
+        assert not re.search(r'(src|href|action)="(https?:)?//', html), path  # nothing from another host
+        assert html.count("<form") == html.count('name="csrf_token"'), path  # every form carries its token
