@@ -100,6 +100,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from bridge import dashboard  # issue 22: the merchant dashboard (/dashboard; HTML error pages there)
 
     dashboard.init_app(app)
+    from bridge import metrics  # issue 23: /metrics, and request counts by contract, endpoint and status
+
+    metrics.install(app)
     errors.init_app(app)
     from bridge.cli.storefronts import GROUPS  # the platforms' commands, on the app's own CLI as blueprints' are
 

@@ -141,6 +141,11 @@ class Settings:
     shopify_client_cert_subject: str = ""
     # Merchant dashboard (issue 22): anyone may sign up when set; otherwise only the first account (the admin).
     allow_signup: bool = False
+    # Operations (issue 23): who may read /metrics (addresses or networks; or a bearer token), and how far
+    # behind its chain's head (slots or blocks) a watcher may be before /readyz answers 503.
+    metrics_allowlist: tuple[str, ...] = ("127.0.0.1", "::1")
+    metrics_token: str = field(default="", repr=False)
+    watch_max_lag: int = 300
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -187,7 +192,10 @@ class Settings:
             "shopify_client_cert_header": env.get("SHOPIFY_CLIENT_CERT_HEADER") or cls.shopify_client_cert_header,
             "shopify_client_cert_subject": env.get("SHOPIFY_CLIENT_CERT_SUBJECT", ""),
             "allow_signup": _bool(env.get("ALLOW_SIGNUP", "0")),
+            "metrics_token": env.get("METRICS_TOKEN", "").strip(),
         }
+        if "METRICS_ALLOWLIST" in env:
+            values["metrics_allowlist"] = tuple(a.strip() for a in env["METRICS_ALLOWLIST"].split(",") if a.strip())
         numeric = {
             "key_rotation_grace_hours": ("KEY_ROTATION_GRACE_HOURS", int),
             "watch_interval_seconds": ("WATCH_INTERVAL_SECONDS", float),
@@ -223,6 +231,7 @@ class Settings:
             "rate_max_age_seconds": ("RATE_MAX_AGE_SECONDS", float),
             "quote_lock_minutes": ("QUOTE_LOCK_MINUTES", float),
             "quote_grace_minutes": ("QUOTE_GRACE_MINUTES", float),
+            "watch_max_lag": ("WATCH_MAX_LAG", int),
         }
         for name, (var, kind) in numeric.items():
             if var in env:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from datetime import UTC, datetime
 
@@ -11,12 +13,14 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
+from gateway_core import telemetry
 from gateway_core.adapters.chains.solana import SolanaChain
 from gateway_core.adapters.models import Invoice, Quote
 from gateway_core.bootstrap import Services
 from gateway_core.services.dispatch import dispatcher_for
 from gateway_core.services.expiry import expire_due
 from gateway_core.services.watch import watch_tick
+from gateway_core.services.worker_status import publish
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +107,9 @@ def sweep_deposits(services: Services) -> None:
         return
     for chain, network in networks_to_watch(services):
         if chain == "solana":
-            treasury.check_fee_payer(network)
+            lamports = treasury.check_fee_payer(network)
+            if lamports is not None:
+                telemetry.gauge("fee_payer_lamports", lamports, network=network)
     settled = treasury.sweep_due(services.uow, services.clock)
     if settled:
         log.info("deposits swept", extra={"count": settled})
@@ -120,6 +126,17 @@ def refresh_rates(services: Services) -> None:
         log.debug("rates refreshed", extra={"pairs": fetched})
 
 
+def worker_id() -> str:
+    """host:pid, the name this process's heartbeat and figures are published under."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+def publish_status(services: Services, worker: str) -> None:
+    """The heartbeat /readyz looks for, and the figures /metrics serves (one row each per worker)."""
+    with services.uow() as uow:
+        publish(uow, worker, services.clock.now())
+
+
 def schedule(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
     """Add the worker's jobs; coalescing and one instance each keep a slow tick from piling up."""
     settings = services.settings
@@ -134,6 +151,8 @@ def schedule(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
     scheduler.add_job(refresh_rates, "interval", args=[services], id="refresh_rates",
                       seconds=max(1.0, settings.rate_cache_seconds / 10), **common)
     follow_push(services)  # Solana push (issue 21): ticks stay the safety net
+    scheduler.add_job(publish_status, "interval", args=[services, worker_id()], id="publish_status",
+                      seconds=settings.watch_interval_seconds, **common)
     # Outbox dispatch (issue 4): the dispatcher lives as long as the process; sends outlive each pump.
     scheduler.add_job(dispatcher_for(services).pump, "interval", id="dispatch_deliveries",
                       seconds=settings.delivery_interval_seconds, **common)

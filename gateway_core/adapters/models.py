@@ -308,6 +308,19 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class WorkerMetric(Base):
+    """A figure a worker published at its last tick (issue 23): its heartbeat, watcher lag, RPC counters."""
+
+    __tablename__ = "worker_metrics"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Canonical JSON of the labels ({} for none), so one row per (name, labels, worker).
+    labels: Mapped[str] = mapped_column(String(255), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Decimal] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class ChainCursor(Base):
     """How far a watcher has read a chain, so restarts and outages miss nothing."""
 

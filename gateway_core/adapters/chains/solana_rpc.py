@@ -31,6 +31,8 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction_status import TransactionStatus
 
+from gateway_core import telemetry
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # The node has not reached the request's `minContextSlot` (a backend behind the others of one endpoint).
@@ -145,6 +147,7 @@ class SolanaRpc:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.url = url
         self.loop = loop or SolanaLoop()
+        self._label = telemetry.endpoint_label(url)
         self.limiter = limiter
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self._sleep = sleep
@@ -230,6 +233,15 @@ class SolanaRpc:
         raise RpcUnavailable(f"{method}: {failure}")
 
     async def _attempt(self, once: Callable[[AsyncClient, int], Awaitable[T]], request_id: int) -> T:
+        """One request on the loop, counted for /metrics (calls and errors per endpoint)."""
+        telemetry.count("rpc_calls_total", chain="solana", endpoint=self._label)
+        try:
+            return await self._sorted(once, request_id)
+        except (RpcError, RpcUnavailable):
+            telemetry.count("rpc_errors_total", chain="solana", endpoint=self._label)
+            raise
+
+    async def _sorted(self, once: Callable[[AsyncClient, int], Awaitable[T]], request_id: int) -> T:
         """One request on the loop, its failures sorted into refusals (RpcError) and outages (RpcUnavailable)."""
         if self._client is None:
             # Created on the loop, and without solana-py's own transport retry: ours counts and backs off.

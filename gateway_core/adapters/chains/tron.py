@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway_core import telemetry
 from gateway_core.adapters.chains.tron_api import TronApi, TronApiError
 from gateway_core.adapters.chains.tron_blocks import Watch, from_block, from_receipt, hex20
 from gateway_core.ports import ObservedTransfer, ScanResult, TxFinality, WatchedAddress
@@ -125,6 +126,7 @@ class TronChain:
                     break
             transfers += self._solidified(watch, infos)
             solid_done = self._solid_read[network] = number
+        telemetry.gauge("watcher_lag", heights.solid - solid_done, chain="tron", network=network)
         if solid_done < solid_to:
             return ScanResult(transfers, _cursor(solid_done, max(head_done, solid_done)))
         head_done = max(head_done, heights.solid)

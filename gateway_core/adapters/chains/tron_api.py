@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import requests
 from tronpy.providers.http import HTTPProvider
 
+from gateway_core import telemetry
+
 
 class TronApiError(RuntimeError):
     """The TRON node did not answer usably (HTTP error, timeout, or an error object)."""
@@ -58,12 +60,21 @@ class TronApi:
             self._provider.sess.headers["TRON-PRO-API-KEY"] = api_key
         self._limiter = RateLimiter(per_second)
         self._timeout = timeout
+        self._label = telemetry.endpoint_label(self.endpoint)
         self.calls = 0
 
     def post(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """POST `method` (e.g. 'walletsolidity/getnowblock') and return the decoded JSON."""
+        try:
+            return self._post(method, params)
+        except TronApiError:
+            telemetry.count("rpc_errors_total", chain="tron", endpoint=self._label)
+            raise
+
+    def _post(self, method: str, params: dict[str, Any] | None) -> Any:
         self._limiter.wait()
         self.calls += 1
+        telemetry.count("rpc_calls_total", chain="tron", endpoint=self._label)
         try:
             answer = self._provider.make_request(method, params or {})
         except requests.RequestException as exc:
@@ -77,8 +88,16 @@ class TronApi:
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET a TronGrid REST path (e.g. 'v1/accounts/<address>/transactions/trc20') and return the JSON."""
+        try:
+            return self._get(path, params)
+        except TronApiError:
+            telemetry.count("rpc_errors_total", chain="tron", endpoint=self._label)
+            raise
+
+    def _get(self, path: str, params: dict[str, Any] | None) -> Any:
         self._limiter.wait()
         self.calls += 1
+        telemetry.count("rpc_calls_total", chain="tron", endpoint=self._label)
         try:
             response = self._provider.sess.get(self.endpoint + path, params=params or {}, timeout=self._timeout)
             response.raise_for_status()

@@ -1,0 +1,49 @@
+"""Process-local figures the worker publishes each tick (issue 23): RPC calls and errors per endpoint,
+watcher lag per chain, rate age per pair, fee-payer balance.
+
+Adapters record here; the worker's publish job writes the figures to the `worker_metrics` table so that any
+web process can serve them at /metrics and /readyz can judge the watchers, across hosts. Names are contract:
+  rpc_calls_total{chain,endpoint}, rpc_errors_total{chain,endpoint}   (counters, per process)
+  watcher_lag{chain,network}          slots or blocks behind the head after the last tick
+  rate_age_seconds{pair}              how old the rate a quote would use is (set by rate providers)
+  fee_payer_lamports{network}         the Solana fee payer's balance at the last check
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+Labels = tuple[tuple[str, str], ...]
+_lock = threading.Lock()
+_samples: dict[tuple[str, Labels], Decimal] = {}
+
+
+def _key(name: str, labels: dict[str, str]) -> tuple[str, Labels]:
+    return name, tuple(sorted((k, str(v)) for k, v in labels.items()))
+
+
+def count(name: str, amount: int = 1, **labels: str) -> None:
+    """Add to a counter."""
+    key = _key(name, labels)
+    with _lock:
+        _samples[key] = _samples.get(key, Decimal(0)) + amount
+
+
+def gauge(name: str, value: int | Decimal, **labels: str) -> None:
+    """Set a gauge (integers and Decimals only: balances are base units)."""
+    with _lock:
+        _samples[_key(name, labels)] = Decimal(value)
+
+
+def snapshot() -> dict[tuple[str, Labels], Decimal]:
+    """Every figure recorded in this process so far."""
+    with _lock:
+        return dict(_samples)
+
+
+def endpoint_label(url: str) -> str:
+    """scheme://host[:port] of an endpoint: never its path or query, which may carry an API key."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
