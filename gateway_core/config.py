@@ -146,6 +146,9 @@ class Settings:
     metrics_allowlist: tuple[str, ...] = ("127.0.0.1", "::1")
     metrics_token: str = field(default="", repr=False)
     watch_max_lag: int = 300
+    # One worker per job family on PostgreSQL (advisory locks). Off: every worker runs every job, which the
+    # row-level guards keep correct (the tests of those guards turn it off); only the RPC budget suffers.
+    job_locks: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -193,6 +196,7 @@ class Settings:
             "shopify_client_cert_subject": env.get("SHOPIFY_CLIENT_CERT_SUBJECT", ""),
             "allow_signup": _bool(env.get("ALLOW_SIGNUP", "0")),
             "metrics_token": env.get("METRICS_TOKEN", "").strip(),
+            "job_locks": _bool(env.get("JOB_LOCKS", "1")),
         }
         if "METRICS_ALLOWLIST" in env:
             values["metrics_allowlist"] = tuple(a.strip() for a in env["METRICS_ALLOWLIST"].split(",") if a.strip())

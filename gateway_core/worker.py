@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from gateway_core import telemetry
 from gateway_core.adapters.chains.solana import SolanaChain
+from gateway_core.adapters.job_locks import JobLocks
 from gateway_core.adapters.models import Invoice, Quote
 from gateway_core.bootstrap import Services
 from gateway_core.services.dispatch import dispatcher_for
@@ -36,9 +37,14 @@ def networks_to_watch(services: Services) -> list[tuple[str, str]]:
     return sorted((chain, network) for chain, network in pairs if chain in services.chains)
 
 
-def watch_chains(services: Services) -> None:
-    """One tick of every chain watcher; a failing chain is logged and does not stop the others."""
+def watch_chains(services: Services, locks: JobLocks | None = None) -> list[tuple[str, str]]:
+    """One tick of every chain watcher this worker holds (all without locks); a failing chain is logged and
+    does not stop the others. Returns the (chain, network) pairs it ticked."""
+    ticked = []
     for chain, network in networks_to_watch(services):
+        if locks is not None and not locks.holds(f"watch:{chain}:{network}"):
+            continue  # another worker watches this one
+        ticked.append((chain, network))
         try:
             report = watch_tick(services.uow, services.chains[chain], network, services.clock, services.late_window)
         except Exception:
@@ -47,6 +53,7 @@ def watch_chains(services: Services) -> None:
         if report.recorded or report.finalised:
             log.info("watch tick", extra={"chain": chain, "network": network, "recorded": report.recorded,
                                           "finalised": report.finalised})
+    return ticked
 
 
 def read_pushed(services: Services) -> int:
@@ -94,16 +101,18 @@ def follow_push(services: Services) -> threading.Thread | None:
     return thread
 
 
-def expire_invoices(services: Services) -> None:
+def expire_invoices(services: Services, locks: JobLocks | None = None) -> None:
+    if locks is not None and not locks.holds("expiry"):
+        return
     closed = expire_due(services.uow, services.clock)
     if closed:
         log.info("invoices closed at expiry", extra={"count": closed})
 
 
-def sweep_deposits(services: Services) -> None:
+def sweep_deposits(services: Services, locks: JobLocks | None = None) -> None:
     """Solana deposit mode: sweep confirmed deposits to the merchant, and watch the fee payer's balance."""
     treasury = services.solana
-    if treasury is None:
+    if treasury is None or (locks is not None and not locks.holds("sweeps")):
         return
     for chain, network in networks_to_watch(services):
         if chain == "solana":
@@ -137,15 +146,20 @@ def publish_status(services: Services, worker: str) -> None:
         publish(uow, worker, services.clock.now())
 
 
-def schedule(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
-    """Add the worker's jobs; coalescing and one instance each keep a slow tick from piling up."""
+def schedule(scheduler: BaseScheduler, services: Services, locks: JobLocks | None = None) -> BaseScheduler:
+    """Add the worker's jobs; coalescing and one instance each keep a slow tick from piling up.
+
+    Job families (each chain watcher, expiry, sweeps; a rate-refresh job takes family "rates") run only in the
+    worker holding their lock (adapters/job_locks.py); deliveries and the heartbeat run in every worker.
+    """
     settings = services.settings
+    locks = locks or JobLocks(settings.database_url, enabled=settings.job_locks)
     common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC), "misfire_grace_time": 30}
-    scheduler.add_job(watch_chains, "interval", args=[services], id="watch_chains",
+    scheduler.add_job(watch_chains, "interval", args=[services, locks], id="watch_chains",
                       seconds=settings.watch_interval_seconds, **common)
-    scheduler.add_job(expire_invoices, "interval", args=[services], id="expire_invoices",
+    scheduler.add_job(expire_invoices, "interval", args=[services, locks], id="expire_invoices",
                       seconds=settings.expiry_interval_seconds, **common)
-    scheduler.add_job(sweep_deposits, "interval", args=[services], id="sweep_deposits",
+    scheduler.add_job(sweep_deposits, "interval", args=[services, locks], id="sweep_deposits",
                       seconds=settings.sweep_interval_seconds, **common)
     # Live rates (issue 18): refresh whatever has outlived its cache period, a tenth of a period apart at most.
     scheduler.add_job(refresh_rates, "interval", args=[services], id="refresh_rates",

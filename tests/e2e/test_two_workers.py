@@ -130,6 +130,9 @@ def _start_worker(name: str, svc: Services, tmp_path: Path, finality: str,
         "SANDBOX_FINALITY_SECONDS": finality,
         "LOG_LEVEL": "INFO",
         "LOG_JSON": "1",
+        # Both workers watch: this is the test of the row-level guards that keep a job safe to run twice (as
+        # in the moment a job family changes hands); by default one worker per family holds its lock.
+        "JOB_LOCKS": "0",
     }
     log_path = tmp_path / f"{name}.log"
     with log_path.open("wb") as log_file:
