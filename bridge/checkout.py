@@ -37,6 +37,7 @@ from bridge.i18n import number as local_number
 from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.qr import qr_svg
 from bridge.ratelimit import StatusBucket, StreamSlots, retry_after, status_bucket
+from gateway_core.adapters import wakeup
 from gateway_core.adapters.notify.email_render import colours
 from gateway_core.domain import money
 from gateway_core.domain.errors import InvoiceNotFound, ValidationFailed
@@ -372,7 +373,9 @@ def _stream(app: Flask, number: str) -> Iterator[str]:
     started = last_write = time.monotonic()
     last = ""
     yield "retry: 3000\n\n"
+    wakeup.listen(svc.settings.database_url)
     while True:
+        seen = wakeup.changes.generation()  # noted before the read: a change committed during it wakes us
         with app.app_context(), svc.uow() as uow:  # the request context is gone while a response streams
             view = public_invoice(uow, number, svc.clock)
             if lapsed(view, svc.clock.now()) and requote_lapsed(uow, number, svc.rates, svc.clock, svc.quote_grace):
@@ -391,7 +394,7 @@ def _stream(app: Flask, number: str) -> Iterator[str]:
             yield ": heartbeat\n\n"
         if time.monotonic() - started >= config["CHECKOUT_STREAM_SECONDS"]:
             return
-        time.sleep(config["CHECKOUT_POLL_SECONDS"])
+        wakeup.changes.wait(seen, config["CHECKOUT_POLL_SECONDS"])  # a committed status change wakes us
 
 
 @bp.post("/pay/<number>/asset")

@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from gateway_core.adapters import wakeup
 from gateway_core.adapters.chains.sandbox import SandboxChain
 from gateway_core.adapters.chains.solana_setup import gateway_keys_from_settings, solana_chain_from_settings
 from gateway_core.adapters.chains.tron import tron_chain_from_settings
@@ -92,6 +93,7 @@ def build_services(
     engine: Engine | None = None,
 ) -> Services:
     """Wire the production implementations; tests and the Flask app override pieces by keyword."""
+    wakeup.install()  # committed status changes wake the dispatcher and the payment page's streams
     if sessions is None:
         engine = engine or make_engine(settings.database_url)
         sessions = session_factory(engine)

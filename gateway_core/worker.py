@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -14,6 +15,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
 from gateway_core import telemetry
+from gateway_core.adapters import wakeup
 from gateway_core.adapters.chains.solana import SolanaChain
 from gateway_core.adapters.job_locks import JobLocks
 from gateway_core.adapters.models import Invoice, Quote
@@ -167,10 +169,44 @@ def schedule(scheduler: BaseScheduler, services: Services, locks: JobLocks | Non
     follow_push(services)  # Solana push (issue 21): ticks stay the safety net
     scheduler.add_job(publish_status, "interval", args=[services, worker_id()], id="publish_status",
                       seconds=settings.watch_interval_seconds, **common)
-    # Outbox dispatch (issue 4): the dispatcher lives as long as the process; sends outlive each pump.
-    scheduler.add_job(dispatcher_for(services).pump, "interval", id="dispatch_deliveries",
+    # Outbox dispatch (issue 4): the dispatcher lives as long as the process; sends outlive each pump. The
+    # interval is the safety net: a committed status change runs a pump at once (issue 23).
+    trigger = PumpTrigger(dispatcher_for(services).pump)
+    scheduler.add_job(trigger.run, "interval", id="dispatch_deliveries",
                       seconds=settings.delivery_interval_seconds, **common)
+    wakeup.listen(settings.database_url)
+    threading.Thread(target=_pump_on_change, args=(trigger,), name="dispatch-wake", daemon=True).start()
     return scheduler
+
+
+class PumpTrigger:
+    """Runs the dispatcher's pump from the schedule or a wake-up, one at a time; a request that arrives while
+    a pump runs makes it go round once more, so no wake-up is lost between its last claim and its return."""
+
+    def __init__(self, pump: Callable[[], object]) -> None:
+        self._pump = pump
+        self._lock = threading.Lock()
+        self._again = False
+
+    def run(self) -> None:
+        self._again = True
+        while self._again and self._lock.acquire(blocking=False):
+            try:
+                while self._again:
+                    self._again = False
+                    self._pump()
+            finally:
+                self._lock.release()
+
+
+def _pump_on_change(trigger: PumpTrigger) -> None:
+    while True:
+        seen = wakeup.changes.generation()
+        if wakeup.changes.wait(seen, timeout=60.0):
+            try:
+                trigger.run()
+            except Exception:
+                log.exception("dispatch on wake-up failed")
 
 
 def background_worker(services: Services) -> BackgroundScheduler:

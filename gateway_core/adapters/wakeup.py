@@ -1,0 +1,135 @@
+"""Wake-up on committed status changes (issue 23): whoever waits for one (the delivery dispatcher, the payment
+page's event stream) is woken at once instead of at its next poll; polling stays as the safety net.
+
+In one process: a transaction that added an Event or a Delivery signals `changes` after it commits. Across
+processes on PostgreSQL: the same transaction sends NOTIFY (delivered by the server at commit), and each
+process that waits runs one LISTEN thread that turns notifications into the local signal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+_FLAG = "voltbridge_status_changed"
+
+
+class Changes:
+    """A generation counter: waiters note it, then wait until it moves on (or time out)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._generation = 0
+        self.enabled = True
+
+    def generation(self) -> int:
+        with self._cond:
+            return self._generation
+
+    def signal(self) -> None:
+        """Something committed: wake every waiter."""
+        with self._cond:
+            self._generation += 1
+            self._cond.notify_all()
+
+    def wait(self, since: int, timeout: float) -> bool:
+        """Until the generation passes `since` (True) or timeout seconds pass (False); sleeps the full timeout
+        when wake-up is switched off (the benchmark's comparison)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self.enabled or self._generation == since:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+
+changes = Changes()
+
+
+WHERE = "SELECT current_database() || '/' || current_schema()"
+_channels: dict[str, str] = {}
+
+
+def channel_name(where: str) -> str:
+    """The NOTIFY channel of a database and schema (deployments and test runs sharing a server never mix)."""
+    return "voltbridge_" + hashlib.blake2b(where.encode(), digest_size=8).hexdigest()
+
+
+def _flushed(session: Session, _context: Any) -> None:
+    """After a flush that wrote an Event or a Delivery (the session's lists still show what it wrote)."""
+    from gateway_core.adapters.models import Delivery, Event
+
+    if session.info.get(_FLAG) or not any(isinstance(obj, Event | Delivery) for obj in session.new):
+        return
+    session.info[_FLAG] = True
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":  # NOTIFY is transactional: delivered at commit, never on rollback
+        key = str(connection.engine.url)
+        if key not in _channels:
+            _channels[key] = channel_name(str(connection.execute(text(WHERE)).scalar_one()))
+        connection.execute(text(f"NOTIFY {_channels[key]}"))
+
+
+def _committed(session: Session) -> None:
+    if session.info.pop(_FLAG, False):
+        changes.signal()
+
+
+def _discard(session: Session) -> None:
+    session.info.pop(_FLAG, None)
+
+
+_installed = threading.Lock()
+_done: list[bool] = []
+
+
+def install() -> None:
+    """Hook every SQLAlchemy session of this process (once)."""
+    with _installed:
+        if _done:
+            return
+        event.listen(Session, "after_flush", _flushed)
+        event.listen(Session, "after_commit", _committed)
+        event.listen(Session, "after_rollback", _discard)
+        _done.append(True)
+
+
+_listeners: dict[str, threading.Thread] = {}
+
+
+def listen(database_url: str) -> None:
+    """On PostgreSQL, relay this database's notifications to `changes` from a daemon thread (once per URL)."""
+    if not database_url.startswith(("postgres://", "postgresql")):
+        return
+    with _installed:
+        if database_url in _listeners and _listeners[database_url].is_alive():
+            return
+        thread = threading.Thread(target=_relay, args=(database_url,), name="status-listen", daemon=True)
+        _listeners[database_url] = thread
+        thread.start()
+
+
+def _relay(database_url: str) -> None:
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    while True:
+        try:
+            with psycopg.connect(url, autocommit=True) as connection:
+                row = connection.execute(WHERE).fetchone()
+                connection.execute(f"LISTEN {channel_name(str(row[0] if row else ''))}")
+                changes.signal()  # anything committed while we were not listening: look now
+                for _ in connection.notifies():
+                    changes.signal()
+        except Exception as exc:  # the safety net polls meanwhile; reconnect after a pause
+            log.warning("status listener lost its connection", extra={"error": type(exc).__name__})
+            time.sleep(1.0)

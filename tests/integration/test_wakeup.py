@@ -1,0 +1,89 @@
+"""Committed status changes wake their waiters (issue 23 point 2): in-process signal, PostgreSQL NOTIFY."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+
+from gateway_core.adapters import wakeup
+from gateway_core.adapters.db import normalise_url
+from gateway_core.bootstrap import Services
+from gateway_core.services.stores import NewStore
+from gateway_core.worker import PumpTrigger
+from tests.conftest import invoice_body, post_json, tick
+
+
+def _paid_invoice(client: Any, store: NewStore) -> None:
+    created = post_json(client, "/api/plugin/invoice/create", invoice_body(store.api_key))
+    number = created.get_json()["invoice_number"]
+    assert post_json(client, f"/pay/{number}/simulate", {"asset": "SOL"}).status_code == 201
+
+
+def test_a_committed_status_change_signals_this_process(client: Any, store: NewStore, services: Services) -> None:
+    _paid_invoice(client, store)
+    seen = wakeup.changes.generation()
+    assert not wakeup.changes.wait(seen, timeout=0)
+    tick(services)  # the watcher records the payment: paid, confirmed, settled
+    assert wakeup.changes.wait(seen, timeout=0)
+
+
+def test_a_rolled_back_change_signals_nothing(services: Services, store: NewStore) -> None:
+    from gateway_core.adapters.models import Delivery
+
+    seen = wakeup.changes.generation()
+    session = services.sessions()
+    session.add(Delivery(store_id=store.id, event_id="evt_rolled_back", event_type="test", channel="store",
+                         body="{}", next_attempt_at=services.clock.now()))
+    session.flush()
+    session.rollback()
+    session.close()
+    assert not wakeup.changes.wait(seen, timeout=0)
+
+
+def test_on_postgresql_the_commit_notifies_other_processes(client: Any, store: NewStore, services: Services) -> None:
+    url = services.settings.database_url
+    if not url.startswith("postgresql"):
+        return  # SQLite has one process (embedded): the in-process signal above is its whole story
+    _paid_invoice(client, store)
+    with psycopg.connect(url, autocommit=True) as listener:  # another process's listening connection
+        where = listener.execute(wakeup.WHERE).fetchone()
+        assert where is not None
+        listener.execute(f"LISTEN {wakeup.channel_name(str(where[0]))}")
+        tick(services)
+        received = list(listener.notifies(timeout=10, stop_after=1))
+    assert len(received) == 1
+
+
+def test_the_relay_thread_turns_notifications_into_the_local_signal(services: Services) -> None:
+    url = services.settings.database_url
+    if not url.startswith("postgresql"):
+        return
+    first = wakeup.changes.generation()
+    wakeup.listen(url)
+    assert wakeup.changes.wait(first, timeout=10)  # the relay signals once it listens
+    engine = sa.create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        channel = wakeup.channel_name(str(connection.execute(sa.text(wakeup.WHERE)).scalar_one()))
+        seen = wakeup.changes.generation()
+        connection.execute(sa.text(f"NOTIFY {channel}"))
+    engine.dispose()
+    assert wakeup.changes.wait(seen, timeout=10)
+
+
+def test_a_wake_up_during_a_pump_makes_it_go_round_again() -> None:
+    runs: list[int] = []
+    trigger: PumpTrigger
+
+    def pump() -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            other = threading.Thread(target=trigger.run)  # a wake-up while this pump runs: it cannot start one
+            other.start()
+            other.join()
+
+    trigger = PumpTrigger(pump)
+    trigger.run()
+    assert runs == [0, 1]
