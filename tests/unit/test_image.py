@@ -81,4 +81,5 @@ def test_compose_starts_the_whole_stack() -> None:
         environment = services[name]["environment"]
         assert environment["DATABASE_URL"].startswith("postgresql://")
         assert environment["REDIS_URL"].startswith("redis://")
-    assert "compose.yaml" in (ROOT / "README.md").read_text()
+    assert "docker compose up" in (ROOT / "README.md").read_text()
+    assert "compose.yaml" in (ROOT / "docs" / "going-live.md").read_text()
