@@ -7,7 +7,10 @@ plain TRX transfers), 50 of which pay an invoice. Then runs one real worker tick
 in the same run, a naive poller that asks TronGrid once per watched address
 (`/v1/accounts/<address>/transactions/trc20`), as per-address integrations do.
 
-    .venv/bin/python bench/tron_watch.py [--invoices 10000] [--blocks 100]
+    .venv/bin/python bench/tron_watch.py [--invoices 10000] [--blocks 100] [--database-url postgresql://…]
+
+It also ticks 1 and then 3 workers over 100 open invoices (bench/worker_scaling.py): on PostgreSQL one worker
+holds the TRON watcher's lock, so 3 workers make the calls of 1.
 
 Prints the figures side by side, then one JSON object as the last line. Target: calls per tick =
 blocks scanned + 1, whatever the number of open invoices.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import random
 import secrets
 import sys
@@ -34,6 +38,7 @@ import responses
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.worker_scaling import calls_per_tick
 from bridge.migrate import upgrade
 from gateway_core.adapters.chains.tron import tron_chain_from_settings
 from gateway_core.adapters.chains.tron_keys import ExtendedPublicKey, deposit_address, serialise
@@ -153,10 +158,27 @@ def scan_only(invoices: int, blocks: int, chain: FakeTronGrid, services: Any) ->
     return fresh.api("devnet").calls
 
 
+def fleet_calls(workers: int, folder: Path, args: argparse.Namespace, chain: FakeTronGrid) -> int:
+    """TRON calls of one tick of `workers` workers over 100 open invoices and the same blocks."""
+    def seed(services: Any) -> None:
+        seed_invoices(services, 100)
+
+    def build(settings: Settings) -> Any:
+        return build_services(settings, clock=FrozenClock(NOW))
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        dataclasses.replace(chain, requests=[]).install(mock)
+        return calls_per_tick(workers, folder, args.database_url, {
+            "trongrid_api_key": "bench-key", "tron_requests_per_second": 0,
+            "tron_max_blocks_per_tick": args.blocks, "tron_start_lookback_blocks": args.blocks},
+            build, seed, lambda services: services.chains["tron"].api("devnet").calls)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=10_000)
     parser.add_argument("--blocks", type=int, default=100)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL for the 1-vs-3 workers figure")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -188,6 +210,7 @@ def main() -> int:
         naive_calls, naive_cpu = naive_poll(addresses, set(payees))
         if services.engine is not None:
             services.engine.dispose()
+        fleet = {n: fleet_calls(n, Path(tmp), args, chain) for n in (1, 3)}
 
     cpu_per_block = scan_cpu[0] / max(1, blocks_read)
     met = calls == blocks_read + 1 and few_calls == calls
@@ -202,11 +225,15 @@ def main() -> int:
     print(f"  recorded {report.recorded} payments ({recorded} rows), final at once: read from solidified blocks")
     print(f"  calls = blocks scanned + 1 ({blocks_read} + 1), whatever the open invoices: "
           f"{'met' if met else 'MISSED'}; naive/scan call ratio {naive_calls / calls:.0f}x")
+    backend = "PostgreSQL, advisory locks" if args.database_url or os.environ.get("TEST_DATABASE_URL") else \
+        "SQLite, no locks: one worker by design"
+    print(f"  workers ({backend}): 1 worker {fleet[1]} calls/tick, 3 workers {fleet[3]} calls/tick")
     print(json.dumps({
         "open_invoices": args.invoices, "blocks": blocks_read, "receipts_per_block": RECEIPTS_PER_BLOCK,
         "calls_per_tick": calls, "calls_per_tick_naive": naive_calls, "calls_per_tick_100_invoices": few_calls,
         "cpu_per_block_s": round(cpu_per_block, 6), "cpu_per_tick_s": round(tick_cpu, 4),
         "cpu_per_tick_naive_s": round(naive_cpu, 4), "payments_recorded": report.recorded,
+        "calls_per_tick_1_worker": fleet[1], "calls_per_tick_3_workers": fleet[3],
         "target_met": met,
     }))
     return 0
