@@ -14,7 +14,10 @@ invoices / 100) + the changed accounts' reads (1 listing + 1 read per new transa
 beside them, off those bounds: the pass over the unpicked assets' accounts (every `unchosen_every`
 seconds, 60 by default) and the deposit job's finality batch (every sweep run).
 
-    .venv/bin/python bench/solana_watch.py [--invoices 10000] [--payments 20] [--ticks 3]
+    .venv/bin/python bench/solana_watch.py [--invoices 10000] [--payments 20] [--ticks 3] [--database-url …]
+
+It also ticks 1 and then 3 workers over 100 open direct-mode invoices (bench/worker_scaling.py): on
+PostgreSQL one worker holds the Solana watcher's lock, so 3 workers make the calls of 1.
 
 Prints the figures side by side, then one JSON object as the last line.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import secrets
 import sys
 import tempfile
@@ -37,13 +41,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests pac
 
 from solders.keypair import Keypair
 
+from bench.worker_scaling import calls_per_tick
 from bridge.migrate import upgrade
 from gateway_core.adapters.chains.solana import SolanaChain, associated_token_address
 from gateway_core.adapters.chains.solana_keys import GatewayKeys, seed_bytes
 from gateway_core.adapters.chains.solana_rpc import SolanaRpc
 from gateway_core.adapters.db import UnitOfWork, make_engine, session_factory
 from gateway_core.adapters.models import Invoice, Quote, SolanaDeposit, Store, StoreWallet
+from gateway_core.bootstrap import build_services
 from gateway_core.clock import FrozenClock
+from gateway_core.config import Settings
 from gateway_core.services.solana_deposits import SolanaTreasury
 from gateway_core.services.watch import watch_tick
 from tests.fakes.solana_ledger import RENT_TOKEN_ACCOUNT, Account
@@ -132,11 +139,29 @@ def naive_tick(fake: FakeSolanaRpc, targets: list[dict[str, Any]], mode: str) ->
     return {"calls": float(sum(fake.calls.values())), "cpu": cpu}
 
 
+def fleet_calls(workers: int, folder: Path, url: str | None, fake: FakeSolanaRpc) -> int:
+    """Solana calls (counted at the fake) of one tick of `workers` workers over 100 open direct invoices."""
+    def seed(services: Any) -> None:
+        wallet = str(Keypair().pubkey())
+        with services.uow() as uow:
+            add_invoices(uow, add_store(uow, "direct", wallet), 100, [wallet] * 100)
+
+    def build(settings: Settings) -> Any:
+        return build_services(settings, clock=FrozenClock(NOW))
+
+    fake.calls.clear()
+    calls_per_tick(workers, folder, url, {"solana_rpc_url_devnet": fake.url, "usdc_mint_devnet": USDC_DEVNET,
+                                          "solana_rpc_rate_limit": 1_000_000, "solana_rpc_retries": 0},
+                   build, seed, lambda services: 0)
+    return sum(fake.calls.values())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=10_000)
     parser.add_argument("--payments", type=int, default=20, help="new payments landing before each tick")
     parser.add_argument("--ticks", type=int, default=3)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL for the 1-vs-3 workers figure")
     args = parser.parse_args()
     n = args.invoices
     keys = GatewayKeys(seed_bytes("000102030405060708090a0b0c0d0e0f"))
@@ -213,6 +238,10 @@ def main() -> int:
         print(f"  {'naive':<8} calls/tick {naive_direct['calls']:8.1f}   cpu/tick {naive_direct['cpu']:6.3f} s   "
               f"(findReference per invoice; deposit: getBalance per invoice, cpu {naive_deposit['cpu']:.3f} s)")
         engine.dispose()
+        fleet = {workers: fleet_calls(workers, Path(tmp), args.database_url, fake) for workers in (1, 3)}
+    backend = "PostgreSQL, advisory locks" if args.database_url or os.environ.get("TEST_DATABASE_URL") else \
+        "SQLite, no locks: one worker by design"
+    print(f"  workers ({backend}): 1 worker {fleet[1]} calls/tick, 3 workers {fleet[3]} calls/tick")
     accounts = deposit["polled"]  # accounts in getMultipleAccounts per tick: one per invoice, the picked asset's
     scanned = 2  # direct mode: the merchant wallet and its USDC token account
     # Every payment is one new transaction; in deposit mode each lands on its own account.
@@ -242,6 +271,7 @@ def main() -> int:
         "calls_unchosen_pass_deposit": unchosen_pass, "unchosen_every_s": deposit_chain.unchosen_every,
         "calls_per_tick_deposit_amortized": round(amortized, 2),
         "calls_per_run_deposit_finality": deposit["follow_calls"],
+        "calls_per_tick_1_worker": fleet[1], "calls_per_tick_3_workers": fleet[3],
     }))
     return 0
 
