@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -155,7 +156,19 @@ def schedule(scheduler: BaseScheduler, services: Services, locks: JobLocks | Non
     worker holding their lock (adapters/job_locks.py); deliveries and the heartbeat run in every worker.
     """
     settings = services.settings
+    stopped = threading.Event()
+    owned = locks is None
     locks = locks or JobLocks(settings.database_url, enabled=settings.job_locks)
+
+    def _stop(_event: object) -> None:
+        # Hand the families over and stop pumping on wake-ups as soon as this scheduler stops, not when the
+        # process ends: an embedded worker (or a test's) may stop while its process goes on.
+        stopped.set()
+        wakeup.changes.signal()
+        if owned:
+            locks.close()
+
+    scheduler.add_listener(_stop, EVENT_SCHEDULER_SHUTDOWN)
     common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC), "misfire_grace_time": 30}
     scheduler.add_job(watch_chains, "interval", args=[services, locks], id="watch_chains",
                       seconds=settings.watch_interval_seconds, **common)
@@ -175,7 +188,7 @@ def schedule(scheduler: BaseScheduler, services: Services, locks: JobLocks | Non
     scheduler.add_job(trigger.run, "interval", id="dispatch_deliveries",
                       seconds=settings.delivery_interval_seconds, **common)
     wakeup.listen(settings.database_url)
-    threading.Thread(target=_pump_on_change, args=(trigger,), name="dispatch-wake", daemon=True).start()
+    threading.Thread(target=_pump_on_change, args=(trigger, stopped), name="dispatch-wake", daemon=True).start()
     return scheduler
 
 
@@ -199,10 +212,10 @@ class PumpTrigger:
                 self._lock.release()
 
 
-def _pump_on_change(trigger: PumpTrigger) -> None:
-    while True:
+def _pump_on_change(trigger: PumpTrigger, stopped: threading.Event) -> None:
+    while not stopped.is_set():
         seen = wakeup.changes.generation()
-        if wakeup.changes.wait(seen, timeout=60.0):
+        if wakeup.changes.wait(seen, timeout=60.0) and not stopped.is_set():
             try:
                 trigger.run()
             except Exception:
