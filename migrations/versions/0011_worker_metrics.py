@@ -1,7 +1,7 @@
 """worker metrics (issue 23): each worker's heartbeat and the figures it publishes every tick
 
-Revision ID: 0009_worker_metrics
-Revises: 0008_parked_items
+Revision ID: 0011_worker_metrics
+Revises: 0010_store_logos
 Create Date: 2026-12-06 23:55:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import gateway_core.adapters.models
 
 
-revision = '0009_worker_metrics'
-down_revision = '0008_parked_items'
+revision = '0011_worker_metrics'
+down_revision = '0010_store_logos'
 branch_labels = None
 depends_on = None
 
