@@ -1,7 +1,7 @@
 """worker metrics (issue 23): each worker's heartbeat and the figures it publishes every tick
 
-Revision ID: 0011_worker_metrics
-Revises: 0010_store_logos
+Revision ID: 0012_worker_metrics
+Revises: 0011_accounts
 Create Date: 2026-12-06 23:55:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import gateway_core.adapters.models
 
 
-revision = '0011_worker_metrics'
-down_revision = '0010_store_logos'
+revision = '0012_worker_metrics'
+down_revision = '0011_accounts'
 branch_labels = None
 depends_on = None
 
