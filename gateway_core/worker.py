@@ -127,8 +127,10 @@ def sweep_deposits(services: Services, locks: JobLocks | None = None) -> None:
         log.info("deposits swept", extra={"count": settled})
 
 
-def refresh_rates(services: Services) -> None:
+def refresh_rates(services: Services, locks: JobLocks | None = None) -> None:
     """Fetch the live rates asked for lately once their cache period is over, so requests rarely wait on sources."""
+    if locks is not None and not locks.holds("rates"):
+        return
     live = getattr(services.rates, "live", None)
     refresh = getattr(live, "refresh_due", None)
     if refresh is None or getattr(services.rates, "fixed_everywhere", False):
@@ -177,7 +179,7 @@ def schedule(scheduler: BaseScheduler, services: Services, locks: JobLocks | Non
     scheduler.add_job(sweep_deposits, "interval", args=[services, locks], id="sweep_deposits",
                       seconds=settings.sweep_interval_seconds, **common)
     # Live rates (issue 18): refresh whatever has outlived its cache period, a tenth of a period apart at most.
-    scheduler.add_job(refresh_rates, "interval", args=[services], id="refresh_rates",
+    scheduler.add_job(refresh_rates, "interval", args=[services, locks], id="refresh_rates",
                       seconds=max(1.0, settings.rate_cache_seconds / 10), **common)
     follow_push(services)  # Solana push (issue 21): ticks stay the safety net
     scheduler.add_job(publish_status, "interval", args=[services, worker_id()], id="publish_status",

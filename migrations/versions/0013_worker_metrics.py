@@ -1,7 +1,7 @@
 """worker metrics (issue 23): each worker's heartbeat and the figures it publishes every tick
 
-Revision ID: 0012_worker_metrics
-Revises: 0011_accounts
+Revision ID: 0013_worker_metrics
+Revises: 0012_quote_locks
 Create Date: 2026-12-06 23:55:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import gateway_core.adapters.models
 
 
-revision = '0012_worker_metrics'
-down_revision = '0011_accounts'
+revision = '0013_worker_metrics'
+down_revision = '0012_quote_locks'
 branch_labels = None
 depends_on = None
 
