@@ -63,7 +63,8 @@ def test_a_real_solana_key_is_accepted_and_usdc_derives_its_token_account() -> N
     ("notanaddress", "decodes to 9 bytes, not 32"),
     ("0x71C7656EC7ab88b098defB751B7401B5f6d8976F", "not base58"),  # an Ethereum address
     (b58encode(b"\x07" * 31), "decodes to 31 bytes"),
-    (b58encode(bytes(Keypair.from_seed(bytes(range(32))))), "decodes to 64 bytes"),  # a whole keypair pasted as the wallet
+    # a whole keypair pasted as the wallet
+    (b58encode(bytes(Keypair.from_seed(bytes(range(32))))), "decodes to 64 bytes"),
 ])
 def test_what_is_not_a_solana_public_key_is_refused_naming_field_and_reason(address: str, reason: str) -> None:
     errors = refused(code="SOL", address=address, network="mainnet")
