@@ -68,7 +68,7 @@ def open_session(gateway: LiveGateway, key: str, path: str = DEV_CHECKOUT, **bod
 
 
 def next_message(ws: Any) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(ws.recv(timeout=10))
+    message: dict[str, Any] = json.loads(ws.recv(timeout=30))
     return message
 
 
@@ -90,7 +90,7 @@ def test_pay_and_receive_payment_confirmed_then_the_socket_closes(gateway, key, 
     assert transfer.amount == "12.5" and transfer.spl_token and len(transfer.references) == 1
     assert transfer.label == "Test Shop" and transfer.message == "Order POS-1001"
 
-    with connect(session["ws"], open_timeout=10) as ws:
+    with connect(session["ws"], open_timeout=30) as ws:
         with slow_worker.uow() as uow:
             paid = simulate_payment(uow, session["ref"], clock)
         tick(slow_worker)  # seen: paid, not final yet
@@ -122,7 +122,7 @@ def test_a_late_connection_gets_the_final_message_at_once(gateway, key, services
         paid = simulate_payment(uow, session["ref"], clock)
     tick(services)
     tick(services)
-    with connect(session["ws"], open_timeout=10) as ws:
+    with connect(session["ws"], open_timeout=30) as ws:
         message = next_message(ws)
         assert message["code"] == "PAYMENT_CONFIRMED" and message["txSig"] == paid.tx_id
         assert message["token"] == "SOL"
@@ -134,7 +134,7 @@ def test_expiry_sends_order_expired_and_closes(gateway, key, services, clock) ->
     # A POS session lasts 15 minutes: a quote the buyer at the counter pays now, not an hour later.
     assert (datetime.fromisoformat(session["expiresAt"]) - datetime.fromisoformat(session["createdAt"])
             == timedelta(minutes=15))
-    with connect(session["ws"], open_timeout=10) as ws:
+    with connect(session["ws"], open_timeout=30) as ws:
         tick(services)
         with pytest.raises(TimeoutError):  # nothing to say while the session waits for its payment
             ws.recv(timeout=0.5)
@@ -155,7 +155,7 @@ def test_expiry_sends_order_expired_and_closes(gateway, key, services, clock) ->
 def test_part_payment_is_an_update_and_the_closed_window_a_confirmation_timeout(gateway, key, services,
                                                                                 clock) -> None:
     session = open_session(gateway, key)
-    with connect(session["ws"], open_timeout=10) as ws:
+    with connect(session["ws"], open_timeout=30) as ws:
         with services.uow() as uow:
             simulate_payment(uow, session["ref"], clock, "USDC", Decimal("5"))
         tick(services)
@@ -178,7 +178,7 @@ def test_a_wrong_token_is_an_insufficient_funds_update(gateway, key, services, c
         uow.session.add(SandboxTransfer(tx_id=new_solana_signature(), asset="SOL", from_address=usdc.address,
                                         to_address=usdc.address, amount=10**8, reference=usdc.reference,
                                         created_at=clock.now()))
-    with connect(session["ws"], open_timeout=10) as ws:
+    with connect(session["ws"], open_timeout=30) as ws:
         tick(services)
         message = next_message(ws)
         assert (message["status"], message["code"]) == ("update", "INSUFFICIENT_FUNDS")
@@ -189,6 +189,6 @@ def test_unknown_ref_is_refused_before_the_handshake(gateway, key) -> None:
     session = open_session(gateway, key)
     unknown = session["ws"].replace(session["ref"], "NOSUCHSESSION1")
     with pytest.raises(InvalidStatus) as refused:
-        connect(unknown, open_timeout=10)
+        connect(unknown, open_timeout=30)
     assert refused.value.response.status_code == 404
     assert json.loads(refused.value.response.body)["code"] == "SESSION_NOT_FOUND"
