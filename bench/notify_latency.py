@@ -43,7 +43,7 @@ from gateway_core.adapters.models import Event  # noqa: E402
 from gateway_core.bootstrap import build_services  # noqa: E402
 from gateway_core.config import Settings  # noqa: E402
 from gateway_core.domain.delivery import percentile  # noqa: E402
-from gateway_core.services.stores import create_store  # noqa: E402
+from gateway_core.stores.manage import create_store  # noqa: E402
 from gateway_core.worker import schedule, watch_chains  # noqa: E402
 from storefront_adapters import install_channels  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Solana watcher cost per tick with 10,000 open invoices, direct and deposit mode, against a naive poller.
 
-Runs the real watcher tick (gateway_core.services.watch.watch_tick with the Solana client) on a temporary
+Runs the real watcher tick (gateway_core.payments.watch.watch_tick with the Solana client) on a temporary
 SQLite database against the fake Solana JSON-RPC server (tests/fakes, a real HTTP server on 127.0.0.1),
 with a few new payments landing before each tick. Counts RPC calls per tick at the server and CPU time of
 the watcher thread (the fake server's threads are not counted). The naive poller makes one call per open
@@ -51,8 +51,8 @@ from gateway_core.adapters.models import Invoice, Quote, SolanaDeposit, Store, S
 from gateway_core.bootstrap import build_services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
-from gateway_core.services.solana_deposits import SolanaTreasury
-from gateway_core.services.watch import watch_tick
+from gateway_core.payments.solana_deposits import SolanaTreasury
+from gateway_core.payments.watch import watch_tick
 from tests.fakes.solana_ledger import RENT_TOKEN_ACCOUNT, Account
 from tests.fakes.solana_rpc import FakeSolanaRpc
 from tests.solana_support import USDC_DEVNET, Buyer

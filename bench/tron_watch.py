@@ -47,9 +47,9 @@ from gateway_core.bootstrap import build_services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
 from gateway_core.domain.identifiers import new_invoice_number
+from gateway_core.payments.watch import watch_tick
 from gateway_core.ports import WatchedAddress
-from gateway_core.services.stores import create_store
-from gateway_core.services.watch import watch_tick
+from gateway_core.stores.manage import create_store
 from tests.fakes.trongrid import (
     NILE,
     NILE_USDT,

@@ -4,7 +4,7 @@ Run A: 5,000 deliveries to a fast receiver. Run B, in the same process: the same
 endpoint that accepts connections and never answers (it is due a delivery for every tenth event, queued
 first). Both receivers run in their own process on 127.0.0.1; the fast one keeps connections alive as any
 production server does (--receiver-closes makes it close each one, as the first version of this bench did). The
-dispatcher is the production one (gateway_core.services.dispatch) with its production 30 s timeout, on a
+dispatcher is the production one (gateway_core.notifications.dispatch) with its production 30 s timeout, on a
 temporary SQLite file (or on PostgreSQL with --database-url / TEST_DATABASE_URL, in a schema of its own).
 
     .venv/bin/python bench/webhook_dispatch.py [--deliveries 5000] [--receiver-closes]
@@ -39,13 +39,12 @@ from bridge.migrate import upgrade  # noqa: E402
 from gateway_core.adapters.db import normalise_url  # noqa: E402
 from gateway_core.adapters.jsonwire import dumps  # noqa: E402
 from gateway_core.adapters.models import Delivery  # noqa: E402
-from gateway_core.bootstrap import build_services  # noqa: E402
+from gateway_core.bootstrap import build_services, dispatcher_for  # noqa: E402
 from gateway_core.config import Settings  # noqa: E402
 from gateway_core.domain.delivery import percentile  # noqa: E402
 from gateway_core.domain.identifiers import new_event_id  # noqa: E402
-from gateway_core.services.dispatch import dispatcher_for  # noqa: E402
-from gateway_core.services.outbox import endpoint_for  # noqa: E402
-from gateway_core.services.stores import create_store  # noqa: E402
+from gateway_core.notifications.outbox import endpoint_for  # noqa: E402
+from gateway_core.stores.manage import create_store  # noqa: E402
 
 TARGET_RATE, TARGET_ADDED_DELAY = 300.0, 1.0
 

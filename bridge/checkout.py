@@ -39,23 +39,16 @@ from bridge.qr import qr_svg
 from bridge.ratelimit import StatusBucket, StreamSlots, retry_after, status_bucket
 from gateway_core.adapters import wakeup
 from gateway_core.adapters.notify.email_render import colours
+from gateway_core.checkout_view import CheckoutState, Phase, checkout_state
 from gateway_core.domain import money
 from gateway_core.domain.errors import InvoiceNotFound, ValidationFailed
 from gateway_core.domain.money import plain
-from gateway_core.services.branding import logo_by_digest
-from gateway_core.services.checkout import (
-    CheckoutState,
-    Phase,
-    StoreContact,
-    checkout_state,
-    choose_payment_asset,
-    simulated_amount,
-    store_contact,
-)
-from gateway_core.services.invoices import public_invoice
-from gateway_core.services.quotes import lapsed, requote_lapsed
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.views import InvoiceView
+from gateway_core.invoices.checkout import StoreContact, choose_payment_asset, simulated_amount, store_contact
+from gateway_core.invoices.manage import public_invoice
+from gateway_core.invoices.quotes import lapsed, requote_lapsed
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.branding import logo_by_digest
+from gateway_core.views import InvoiceView
 
 bp = Blueprint("checkout", __name__)
 

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from bridge.checkout_wire import cancel_link, is_web_url, return_url
-from gateway_core.adapters.notify.voltxt_payloads import explorer_urls
+from gateway_core.checkout_view import CheckoutState, Phase
+from gateway_core.contracts.voltxt_payloads import explorer_urls
 from gateway_core.domain import money
 from gateway_core.domain.money import plain
-from gateway_core.services.checkout import CheckoutState, Phase, StoreContact
-from gateway_core.services.views import InvoiceView
+from gateway_core.invoices.checkout import StoreContact
+from gateway_core.views import InvoiceView
 
 Translate = Callable[..., str]
 EXPLORER_NAMES = {"solana": "Solana Explorer", "tron": "Tronscan"}

@@ -9,10 +9,10 @@ from urllib.parse import quote, urlsplit
 from bridge.contracts.voltxt_wire import voltxt_status
 from bridge.jsonio import iso
 from bridge.solana_pay import transfer_request
+from gateway_core.checkout_view import CheckoutState, PayOption, Phase
 from gateway_core.config import Settings
 from gateway_core.domain.money import plain
-from gateway_core.services.checkout import CheckoutState, PayOption, Phase
-from gateway_core.services.views import InvoiceView
+from gateway_core.views import InvoiceView
 
 # Phases in which the buyer may still send money (the page shows the payment details).
 PAYABLE = (Phase.CHOOSE, Phase.AWAITING, Phase.PARTIAL)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.extensions import db, services
 from bridge.jsonio import json_response
-from gateway_core.services.worker_status import lagging_watchers, last_heartbeat
+from gateway_core.worker_status import lagging_watchers, last_heartbeat
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)

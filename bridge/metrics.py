@@ -25,7 +25,7 @@ from sqlalchemy import case, func, select
 from bridge.extensions import services
 from gateway_core.adapters.models import Delivery, DeliveryAttempt, Invoice, Payment
 from gateway_core.bootstrap import Services
-from gateway_core.services.worker_status import HEARTBEAT, figures
+from gateway_core.worker_status import HEARTBEAT, figures
 
 bp = Blueprint("metrics", __name__)
 REQUESTS = Counter("voltbridge_http_requests", "HTTP requests answered, by contract, endpoint and status",

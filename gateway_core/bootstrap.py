@@ -23,11 +23,12 @@ from gateway_core.adapters.secrets import KeyVault
 from gateway_core.clock import SystemClock
 from gateway_core.config import Settings
 from gateway_core.invoices.create import Invoicing
+from gateway_core.keys.api_keys import KeyCache
+from gateway_core.notifications.contract_webhooks import contract_channels
+from gateway_core.notifications.dispatch import Dispatcher
+from gateway_core.payments.allocation import Allocator
+from gateway_core.payments.solana_deposits import SolanaTreasury
 from gateway_core.ports import ChainClient, Clock, DeliveryChannel, Mailer, RateSource, WebhookTransport
-from gateway_core.services.allocation import Allocator
-from gateway_core.services.contract_webhooks import contract_channels
-from gateway_core.services.keys import KeyCache
-from gateway_core.services.solana_deposits import SolanaTreasury
 
 log = logging.getLogger("voltbridge")
 
@@ -122,3 +123,16 @@ def build_services(
     services.channels.update(contract_channels())
     services.mailer = mailer_from_url(settings.smtp_url)
     return services
+
+
+def dispatcher_for(services: Services, **options: object) -> Dispatcher:
+    """A dispatcher wired from Services (settings, clock, transport, mailer, vault)."""
+    assert services.webhooks is not None and services.mailer is not None
+    settings = services.settings
+    values: dict[str, object] = {"mail_from": settings.mail_from, "public_url": settings.public_url,
+                                 "concurrency": settings.delivery_concurrency,
+                                 "timeout": settings.webhook_timeout_seconds,
+                                 "lease": settings.delivery_lease_seconds, "channels": services.channels,
+                                 **options}
+    return Dispatcher(services.uow, services.clock, services.webhooks, services.mailer, services.vault,
+                      **values)  # type: ignore[arg-type]

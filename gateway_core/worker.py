@@ -20,11 +20,10 @@ from gateway_core.adapters import wakeup
 from gateway_core.adapters.chains.solana import SolanaChain
 from gateway_core.adapters.job_locks import JobLocks
 from gateway_core.adapters.models import Invoice, Quote
-from gateway_core.bootstrap import Services
-from gateway_core.services.dispatch import dispatcher_for
-from gateway_core.services.expiry import expire_due
-from gateway_core.services.watch import watch_tick
-from gateway_core.services.worker_status import publish
+from gateway_core.bootstrap import Services, dispatcher_for
+from gateway_core.payments.expiry import expire_due
+from gateway_core.payments.watch import watch_tick
+from gateway_core.worker_status import publish
 
 log = logging.getLogger(__name__)
 

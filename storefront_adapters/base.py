@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.views import InvoiceView
+from gateway_core.invoices.manage import InvoiceRequest
+from gateway_core.views import InvoiceView
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from gateway_core.adapters.models import Base
 from gateway_core.bootstrap import Services, build_services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
-from gateway_core.services.stores import NewStore, create_store
+from gateway_core.stores.manage import NewStore, create_store
 from gateway_core.worker import expire_invoices, watch_chains
 from storefront_adapters import install_channels
 

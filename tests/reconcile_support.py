@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway_core.bootstrap import Services
-from gateway_core.services.reconcile import AccountCheck, reconcile
+from gateway_core.payments.reconcile import AccountCheck, reconcile
 
 
 def assert_reconciled(svc: Services) -> list[AccountCheck]:

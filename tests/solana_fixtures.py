@@ -15,7 +15,7 @@ from gateway_core.adapters.models import Event, Invoice, Payment
 from gateway_core.bootstrap import Services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
-from gateway_core.services.stores import create_store
+from gateway_core.stores.manage import create_store
 from gateway_core.worker import sweep_deposits
 from tests.conftest import invoice_body, post_json, running_app, running_services, tick
 from tests.fakes.solana_rpc import FakeSolanaRpc

@@ -10,8 +10,8 @@ from flask.cli import with_appcontext
 
 from bridge.cli.group import group
 from bridge.extensions import services
-from gateway_core.services.keys import rotate_key
-from gateway_core.services.stores import find_store
+from gateway_core.keys.api_keys import rotate_key
+from gateway_core.stores.manage import find_store
 
 
 @group("key")
@@ -44,7 +44,7 @@ def _print_key(issued: Any, as_json: bool, heading: str) -> None:
 @with_appcontext
 def key_create(store: str, kind: str, as_json: bool) -> None:
     """Issue a key for STORE (id or name) in the KIND contract's format; existing keys keep working."""
-    from gateway_core.services.keys import issue_key
+    from gateway_core.keys.api_keys import issue_key
 
     svc = services()
     with svc.uow() as uow:
@@ -86,7 +86,7 @@ def key_rotate(store: str, kind: str, grace_hours: int | None, as_json: bool) ->
 @with_appcontext
 def key_limit(store: str, kind: str, per_minute: int | None, use_default: bool, as_json: bool) -> None:
     """Show or set the request budget of STORE's live KIND keys (a key issued later starts at the default)."""
-    from gateway_core.services.key_limits import DEFAULT_PER_MINUTE, rate_limits, set_rate_limit
+    from gateway_core.keys.key_limits import DEFAULT_PER_MINUTE, rate_limits, set_rate_limit
 
     if per_minute is not None and use_default:
         raise click.UsageError("--per-minute and --default exclude each other")

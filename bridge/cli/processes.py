@@ -17,7 +17,7 @@ from bridge.extensions import services
 from gateway_core.bootstrap import Services, build_services
 from gateway_core.config import Settings
 from gateway_core.logs import configure_logging
-from gateway_core.services.stores import create_store, list_stores
+from gateway_core.stores.manage import create_store, list_stores
 from storefront_adapters import install_channels
 
 log = logging.getLogger("voltbridge")
@@ -107,7 +107,7 @@ def worker_command() -> None:
 @with_appcontext
 def parked_command(as_json: bool) -> None:
     """List what the worker parked after a failure (retried with backoff until it succeeds)."""
-    from gateway_core.services.parked import list_parked
+    from gateway_core.payments.parked import list_parked
 
     with services().uow() as uow:
         rows = [{"kind": p.kind, "item": p.item_key, "scope": p.scope, "attempts": p.attempts,

@@ -10,8 +10,8 @@ from flask.cli import with_appcontext
 
 from bridge.cli.group import command
 from bridge.extensions import services
-from gateway_core.services.reconcile import AccountCheck, reconcile
-from gateway_core.services.stores import find_store
+from gateway_core.payments.reconcile import AccountCheck, reconcile
+from gateway_core.stores.manage import find_store
 
 
 @command("reconcile")

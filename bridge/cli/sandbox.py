@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from bridge.cli.group import decimal, group
 from bridge.extensions import services
-from gateway_core.services.sandbox import simulate_payment
+from gateway_core.payments.sandbox import simulate_payment
 
 
 @group("simulate")

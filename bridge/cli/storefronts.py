@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 from bridge.cli.group import group
 from bridge.extensions import services
 from bridge.shopify import BASE_PATH as SHOPIFY_PATH
-from gateway_core.services.stores import find_store
+from gateway_core.stores.manage import find_store
 from storefront_adapters.saleor import installations
 from storefront_adapters.saleor.manifest import BASE_PATH as SALEOR_PATH
 from storefront_adapters.shopify import install

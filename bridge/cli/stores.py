@@ -14,7 +14,7 @@ from bridge.cli.group import decimal, group
 from bridge.extensions import services
 from gateway_core.adapters.rates.book import fixed_on_mainnet_warning
 from gateway_core.bootstrap import Services
-from gateway_core.services.stores import create_store, find_store, list_stores, set_wallet, usdc_mints_for
+from gateway_core.stores.manage import create_store, find_store, list_stores, set_wallet, usdc_mints_for
 
 ALLOW_OFF_CURVE_HELP = ("accept Solana wallets off the ed25519 curve (program-derived, e.g. a multisig vault): "
                         "Solana Pay wallets cannot derive their USDC token account, so USDC paid by QR fails")
@@ -112,7 +112,7 @@ def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bo
 
     STORE is an id or a name; a name two stores share is refused (give the id)."""
     from bridge.jsonio import dumps
-    from gateway_core.services.notify_settings import update_settings
+    from gateway_core.notifications.notify_settings import update_settings
 
     svc = services()
     if logo is not None:
@@ -160,7 +160,7 @@ def _set_wallets(svc: Services, store: str, wallets: dict[str, str], allow_off_c
 
 
 def _set_logo(svc: Services, store: str, path: str) -> None:
-    from gateway_core.services.branding import set_logo
+    from gateway_core.stores.branding import set_logo
 
     try:
         data = Path(path).read_bytes() if path else None
@@ -178,7 +178,7 @@ def _set_logo(svc: Services, store: str, path: str) -> None:
 def _set_contract_webhook(svc: Services, store: str, contract: str, url: str | None, rotate: bool,
                           as_json: bool) -> None:
     """Another contract's webhook URL and signing secret for the store (the secret is shown when issued)."""
-    from gateway_core.services.contract_webhooks import contract_webhook, set_contract_webhook
+    from gateway_core.notifications.contract_webhooks import contract_webhook, set_contract_webhook
 
     with svc.uow() as uow:
         found = find_store(uow, store)

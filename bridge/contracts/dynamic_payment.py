@@ -22,8 +22,8 @@ from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.invoices.create import create_invoice
-from gateway_core.services.invoices import cancel_invoice, get_invoice, update_amount
-from gateway_core.services.views import InvoiceView
+from gateway_core.invoices.manage import cancel_invoice, get_invoice, update_amount
+from gateway_core.views import InvoiceView
 
 bp = Blueprint("dynamic_payment", __name__, url_prefix="/api/dynamic-payment")
 voltxt_limits.answer_in_voltxt_format(bp)

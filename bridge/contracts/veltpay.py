@@ -17,10 +17,10 @@ from bridge.jsonio import json_response, read_json_object
 from bridge.ratelimit import retry_after, status_bucket
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store
-from gateway_core.adapters.notify.veltpay_payloads import public_fields
+from gateway_core.contracts.veltpay_payloads import public_fields
 from gateway_core.domain.errors import InvoiceNotFound
-from gateway_core.services.veltpay_auth import READS, RequestRejected, SignedRequest, authenticate_request
-from gateway_core.services.veltpay_orders import create_order, get_order, list_orders, public_order
+from gateway_core.invoices.veltpay_orders import create_order, get_order, list_orders, public_order
+from gateway_core.keys.veltpay_auth import READS, RequestRejected, SignedRequest, authenticate_request
 
 api = Blueprint("veltpay", __name__, url_prefix="/v1/orders")
 public = Blueprint("veltpay_public", __name__, url_prefix="/v1/public")

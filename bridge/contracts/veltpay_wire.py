@@ -14,11 +14,11 @@ from flask import Response
 
 from bridge.errors import Problem
 from bridge.jsonio import json_response
-from gateway_core.adapters.notify.veltpay_payloads import order_fields
+from gateway_core.contracts.veltpay_payloads import order_fields
 from gateway_core.domain import fields, money
 from gateway_core.domain.errors import ValidationFailed
-from gateway_core.services.invoices import MAX_EXPIRY_HOURS, MIN_TTL
-from gateway_core.services.veltpay_orders import Order, OrderRequest
+from gateway_core.invoices.manage import MAX_EXPIRY_HOURS, MIN_TTL
+from gateway_core.invoices.veltpay_orders import Order, OrderRequest
 
 USDT_DECIMALS = money.USDT.decimals
 MIN_TTL_SECONDS, MAX_TTL_SECONDS = int(MIN_TTL.total_seconds()), MAX_EXPIRY_HOURS * 3600

@@ -28,11 +28,11 @@ from bridge.key_ratelimit import RateLimited, key_limiter
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.domain.errors import InvalidApiKey, InvoiceNotFound, ValidationFailed
 from gateway_core.invoices.create import create_invoice
-from gateway_core.services.invoices import accepted_assets, get_invoice, public_invoice
-from gateway_core.services.key_limits import authenticate_caller
-from gateway_core.services.keys import Caller
-from gateway_core.services.venta_sessions import CONTRACT, session_probe
-from gateway_core.services.views import InvoiceView
+from gateway_core.invoices.manage import accepted_assets, get_invoice, public_invoice
+from gateway_core.invoices.venta_sessions import CONTRACT, session_probe
+from gateway_core.keys.api_keys import Caller
+from gateway_core.keys.key_limits import authenticate_caller
+from gateway_core.views import InvoiceView
 
 bp = Blueprint("venta", __name__, url_prefix="/v1")
 sock = Sock()

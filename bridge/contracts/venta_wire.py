@@ -20,14 +20,14 @@ from bridge.checkout_wire import payment_request
 from bridge.contracts.voltxt_wire import parse_amount
 from bridge.errors import Problem
 from bridge.jsonio import iso, json_response
+from gateway_core.checkout_view import checkout_state
 from gateway_core.config import Settings
 from gateway_core.domain import fields, money
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.domain.lifecycle import Status
-from gateway_core.services.checkout import checkout_state
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.payments import DROPPED, FAILED
-from gateway_core.services.views import InvoiceView
+from gateway_core.invoices.manage import InvoiceRequest
+from gateway_core.payments.transfers import DROPPED, FAILED
+from gateway_core.views import InvoiceView
 
 TOKENS = ("USDC", "SOL")  # Solana Pay: what a POS QR code can ask for
 _ORDER_ID = re.compile(r"^[\x21-\x7e]{1,120}$")  # printable ASCII, no spaces: POS order numbers and UUIDs

@@ -24,13 +24,13 @@ from bridge.extensions import services
 from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.key_ratelimit import RateLimited, key_limiter
 from gateway_core.adapters.db import UnitOfWork
+from gateway_core.contracts.virtexgate_statuses import CONTRACT, canonical_invoice_id, external_id_for
 from gateway_core.domain.errors import InvalidApiKey, InvoiceNotFound
 from gateway_core.invoices.create import create_invoice
-from gateway_core.services.invoices import find_by_external_id
-from gateway_core.services.key_limits import authenticate_caller
-from gateway_core.services.keys import Caller
-from gateway_core.services.virtexgate_idempotency import Replay, check_key, claim, complete, request_digest
-from gateway_core.services.virtexgate_statuses import CONTRACT, canonical_invoice_id, external_id_for
+from gateway_core.invoices.manage import find_by_external_id
+from gateway_core.invoices.virtexgate_idempotency import Replay, check_key, claim, complete, request_digest
+from gateway_core.keys.api_keys import Caller
+from gateway_core.keys.key_limits import authenticate_caller
 
 PREFIX = "/api/invoices"
 bp = Blueprint("virtexgate", __name__, url_prefix=PREFIX)

@@ -13,19 +13,19 @@ from flask import Response
 
 from bridge.errors import Problem
 from bridge.jsonio import json_response
-from gateway_core.adapters.notify.virtexgate_payloads import timestamp
-from gateway_core.domain import fields, money
-from gateway_core.domain.errors import GatewayError, ValidationFailed
-from gateway_core.services.checkout import Phase, checkout_state
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.views import InvoiceView
-from gateway_core.services.virtexgate_statuses import (
+from gateway_core.checkout_view import Phase, checkout_state
+from gateway_core.contracts.virtexgate_payloads import timestamp
+from gateway_core.contracts.virtexgate_statuses import (
     CONTRACT,
     external_id_for,
     invoice_status,
     new_invoice_id,
     payment_status,
 )
+from gateway_core.domain import fields, money
+from gateway_core.domain.errors import GatewayError, ValidationFailed
+from gateway_core.invoices.manage import InvoiceRequest
+from gateway_core.views import InvoiceView
 
 MAX_ORDER_ID = 255
 MAX_URL = 2048

@@ -14,8 +14,8 @@ from bridge.extensions import services
 from bridge.jsonio import json_response, read_json_object
 from gateway_core.adapters.jsonwire import dumps_view
 from gateway_core.invoices.create import create_invoice
-from gateway_core.services.invoices import find_by_external_id, get_invoice
-from gateway_core.services.quotes import lapsed, requote_lapsed
+from gateway_core.invoices.manage import find_by_external_id, get_invoice
+from gateway_core.invoices.quotes import lapsed, requote_lapsed
 
 bp = Blueprint("voltxt", __name__, url_prefix="/api/plugin")
 voltxt_limits.answer_in_voltxt_format(bp)

@@ -14,7 +14,7 @@ from bridge.extensions import services
 from bridge.key_ratelimit import KeyLimiter, RateLimited, key_limiter
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store
-from gateway_core.services.keys import bucket_name, digest_of, valid_key
+from gateway_core.keys.api_keys import bucket_name, digest_of, valid_key
 
 KIND = "voltxt"
 _LIMITER = "voltbridge.voltxt_limiter"

@@ -22,10 +22,10 @@ from bridge.jsonio import json_response, read_json_object
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store
 from gateway_core.domain.errors import EmailNotEnabled, ValidationFailed, WebhookNotConfigured
-from gateway_core.services.branding import set_logo
-from gateway_core.services.delivery_log import delivery_page, delivery_row, endpoint_stats
-from gateway_core.services.notify_settings import update_settings
-from gateway_core.services.outbox import enqueue_test, redeliver
+from gateway_core.notifications.delivery_log import delivery_page, delivery_row, endpoint_stats
+from gateway_core.notifications.notify_settings import update_settings
+from gateway_core.notifications.outbox import enqueue_test, redeliver
+from gateway_core.stores.branding import set_logo
 
 bp = Blueprint("voltxt_notifications", __name__, url_prefix="/api/plugin")
 voltxt_limits.answer_in_voltxt_format(bp)

@@ -14,11 +14,11 @@ from flask import Response, request
 from bridge.errors import Problem
 from bridge.jsonio import iso, json_response
 from gateway_core.adapters.models import Store
-from gateway_core.adapters.notify.voltxt_payloads import voltxt_status as core_voltxt_status
+from gateway_core.contracts.voltxt_payloads import voltxt_status as core_voltxt_status
 from gateway_core.domain import fields, money
 from gateway_core.domain.errors import NetworkMismatch, ValidationFailed
-from gateway_core.services.invoices import MAX_EXPIRY_HOURS, MIN_EXPIRY_HOURS, InvoiceRequest
-from gateway_core.services.views import InvoiceView
+from gateway_core.invoices.manage import MAX_EXPIRY_HOURS, MIN_EXPIRY_HOURS, InvoiceRequest
+from gateway_core.views import InvoiceView
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3,5}$")

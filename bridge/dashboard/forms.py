@@ -7,8 +7,8 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from gateway_core.accounts.members import ROLES
-from gateway_core.services.keys import KEY_KINDS
-from gateway_core.services.stores import NETWORKS, SETTLEMENT_MODES
+from gateway_core.keys.api_keys import KEY_KINDS
+from gateway_core.stores.manage import NETWORKS, SETTLEMENT_MODES
 
 
 class SignInForm(FlaskForm):

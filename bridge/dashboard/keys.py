@@ -10,7 +10,7 @@ from bridge.dashboard import bp, page
 from bridge.dashboard.access import store_for
 from bridge.dashboard.forms import KeyForm, first_error
 from bridge.extensions import services
-from gateway_core.services.keys import IssuedKey, issue_key, list_keys, revoke_key, rotate_key
+from gateway_core.keys.api_keys import IssuedKey, issue_key, list_keys, revoke_key, rotate_key
 
 Page = tuple[str, int] | BaseResponse
 

@@ -11,7 +11,7 @@ from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store, StoreMember, User
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.domain.errors import GatewayError, StoreNotFound, ValidationFailed
-from gateway_core.services.stores import NewStore, create_store
+from gateway_core.stores.manage import NewStore, create_store
 
 ROLES = ("owner", "manager", "viewer")
 # What each role may do in its store; every dashboard page and action asks for one of these.

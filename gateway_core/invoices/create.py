@@ -20,10 +20,8 @@ from gateway_core.domain import money
 from gateway_core.domain.errors import DuplicateExternalId, InvalidApiKey, NoDestinationWallet, ValidationFailed
 from gateway_core.domain.identifiers import new_invoice_number, new_solana_pubkey, new_tron_address
 from gateway_core.domain.lifecycle import Status
-from gateway_core.invoices.insert import PlatformLink, write_new_invoice
-from gateway_core.ports import Clock, RateSource
-from gateway_core.services.allocation import Allocator
-from gateway_core.services.invoices import (
+from gateway_core.invoices.insert import Draft, PlatformLink, write_new_invoice
+from gateway_core.invoices.manage import (
     MAX_EXPIRY_HOURS,
     MIN_EXPIRY_HOURS,
     MIN_TTL,
@@ -36,9 +34,11 @@ from gateway_core.services.invoices import (
     price,
     quote_terms,
 )
-from gateway_core.services.keys import Caller, KeyCache
-from gateway_core.services.outbox import check_callback_url
-from gateway_core.services.views import InvoiceView, StoreSnapshot, invoice_view
+from gateway_core.keys.api_keys import Caller, KeyCache
+from gateway_core.notifications.outbox import check_callback_url
+from gateway_core.payments.allocation import Allocator
+from gateway_core.ports import Clock, RateSource
+from gateway_core.views import InvoiceView, StoreSnapshot, invoice_view
 
 DEFAULT_LIMITS = (Decimal("0.01"), Decimal("1000000"))
 
@@ -63,15 +63,6 @@ class Created:
     view: InvoiceView
     created: bool
     invoice_id: int
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A new invoice, validated and priced, as rows: `invoice` by column name, its quotes, and its time."""
-
-    invoice: dict[str, Any]
-    quotes: list[dict[str, Any]]
-    now: datetime
 
 
 def create_invoice(

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,17 +20,23 @@ from sqlalchemy.orm import Session, lazyload
 
 from gateway_core.adapters.models import ApiKey, Event, Invoice, PlatformOrder, Quote, Store
 from gateway_core.domain.errors import InvalidApiKey, StoreNotFound
-from gateway_core.services.allocation import Allocator, NewInvoice, allocate_addresses
-from gateway_core.services.assess import event_fields
-from gateway_core.services.keys import Caller, key_is_live
-from gateway_core.services.outbox import enqueue_for_event
-from gateway_core.services.tron_deposits import allocate_tron_addresses
-from gateway_core.services.views import InvoiceView, StoreSnapshot, invoice_view
-
-if TYPE_CHECKING:
-    from gateway_core.invoices.create import Draft
+from gateway_core.keys.api_keys import Caller, key_is_live
+from gateway_core.notifications.outbox import enqueue_for_event
+from gateway_core.payments.allocation import Allocator, NewInvoice, allocate_addresses
+from gateway_core.payments.assess import event_fields
+from gateway_core.payments.tron_deposits import allocate_tron_addresses
+from gateway_core.views import InvoiceView, StoreSnapshot, invoice_view
 
 _ATTRIBUTE = {"metadata": "extra"}  # invoice columns whose model attribute has another name
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A new invoice, validated and priced, as rows: `invoice` by column name, its quotes, and its time."""
+
+    invoice: dict[str, Any]
+    quotes: list[dict[str, Any]]
+    now: datetime
 
 
 @dataclass(frozen=True)

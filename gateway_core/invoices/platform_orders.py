@@ -21,9 +21,9 @@ from gateway_core.domain.errors import DuplicateExternalId, InvalidState
 from gateway_core.domain.lifecycle import Status
 from gateway_core.invoices.create import Invoicing, create_invoice
 from gateway_core.invoices.insert import LinkTaken, PlatformLink
-from gateway_core.services.invoices import InvoiceRequest, cancel_invoice
-from gateway_core.services.payments import FAILED
-from gateway_core.services.views import InvoiceView, invoice_view
+from gateway_core.invoices.manage import InvoiceRequest, cancel_invoice
+from gateway_core.payments.transfers import FAILED
+from gateway_core.views import InvoiceView, invoice_view
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from gateway_core.adapters.jsonwire import iso
 from gateway_core.domain import fields, money
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.domain.lifecycle import OPEN, Status
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.outbox import platform_invoice_facts
-from gateway_core.services.views import InvoiceView, fiat_received
+from gateway_core.invoices.manage import InvoiceRequest
+from gateway_core.notifications.outbox import platform_invoice_facts
+from gateway_core.views import InvoiceView, fiat_received
 from storefront_adapters.base import OrderUpdate, PlatformOrder
 from storefront_adapters.saleor.consts import PLATFORM
 

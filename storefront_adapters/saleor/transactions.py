@@ -19,10 +19,10 @@ from gateway_core.adapters.models import Delivery, Event, PlatformOrder, Store
 from gateway_core.bootstrap import Services
 from gateway_core.domain.errors import GatewayError, InvalidState
 from gateway_core.domain.lifecycle import OPEN
+from gateway_core.invoices.manage import accepted_assets, cancel_invoice
 from gateway_core.invoices.platform_orders import order_invoice, platform_order
-from gateway_core.services.invoices import accepted_assets, cancel_invoice
-from gateway_core.services.outbox import platform_delivery
-from gateway_core.services.views import InvoiceView, invoice_view
+from gateway_core.notifications.outbox import platform_delivery
+from gateway_core.views import InvoiceView, invoice_view
 from storefront_adapters.base import PlatformOrder as StorefrontOrder
 from storefront_adapters.saleor.adapter import (
     SaleorAdapter,

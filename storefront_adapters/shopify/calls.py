@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from gateway_core.adapters.jsonwire import dumps
 from gateway_core.adapters.models import Delivery, PlatformInstallation
 from gateway_core.domain.identifiers import new_event_id
-from gateway_core.services.outbox import endpoint_for
+from gateway_core.notifications.outbox import endpoint_for
 from storefront_adapters.shopify.adapter import PLATFORM
 
 

@@ -1,7 +1,7 @@
 """The outbox channel "shopify": each delivery becomes one Payments Apps GraphQL mutation on the shop.
 
 Deliveries come from two places: the outbox's platform deliveries (a canonical invoice event for a payment
-session, body built by gateway_core.services.outbox) and the calls this package queues itself (calls.py:
+session, body built by gateway_core.notifications.outbox) and the calls this package queues itself (calls.py:
 refund rejections, refused sessions, the app's configuration), which carry a `kind`.
 """
 

@@ -28,7 +28,7 @@ from gateway_core.adapters.models import (
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.ports import Clock, WebhookTransport
-from gateway_core.services.stores import find_store
+from gateway_core.stores.manage import find_store
 from storefront_adapters.shopify.adapter import PLATFORM
 from storefront_adapters.shopify.calls import enqueue_call
 from storefront_adapters.shopify.errors import ShopNotAllowed, TokenExchangeFailed

@@ -28,7 +28,7 @@ from gateway_core.domain.errors import (
     ValidationFailed,
 )
 from gateway_core.invoices.platform_orders import order_invoice
-from gateway_core.services.views import InvoiceView, invoice_view
+from gateway_core.views import InvoiceView, invoice_view
 from storefront_adapters.shopify.adapter import (
     PLATFORM,
     WANTED_EVENTS,

@@ -11,9 +11,9 @@ from typing import Any
 
 from gateway_core.domain import fields, money
 from gateway_core.domain.errors import ValidationFailed
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.outbox import platform_invoice_facts
-from gateway_core.services.views import InvoiceView
+from gateway_core.invoices.manage import InvoiceRequest
+from gateway_core.notifications.outbox import platform_invoice_facts
+from gateway_core.views import InvoiceView
 from storefront_adapters.base import OrderUpdate, PlatformOrder
 
 PLATFORM = "woocommerce"

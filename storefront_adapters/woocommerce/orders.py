@@ -18,7 +18,7 @@ from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import PlatformInstallation, Store
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.invoices.platform_orders import order_invoice
-from gateway_core.services.views import InvoiceView
+from gateway_core.views import InvoiceView
 from storefront_adapters.woocommerce.adapter import PLATFORM, WooCommerceAdapter, wanted_events
 from storefront_adapters.woocommerce.channel import decrypt_credentials
 

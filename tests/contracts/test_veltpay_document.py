@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from gateway_core.services.dispatch import dispatcher_for
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.stores import create_store
+from gateway_core.bootstrap import dispatcher_for
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.manage import create_store
 from tests.conftest import running_app, running_services, tick
 from tests.contracts.conformance import ISO_SECONDS, conforms, example, literals, parse, raw
 from tests.fakes.receiver import Receiver

@@ -12,9 +12,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from gateway_core.services.keys import issue_key
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.stores import create_store
+from gateway_core.keys.api_keys import issue_key
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.manage import create_store
 from tests import solana_pay_parser
 from tests.conftest import tick
 from tests.contracts.conformance import raw

@@ -12,8 +12,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from gateway_core.services.key_limits import set_rate_limit
-from gateway_core.services.sandbox import simulate_payment
+from gateway_core.keys.key_limits import set_rate_limit
+from gateway_core.payments.sandbox import simulate_payment
 from tests.conftest import tick
 from tests.contracts.conformance import ISO_SECONDS, conforms, example, headers_of, literals, parse, raw
 from tests.integration.test_virtexgate_webhooks import setup_store

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from gateway_core.adapters.models import Invoice
 from gateway_core.domain.lifecycle import Status
-from gateway_core.services.assess import lock_invoice, move
-from gateway_core.services.stores import create_store
+from gateway_core.payments.assess import lock_invoice, move
+from gateway_core.stores.manage import create_store
 from tests.conftest import post_json, tick
 from tests.contracts.conformance import ISO_MILLIS, conforms, example, headers_of, literals, parse, raw
 from tests.fakes.receiver import Received

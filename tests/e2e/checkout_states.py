@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 from bridge import create_app
 from gateway_core.bootstrap import build_services
 from gateway_core.config import Settings
-from gateway_core.services.stores import create_store
+from gateway_core.stores.manage import create_store
 from gateway_core.worker import background_worker
 from tests.e2e.test_checkout_browser import OffsetClock, _free_port
 

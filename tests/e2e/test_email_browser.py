@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gateway_core.adapters.notify.email_render import render
-from gateway_core.adapters.notify.voltxt_payloads import STORE_EVENTS
+from gateway_core.contracts.voltxt_payloads import STORE_EVENTS
 from tests.e2e.test_checkout_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS
 from tests.e2e.test_checkout_layout import backend
 from tests.integration.test_merchant_email import paid_payload

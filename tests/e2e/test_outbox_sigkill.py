@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from gateway_core.adapters.models import Delivery
 from gateway_core.bootstrap import Services, build_services
 from gateway_core.invoices.create import create_invoice
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.stores import create_store, find_store
+from gateway_core.invoices.manage import InvoiceRequest
+from gateway_core.stores.manage import create_store, find_store
 from tests.fakes.receiver import Receiver
 from tests.integration.notify_support import configure, notify_settings_for, pay
 

@@ -30,9 +30,9 @@ from gateway_core.bootstrap import Services, build_services
 from gateway_core.config import Settings
 from gateway_core.domain import money
 from gateway_core.invoices.create import create_invoice
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.stores import create_store, find_store
+from gateway_core.invoices.manage import InvoiceRequest
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.manage import create_store, find_store
 
 pytestmark = pytest.mark.postgres
 

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from gateway_core.adapters.models import Delivery, Store
-from gateway_core.bootstrap import Services
+from gateway_core.bootstrap import Services, dispatcher_for
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
-from gateway_core.services.dispatch import Dispatcher, dispatcher_for
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.stores import NewStore, create_store
+from gateway_core.notifications.dispatch import Dispatcher
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.manage import NewStore, create_store
 from tests.conftest import invoice_body, post_json, running_app, running_services, tick
 from tests.fakes.receiver import Receiver
 
@@ -125,7 +125,7 @@ def enqueue_raw(svc: Services, store_id: int, url: str, count: int, kind: str = 
     """`count` deliveries to url through the outbox's own tables (for volume tests); returns their event ids."""
     from gateway_core.adapters.jsonwire import dumps
     from gateway_core.domain.identifiers import new_event_id
-    from gateway_core.services.outbox import endpoint_for
+    from gateway_core.notifications.outbox import endpoint_for
 
     ids = []
     with svc.uow() as uow:

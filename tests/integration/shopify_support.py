@@ -13,12 +13,12 @@ from sqlalchemy import select
 
 from bridge.jsonio import dumps
 from gateway_core.adapters.models import Delivery, Invoice, PlatformInstallation, PlatformOrder
-from gateway_core.bootstrap import Services
+from gateway_core.bootstrap import Services, dispatcher_for
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
-from gateway_core.services.dispatch import Dispatcher, dispatcher_for
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.stores import NewStore, create_store
+from gateway_core.notifications.dispatch import Dispatcher
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.manage import NewStore, create_store
 from storefront_adapters.shopify.install import allow_shop, record_token
 from tests.conftest import running_app, running_services, tick
 from tests.fakes.shopify import FakeShopify, session_headers

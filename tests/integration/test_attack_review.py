@@ -29,8 +29,8 @@ from bridge.serving import RedactingRequestHandler, redact
 from gateway_core.adapters.db import make_engine
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
-from gateway_core.services.key_limits import set_rate_limit
-from gateway_core.services.stores import NewStore
+from gateway_core.keys.key_limits import set_rate_limit
+from gateway_core.stores.manage import NewStore
 from tests.conftest import invoice_body, post_json, running_app, tick
 from tests.solana_pay_parser import parse
 

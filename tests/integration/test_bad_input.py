@@ -16,8 +16,8 @@ from sqlalchemy import select, text
 
 from gateway_core.adapters.models import Base, Delivery, Invoice
 from gateway_core.bootstrap import Services
-from gateway_core.services.keys import issue_key
-from gateway_core.services.sandbox import simulate_payment
+from gateway_core.keys.api_keys import issue_key
+from gateway_core.payments.sandbox import simulate_payment
 from tests.conftest import invoice_body, tick
 from tests.integration.veltpay_support import (  # noqa: F401 - fixtures
     tron_account,

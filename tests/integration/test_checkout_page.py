@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from gateway_core.services.stores import create_store
+from gateway_core.stores.manage import create_store
 from tests.conftest import invoice_body, post_json, tick
 from tests.solana_pay_parser import parse
 

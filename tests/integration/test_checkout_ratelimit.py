@@ -18,7 +18,7 @@ import pytest
 from bridge.ratelimit import RedisTokenBucket
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
-from gateway_core.services.stores import NewStore
+from gateway_core.stores.manage import NewStore
 from tests.conftest import invoice_body, post_json, running_app
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

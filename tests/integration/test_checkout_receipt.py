@@ -9,8 +9,9 @@ import pytest
 
 from bridge.checkout_view import receipt
 from gateway_core.adapters.models import Store
-from gateway_core.services.checkout import StoreContact, checkout_state
-from gateway_core.services.invoices import public_invoice
+from gateway_core.checkout_view import checkout_state
+from gateway_core.invoices.checkout import StoreContact
+from gateway_core.invoices.manage import public_invoice
 from tests.conftest import tick
 from tests.integration.test_checkout_page import create, page, pay, phase
 

@@ -69,7 +69,7 @@ def test_stored_keys_are_digests_and_ciphertext_never_the_key(app, store, servic
     (digest, encrypted, hint), = rows
     assert store.api_key not in digest and store.api_key not in encrypted
     assert len(digest) == 64 and hint == store.api_key[:4]
-    from gateway_core.services.keys import signing_key
+    from gateway_core.keys.api_keys import signing_key
 
     with services.uow() as uow:
         assert signing_key(uow, services.vault, store.id) == store.api_key

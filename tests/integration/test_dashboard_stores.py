@@ -107,7 +107,7 @@ def test_revoked_key_stops_working(services, client, clock) -> None:
         key = uow.session.query(ApiKey).filter_by(store_id=store_id, kind="virtexgate").one()
     post_form(client, f"{keys}/{key.id}/revoke", token_from=keys)
     with services.uow() as uow:
-        from gateway_core.services.keys import list_keys
+        from gateway_core.keys.api_keys import list_keys
 
         assert [k.live for k in list_keys(uow, store_id, clock) if k.kind == "virtexgate"] == [False]
 

@@ -15,12 +15,11 @@ from sqlalchemy import event, func, select, text
 
 from gateway_core.adapters.jsonwire import dumps
 from gateway_core.adapters.models import Delivery, DeliveryAttempt
-from gateway_core.bootstrap import Services
+from gateway_core.bootstrap import Services, dispatcher_for
 from gateway_core.domain.identifiers import new_event_id
+from gateway_core.notifications.dispatch_rows import Attempt, claim, record
+from gateway_core.notifications.outbox import endpoint_for
 from gateway_core.ports import HttpResult
-from gateway_core.services.dispatch import dispatcher_for
-from gateway_core.services.dispatch_rows import Attempt, claim, record
-from gateway_core.services.outbox import endpoint_for
 from tests.fakes.receiver import Receiver
 from tests.integration.notify_support import (  # noqa: F401 - fixtures
     deliveries,

@@ -14,15 +14,15 @@ from sqlalchemy import select
 
 from gateway_core.adapters.models import Email
 from gateway_core.adapters.notify.email import SmtpMailer, mailer_from_url
-from gateway_core.bootstrap import Services, build_services
+from gateway_core.bootstrap import Services, build_services, dispatcher_for
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
 from gateway_core.invoices.create import create_invoice
+from gateway_core.invoices.manage import InvoiceRequest
+from gateway_core.notifications.dispatch import Dispatcher
+from gateway_core.payments.transfers import record_transfers
 from gateway_core.ports import ObservedTransfer, OutgoingEmail
-from gateway_core.services.dispatch import Dispatcher, dispatcher_for
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.payments import record_transfers
-from gateway_core.services.stores import create_store, find_store
+from gateway_core.stores.manage import create_store, find_store
 from tests.fakes.smtp import SmtpServer
 from tests.fakes.tls import contexts
 from tests.integration.notify_support import configure, deliveries, notify_settings_for
@@ -177,9 +177,9 @@ def test_a_payment_dropped_before_finality_reaches_the_merchant_by_email(databas
     import sqlalchemy as sa
 
     from gateway_core.adapters.models import Invoice
+    from gateway_core.payments.sandbox import simulate_payment
+    from gateway_core.payments.transfers import _apply_finality
     from gateway_core.ports import TxFinality
-    from gateway_core.services.payments import _apply_finality
-    from gateway_core.services.sandbox import simulate_payment
     from tests.conftest import tick
 
     with SmtpServer() as smtp, mailing(notify_settings_for(

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from gateway_core.adapters.models import Event, Invoice, Payment, Store
 from gateway_core.bootstrap import Services
 from gateway_core.invoices.create import create_invoice
+from gateway_core.invoices.manage import InvoiceRequest
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.payments.transfers import _apply_finality
 from gateway_core.ports import TxFinality
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.payments import _apply_finality
-from gateway_core.services.sandbox import simulate_payment
 from tests.conftest import tick
 
 

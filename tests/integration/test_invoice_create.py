@@ -16,10 +16,10 @@ from gateway_core.bootstrap import Services
 from gateway_core.clock import FrozenClock
 from gateway_core.domain.errors import DuplicateExternalId, InvalidApiKey, VaultInitializationFailed
 from gateway_core.invoices.create import Created, create_invoice
-from gateway_core.services.allocation import NewInvoice
-from gateway_core.services.invoices import InvoiceRequest, get_invoice
-from gateway_core.services.keys import Caller, key_digest, rotate_key
-from gateway_core.services.stores import NewStore, create_store
+from gateway_core.invoices.manage import InvoiceRequest, get_invoice
+from gateway_core.keys.api_keys import Caller, key_digest, rotate_key
+from gateway_core.payments.allocation import NewInvoice
+from gateway_core.stores.manage import NewStore, create_store
 
 # Differ by construction between any two invoices: identities, random numbers and addresses.
 PER_INVOICE = {"id", "number", "store_id", "invoice_id", "reference", "address", "event_id", "external_id"}

@@ -16,7 +16,7 @@ from gateway_core.adapters.db import normalise_url
 from gateway_core.adapters.job_locks import JobLocks
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
-from gateway_core.services.stores import NewStore
+from gateway_core.stores.manage import NewStore
 from gateway_core.worker import watch_chains
 from tests.conftest import invoice_body, post_json, running_services
 

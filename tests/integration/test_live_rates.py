@@ -24,7 +24,7 @@ from gateway_core.adapters.rates.fx import FrankfurterFx
 from gateway_core.adapters.rates.kraken import KrakenSource
 from gateway_core.clock import FrozenClock
 from gateway_core.domain.errors import RateUnavailable
-from gateway_core.services.stores import create_store
+from gateway_core.stores.manage import create_store
 from tests.conftest import invoice_body, post_json, running_app
 from tests.fakes.price_apis import Market
 

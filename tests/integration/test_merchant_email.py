@@ -15,11 +15,11 @@ from bridge.cli import main
 from gateway_core.adapters.jsonwire import dumps, loads
 from gateway_core.adapters.models import Store
 from gateway_core.adapters.notify.email_render import colours, render
-from gateway_core.adapters.notify.voltxt_payloads import STORE_EVENTS, store_payload
+from gateway_core.contracts.voltxt_payloads import STORE_EVENTS, store_payload
 from gateway_core.invoices.create import create_invoice
-from gateway_core.services.invoices import InvoiceRequest, public_invoice
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.stores import find_store
+from gateway_core.invoices.manage import InvoiceRequest, public_invoice
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.manage import find_store
 from tests.conftest import tick
 
 

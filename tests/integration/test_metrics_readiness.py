@@ -12,8 +12,8 @@ from gateway_core.adapters.models import Delivery, DeliveryAttempt
 from gateway_core.bootstrap import Services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
-from gateway_core.services.stores import NewStore
-from gateway_core.services.worker_status import publish
+from gateway_core.stores.manage import NewStore
+from gateway_core.worker_status import publish
 from tests.conftest import invoice_body, post_json, running_app
 
 

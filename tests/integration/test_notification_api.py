@@ -16,8 +16,8 @@ from bridge.cli import main
 from gateway_core.adapters.models import Email, Store
 from gateway_core.clock import FrozenClock
 from gateway_core.domain.errors import ValidationFailed
-from gateway_core.services.notify_settings import verify_webhook_url
-from gateway_core.services.stores import create_store
+from gateway_core.notifications.notify_settings import verify_webhook_url
+from gateway_core.stores.manage import create_store
 from tests.conftest import post_json
 from tests.fakes.receiver import Receiver
 from tests.integration.notify_support import (  # noqa: F401 - fixtures

@@ -22,9 +22,9 @@ from bridge.jsonio import dumps
 from gateway_core.adapters.models import Delivery, Event, Invoice, PlatformOrder, Quote
 from gateway_core.bootstrap import Services
 from gateway_core.invoices.create import create_invoice
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.keys import issue_key
-from gateway_core.services.stores import create_store, find_store
+from gateway_core.invoices.manage import InvoiceRequest
+from gateway_core.keys.api_keys import issue_key
+from gateway_core.stores.manage import create_store, find_store
 
 # Differ by construction between any two invoices: identities, random numbers, references and addresses.
 PER_INVOICE = {"id", "number", "store_id", "invoice_id", "reference", "address", "event_id"}

@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.openapi import from_wsgi
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from gateway_core.services.stores import NewStore
+from gateway_core.stores.manage import NewStore
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "openapi"
 CONTRACTS = ["voltxt", "virtexgate", "veltpay", "venta"]

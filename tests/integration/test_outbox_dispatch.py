@@ -14,10 +14,9 @@ from sqlalchemy import func, select
 
 from gateway_core.adapters.models import Delivery, DeliveryAttempt, Email, Event, Invoice
 from gateway_core.adapters.notify.webhooks import MAX_RESPONSE_BYTES, GuardedHttp
-from gateway_core.bootstrap import build_services
+from gateway_core.bootstrap import build_services, dispatcher_for
 from gateway_core.domain.lifecycle import Status
-from gateway_core.services.assess import lock_invoice, move
-from gateway_core.services.dispatch import dispatcher_for
+from gateway_core.payments.assess import lock_invoice, move
 from tests.conftest import post_json
 from tests.fakes.receiver import Receiver
 from tests.fakes.tls import contexts

@@ -16,10 +16,10 @@ from gateway_core.bootstrap import Services
 from gateway_core.domain.errors import InvalidState
 from gateway_core.invoices.create import create_invoice
 from gateway_core.invoices.insert import LinkTaken, PlatformLink
+from gateway_core.invoices.manage import InvoiceRequest
 from gateway_core.invoices.platform_orders import OrderInvoice, order_invoice
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.stores import create_store
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.manage import create_store
 from tests.conftest import tick
 
 EVENTS = ["invoice.created", "invoice.paid", "invoice.cancelled"]

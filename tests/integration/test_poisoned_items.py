@@ -12,12 +12,12 @@ from sqlalchemy import select, text
 from bridge.cli import main as cli_main
 from gateway_core.adapters.models import ChainCursor, Delivery, Invoice, ParkedItem, Payment, Quote
 from gateway_core.bootstrap import Services
+from gateway_core.payments import parked
+from gateway_core.payments.expiry import expire_due
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.payments.watch import watch_tick
 from gateway_core.ports import ObservedTransfer, ScanResult, TxFinality, WatchedAddress
-from gateway_core.services import parked
-from gateway_core.services.expiry import expire_due
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.stores import create_store
-from gateway_core.services.watch import watch_tick
+from gateway_core.stores.manage import create_store
 from tests.conftest import tick
 from tests.integration.notify_support import (  # noqa: F401 - fixtures
     configure,

@@ -13,9 +13,9 @@ import responses
 from sqlalchemy import select
 
 from gateway_core.adapters.models import Event, Invoice, Payment
+from gateway_core.payments.transfers import record_transfers
 from gateway_core.ports import ObservedTransfer
-from gateway_core.services.payments import record_transfers
-from gateway_core.services.stores import create_store
+from gateway_core.stores.manage import create_store
 from tests.conftest import invoice_body, post_json, running_app
 from tests.fakes.price_apis import SOURCES, Market
 

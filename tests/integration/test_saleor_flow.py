@@ -10,8 +10,8 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from gateway_core.adapters.models import DeliveryAttempt
-from gateway_core.services.invoices import public_invoice
-from gateway_core.services.sandbox import simulate_payment
+from gateway_core.invoices.manage import public_invoice
+from gateway_core.payments.sandbox import simulate_payment
 from storefront_adapters.saleor.adapter import SaleorAdapter
 from tests.conftest import tick
 from tests.integration.notify_support import (  # noqa: F401 - fixtures

@@ -119,7 +119,7 @@ def test_registration_needs_the_token_and_the_api_url(napp, nclient, shop, saleo
 
 
 def test_allow_binds_one_instance_to_one_store_and_checks_the_url(napp, nsvc, shop, saleor):
-    from gateway_core.services.stores import create_store
+    from gateway_core.stores.manage import create_store
 
     with nsvc.uow() as uow:
         other = create_store(uow, nsvc.vault, name="Other Shop", network="sandbox")

@@ -12,9 +12,9 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from gateway_core.adapters.models import DeliveryAttempt, Invoice
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.payments.transfers import _apply_finality
 from gateway_core.ports import TxFinality
-from gateway_core.services.payments import _apply_finality
-from gateway_core.services.sandbox import simulate_payment
 from storefront_adapters.saleor.consts import TRANSACTION_EVENT_REPORT
 from tests.conftest import tick
 from tests.fakes.saleor import FakeSaleor, Transaction

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway_core.adapters.models import Event, Payment
+from gateway_core.payments.transfers import record_transfers
 from gateway_core.ports import ObservedTransfer
-from gateway_core.services.payments import record_transfers
-from gateway_core.services.stores import create_store
+from gateway_core.stores.manage import create_store
 from tests.conftest import invoice_body, post_json, tick
 
 CREATE = "/api/plugin/invoice/create"

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 
 from bridge.jsonio import dumps
 from gateway_core.adapters.models import Invoice, PlatformOrder
-from gateway_core.services.dispatch import dispatcher_for
-from gateway_core.services.stores import create_store
+from gateway_core.bootstrap import dispatcher_for
+from gateway_core.stores.manage import create_store
 from tests.fakes.shopify import payment_session, signed_query, webhook_headers
 from tests.integration.shopify_support import (  # noqa: F401 - fixtures
     API_KEY,

@@ -11,8 +11,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from gateway_core.adapters.models import DeliveryAttempt, Invoice, PlatformOrder
-from gateway_core.services.stores import create_store
-from gateway_core.services.views import invoice_view
+from gateway_core.stores.manage import create_store
+from gateway_core.views import invoice_view
 from storefront_adapters.shopify.adapter import ShopifyAdapter
 from tests.conftest import tick
 from tests.fakes.shopify import payment_session, refund_session

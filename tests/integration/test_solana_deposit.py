@@ -11,8 +11,8 @@ from gateway_core.adapters.chains.solana import associated_token_address
 from gateway_core.adapters.chains.solana_keys import GatewayKeys, seed_bytes
 from gateway_core.adapters.chains.solana_tx import TOKEN_ACCOUNT_RENT_LAMPORTS
 from gateway_core.adapters.models import SolanaDeposit, SolanaSweep
-from gateway_core.adapters.notify.voltxt_payloads import explorer_urls, payment_breakdown
-from gateway_core.services.invoices import public_invoice
+from gateway_core.contracts.voltxt_payloads import explorer_urls, payment_breakdown
+from gateway_core.invoices.manage import public_invoice
 from tests.conftest import invoice_body, post_json, tick
 from tests.reconcile_support import assert_reconciled
 from tests.solana_fixtures import CREATE, create_invoice, events, make_store, option, payments, run_worker, status

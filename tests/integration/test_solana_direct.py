@@ -169,8 +169,8 @@ def test_full_pages_are_followed_with_before_down_to_the_cursor(sol, sol_client,
 
 
 def test_mainnet_uses_its_own_mint_and_explorer_cluster(sol, sol_client, fake_rpc, buyer) -> None:
-    from gateway_core.adapters.notify.voltxt_payloads import explorer_urls
-    from gateway_core.services.invoices import public_invoice
+    from gateway_core.contracts.voltxt_payloads import explorer_urls
+    from gateway_core.invoices.manage import public_invoice
 
     mainnet_usdc = sol.settings.usdc_mint_mainnet
     fake_rpc.ledger.mint_decimals[mainnet_usdc] = 6
@@ -266,7 +266,7 @@ def test_reconciliation_reports_a_payment_the_records_lack(sol, sol_client, fake
     from sqlalchemy import delete
 
     from gateway_core.adapters.models import Payment
-    from gateway_core.services.reconcile import Difference, reconcile
+    from gateway_core.payments.reconcile import Difference, reconcile
 
     key, wallet = make_store(sol)
     invoice = create_invoice(sol_client, key)

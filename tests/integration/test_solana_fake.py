@@ -76,7 +76,7 @@ def test_deposit_balances_polled_in_chunks_of_100(sol, sol_client, fake_rpc, fee
 
 
 def _watched(sol):
-    from gateway_core.services.watch import watched_addresses
+    from gateway_core.payments.watch import watched_addresses
 
     with sol.uow() as uow:
         return watched_addresses(uow, "solana", "devnet", sol.clock, sol.late_window)

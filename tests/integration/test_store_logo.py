@@ -14,7 +14,7 @@ from bridge.cli import main
 from gateway_core.adapters.models import Store
 from gateway_core.adapters.notify.email_render import render
 from gateway_core.domain.errors import ValidationFailed
-from gateway_core.services.branding import MAX_BYTES, check_logo
+from gateway_core.stores.branding import MAX_BYTES, check_logo
 from tests.conftest import post_json
 from tests.integration.test_checkout_page import create, page
 

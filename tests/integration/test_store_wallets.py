@@ -14,8 +14,8 @@ from gateway_core.adapters.models import Invoice
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.domain.identifiers import b58check_encode, b58decode, b58encode
 from gateway_core.invoices.create import create_invoice
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.stores import (
+from gateway_core.invoices.manage import InvoiceRequest
+from gateway_core.stores.manage import (
     check_wallet,
     create_store,
     find_store,

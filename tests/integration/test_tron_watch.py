@@ -21,8 +21,8 @@ from gateway_core.bootstrap import Services, build_services
 from gateway_core.config import Settings
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.invoices.create import create_invoice
-from gateway_core.services.invoices import InvoiceRequest, public_invoice
-from gateway_core.services.stores import create_store
+from gateway_core.invoices.manage import InvoiceRequest, public_invoice
+from gateway_core.stores.manage import create_store
 from tests.conftest import tick
 from tests.fakes.trongrid import (
     OTHER_TOKEN,
@@ -126,7 +126,7 @@ def test_index_allocation_is_atomic_under_concurrent_invoice_creation(tron, acco
 
 
 def test_sandbox_store_with_xpub_pays_through_the_sandbox_ledger(tron, account) -> None:
-    from gateway_core.services.sandbox import simulate_payment
+    from gateway_core.payments.sandbox import simulate_payment
 
     store_id = new_store(tron, account, network="sandbox")
     number, address = new_invoice(tron, store_id)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway_core.adapters.models import Invoice, VeltpaySignature
-from gateway_core.services import veltpay_auth
+from gateway_core.keys import veltpay_auth
 from tests.conftest import running_app
 from tests.integration.veltpay_support import (  # noqa: F401 - fixtures
     Key,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bridge.cli import main
 from gateway_core.adapters.models import ApiKey
-from gateway_core.services.dispatch import dispatcher_for
+from gateway_core.bootstrap import dispatcher_for
 from tests.integration.veltpay_support import (  # noqa: F401 - fixtures
     Key,
     VeltClient,

@@ -14,9 +14,9 @@ from bip_utils import Bip44Changes
 from sqlalchemy import select
 
 from gateway_core.adapters.models import Delivery, Invoice
-from gateway_core.services.dispatch import dispatcher_for
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.stores import create_store
+from gateway_core.bootstrap import dispatcher_for
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.manage import create_store
 from tests.conftest import running_app, running_services, tick
 from tests.fakes.receiver import Receiver
 from tests.integration.veltpay_support import (  # noqa: F401 - fixtures

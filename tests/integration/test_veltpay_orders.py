@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway_core.adapters.notify.veltpay_payloads import EVENTS, STATUS
-from gateway_core.services.stores import create_store
+from gateway_core.contracts.veltpay_payloads import EVENTS, STATUS
+from gateway_core.stores.manage import create_store
 from tests.conftest import invoice_body, post_json, running_app
 from tests.integration.veltpay_support import (  # noqa: F401 - fixtures
     ORDER_KEYS,
@@ -91,7 +91,7 @@ def test_a_repeated_order_ref_returns_the_order_and_a_changed_amount_conflicts(v
                        "order_ref_conflict")
     assert "inv_1001" in conflict["message"]
     # VOLTXT's external ids live beside VeltPay's order_refs without colliding.
-    from gateway_core.services.keys import issue_key
+    from gateway_core.keys.api_keys import issue_key
 
     with vsvc.uow() as uow:
         voltxt_key = issue_key(uow, vsvc.vault, velt_store).api_key

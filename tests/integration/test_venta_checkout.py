@@ -11,8 +11,8 @@ import pytest
 
 from bridge.cli import main
 from gateway_core.bootstrap import Services
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.stores import NewStore, create_store
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.manage import NewStore, create_store
 from tests import solana_pay_parser
 from tests.conftest import invoice_body, post_json, tick
 from tests.integration.venta_support import (

@@ -21,7 +21,7 @@ from bridge.key_ratelimit import LocalLimiter, RedisLimiter
 from gateway_core.bootstrap import Services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
-from gateway_core.services.stores import NewStore
+from gateway_core.stores.manage import NewStore
 from tests.conftest import running_app
 from tests.integration.venta_support import CHECKOUT, DEV_CHECKOUT, get, post, venta_key
 

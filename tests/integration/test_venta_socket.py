@@ -24,8 +24,8 @@ from gateway_core.bootstrap import Services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
 from gateway_core.domain.identifiers import new_solana_signature
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.stores import NewStore
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.manage import NewStore
 from tests import solana_pay_parser
 from tests.conftest import running_services, tick
 from tests.integration.venta_support import (

@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 
 from gateway_core.adapters.models import Invoice, Quote, VirtexgateIdempotencyKey
 from gateway_core.domain.errors import RateUnavailable
-from gateway_core.services.key_limits import set_rate_limit
-from gateway_core.services.keys import issue_key, rotate_key
-from gateway_core.services.stores import create_store
+from gateway_core.keys.api_keys import issue_key, rotate_key
+from gateway_core.keys.key_limits import set_rate_limit
+from gateway_core.stores.manage import create_store
 from tests.conftest import invoice_body, post_json, running_app, tick
 
 CREATE = "/api/invoices"
@@ -152,7 +152,7 @@ def _status(client: Any, key: str, invoice_id: str) -> tuple[str, str]:
 
 
 def _pay(services: Any, number: str, amount: Decimal | None = None) -> None:
-    from gateway_core.services.sandbox import simulate_payment
+    from gateway_core.payments.sandbox import simulate_payment
 
     with services.uow() as uow:
         simulate_payment(uow, number, services.clock, "USDC", amount)
@@ -366,7 +366,7 @@ def test_an_unexpected_failure_is_500_without_details(settings, clock, services,
 def test_the_openapi_document_describes_what_is_served(client):
     import yaml
 
-    from gateway_core.services.virtexgate_statuses import INVOICE_STATUSES, PAYMENT_STATUSES, WEBHOOK_EVENTS
+    from gateway_core.contracts.virtexgate_statuses import INVOICE_STATUSES, PAYMENT_STATUSES, WEBHOOK_EVENTS
 
     served = client.get("/openapi/virtexgate.yaml")
     assert served.status_code == 200

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from gateway_core.services.stores import create_store
+from gateway_core.stores.manage import create_store
 from tests.conftest import invoice_body, post_json
 
 CREATE = "/api/plugin/invoice/create"

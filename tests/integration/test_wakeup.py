@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from gateway_core.adapters import wakeup
 from gateway_core.adapters.db import normalise_url
 from gateway_core.bootstrap import Services
-from gateway_core.services.stores import NewStore
+from gateway_core.stores.manage import NewStore
 from gateway_core.worker import PumpTrigger
 from tests.conftest import invoice_body, post_json, tick
 

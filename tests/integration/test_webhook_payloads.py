@@ -18,11 +18,11 @@ from gateway_core.adapters.models import Invoice
 from gateway_core.clock import FrozenClock
 from gateway_core.domain.lifecycle import Status
 from gateway_core.invoices.create import create_invoice
+from gateway_core.invoices.manage import InvoiceRequest, cancel_invoice
+from gateway_core.payments.assess import lock_invoice, move
+from gateway_core.payments.transfers import record_transfers
 from gateway_core.ports import ObservedTransfer
-from gateway_core.services.assess import lock_invoice, move
-from gateway_core.services.invoices import InvoiceRequest, cancel_invoice
-from gateway_core.services.payments import record_transfers
-from gateway_core.services.stores import create_store, find_store
+from gateway_core.stores.manage import create_store, find_store
 from tests.conftest import post_json, tick
 from tests.integration.notify_support import (  # noqa: F401 - fixtures
     configure,

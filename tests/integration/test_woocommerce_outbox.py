@@ -23,9 +23,9 @@ from bridge.cli import main
 from gateway_core.adapters.models import Delivery, DeliveryAttempt, Invoice, PlatformInstallation, PlatformOrder
 from gateway_core.bootstrap import Services
 from gateway_core.clock import FrozenClock
-from gateway_core.services.dispatch import Dispatcher
-from gateway_core.services.invoices import public_invoice
-from gateway_core.services.stores import NewStore
+from gateway_core.invoices.manage import public_invoice
+from gateway_core.notifications.dispatch import Dispatcher
+from gateway_core.stores.manage import NewStore
 from storefront_adapters.base import OrderUpdate, StorefrontAdapter
 from storefront_adapters.woocommerce.adapter import WooCommerceAdapter
 from storefront_adapters.woocommerce.orders import invoice_for_order

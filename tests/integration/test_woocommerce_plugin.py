@@ -28,12 +28,12 @@ import pytest
 from werkzeug.serving import make_server
 
 from gateway_core.adapters.models import Delivery
+from gateway_core.bootstrap import dispatcher_for
 from gateway_core.clock import FrozenClock
 from gateway_core.domain.money import FIAT_EXPONENTS
-from gateway_core.services.dispatch import dispatcher_for
-from gateway_core.services.invoices import public_invoice
-from gateway_core.services.sandbox import simulate_payment
-from gateway_core.services.stores import create_store
+from gateway_core.invoices.manage import public_invoice
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.manage import create_store
 from storefront_adapters.woocommerce.package import PLUGIN_DIR, build_zip
 from storefront_adapters.woocommerce.pot import POT_PATH, build_pot
 from tests.conftest import running_app, running_services, tick

@@ -22,8 +22,8 @@ from oauthlib.oauth1.rfc5849 import signature as oauth
 
 from gateway_core.adapters.jsonwire import dumps
 from gateway_core.domain.errors import ValidationFailed
+from gateway_core.notifications.dispatch import Job
 from gateway_core.ports import HttpResult
-from gateway_core.services.dispatch import Job
 from storefront_adapters.woocommerce.adapter import WooCommerceAdapter, external_id, plan_update, wanted_events
 from storefront_adapters.woocommerce.channel import WooCommerceChannel
 from storefront_adapters.woocommerce.rest import oauth_signature

@@ -19,11 +19,11 @@ import pytest
 from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
 
 from bridge.cli import main
-from gateway_core.bootstrap import Services
+from gateway_core.bootstrap import Services, dispatcher_for
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
-from gateway_core.services.dispatch import Dispatcher, dispatcher_for
-from gateway_core.services.stores import create_store
+from gateway_core.notifications.dispatch import Dispatcher
+from gateway_core.stores.manage import create_store
 from tests.conftest import running_app, running_services
 from tests.fakes.receiver import Receiver
 from tests.integration.notify_support import notify_settings_for

@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 from gateway_core.bootstrap import Services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
-from gateway_core.services.keys import issue_key
+from gateway_core.keys.api_keys import issue_key
 from tests.conftest import running_app
 
 CHECKOUT = "/v1/checkout"

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from gateway_core.services.keys import Caller, KeyCache
-from gateway_core.services.views import StoreSnapshot
+from gateway_core.keys.api_keys import Caller, KeyCache
+from gateway_core.views import StoreSnapshot
 
 STORE = StoreSnapshot(1, "Shop", "sandbox", "direct", Decimal("0"), 24, None, (("SOL", "addr"),))
 

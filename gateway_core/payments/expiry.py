@@ -10,9 +10,9 @@ from sqlalchemy import select
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Invoice
 from gateway_core.domain.lifecycle import OPEN, Status
+from gateway_core.payments import parked
+from gateway_core.payments.assess import assess, lock_invoice
 from gateway_core.ports import Clock
-from gateway_core.services import parked
-from gateway_core.services.assess import assess, lock_invoice
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def expire_due(uow_factory: Callable[[], UnitOfWork], clock: Clock, batch: int =
     for invoice_id in ids:
         key = str(invoice_id)
         if failing.get(key, now) > now:
-            continue  # backing off (services/parked.py); still open, so it is read again when due
+            continue  # backing off (payments/parked.py); still open, so it is read again when due
         try:
             with uow_factory() as uow:
                 invoice = lock_invoice(uow.session, invoice_id)

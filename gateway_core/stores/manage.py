@@ -16,8 +16,8 @@ from gateway_core.config import Settings
 from gateway_core.domain.errors import StoreNotFound, ValidationFailed
 from gateway_core.domain.identifiers import new_solana_pubkey, new_tron_address, new_webhook_secret
 from gateway_core.domain.money import ASSET_ORDER, asset
-from gateway_core.services.keys import issue_key
-from gateway_core.services.tron_deposits import check_xpub
+from gateway_core.keys.api_keys import issue_key
+from gateway_core.payments.tron_deposits import check_xpub
 
 NETWORKS = ("sandbox", "devnet", "mainnet")
 NETWORK_ALIASES = {"testnet": "devnet"}

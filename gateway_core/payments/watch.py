@@ -11,8 +11,8 @@ from sqlalchemy import case, func, or_, select
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import ChainCursor, Invoice, Quote, Store
+from gateway_core.payments.transfers import record_transfers, refresh_finality, with_parked
 from gateway_core.ports import ChainClient, Clock, WatchedAddress
-from gateway_core.services.payments import record_transfers, refresh_finality, with_parked
 
 UowFactory = Callable[[], UnitOfWork]
 
@@ -86,7 +86,7 @@ def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock
     recorded = record_transfers(uow_factory, with_parked(uow_factory, client.chain, network, result.transfers,
                                                          clock), clock)
     if result.cursors:
-        # Only after the transfers are recorded (or parked with their facts, services/parked.py): a crash in
+        # Only after the transfers are recorded (or parked with their facts, payments/parked.py): a crash in
         # between re-reads them, never skips them.
         with uow_factory() as uow:
             for scope, position in result.cursors.items():

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from gateway_core.adapters.models import Event, Invoice
 from gateway_core.domain.identifiers import new_event_id
 from gateway_core.domain.lifecycle import EVENT_FOR_STATUS, Status, overpaid, plan, transition
-from gateway_core.services.outbox import enqueue_for_event
-from gateway_core.services.views import payment_facts
+from gateway_core.notifications.outbox import enqueue_for_event
+from gateway_core.views import payment_facts
 
 _STAMPS = {Status.PAID: "paid_at", Status.CONFIRMED: "confirmed_at", Status.SETTLED: "settled_at"}
 

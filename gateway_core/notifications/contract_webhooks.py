@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import ContractWebhook, Store
-from gateway_core.adapters.notify.contract_formats import ContractWebhookFormat, formats
 from gateway_core.adapters.notify.signing import standard_webhook_headers
 from gateway_core.adapters.notify.ssrf import Allowlist, creation_problem
 from gateway_core.adapters.secrets import KeyVault
+from gateway_core.contracts.formats import ContractWebhookFormat
+from gateway_core.contracts.registry import formats
 from gateway_core.domain.errors import StoreNotFound, ValidationFailed
 from gateway_core.ports import Clock, HttpResult, WebhookTransport
 

@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import ApiKey
 from gateway_core.domain.errors import ValidationFailed
+from gateway_core.keys.api_keys import KEY_KINDS, Caller, caller_of, digest_of, key_is_live, valid_key
 from gateway_core.ports import Clock
-from gateway_core.services.keys import KEY_KINDS, Caller, caller_of, digest_of, key_is_live, valid_key
 
 # VentaConnect documents 120 requests a minute per key; a key without its own limit gets its contract's
 # default: this one, or for VOLTXT the VOLTXT_RATE_LIMIT_PER_MINUTE setting (600 unless set).

@@ -13,7 +13,7 @@ from typing import Any
 from gateway_core.adapters.jsonwire import iso
 from gateway_core.domain import money
 from gateway_core.domain.lifecycle import Status
-from gateway_core.services.views import InvoiceView
+from gateway_core.views import InvoiceView
 
 # Rent-exempt minimum of a 165-byte SPL token account: what a deposit-mode USDC account costs to open.
 TOKEN_ACCOUNT_RENT_LAMPORTS = 2_039_280

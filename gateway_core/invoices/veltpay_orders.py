@@ -13,13 +13,13 @@ from sqlalchemy import select
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Invoice, Store, VeltpayOrder
-from gateway_core.adapters.notify.veltpay_payloads import ASSET, EXTERNAL_ID_PREFIX, invoice_number
+from gateway_core.contracts.veltpay_payloads import ASSET, EXTERNAL_ID_PREFIX, invoice_number
 from gateway_core.domain import money
 from gateway_core.domain.errors import DuplicateExternalId, InvoiceNotFound
 from gateway_core.invoices.create import Created, Invoicing, create_invoice
+from gateway_core.invoices.manage import InvoiceRequest
 from gateway_core.ports import Clock
-from gateway_core.services.invoices import InvoiceRequest
-from gateway_core.services.views import InvoiceView, invoice_view
+from gateway_core.views import InvoiceView, invoice_view
 
 CONTRACT = "veltpay"
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway_core.adapters.notify.contract_formats import ContractMessage
-from gateway_core.services.views import InvoiceView
-from gateway_core.services.virtexgate_statuses import CONTRACT, invoice_id, invoice_status, store_id, webhook_event
+from gateway_core.contracts.formats import ContractMessage
+from gateway_core.contracts.virtexgate_statuses import CONTRACT, invoice_id, invoice_status, store_id, webhook_event
+from gateway_core.views import InvoiceView
 
 
 def timestamp(moment: datetime | None) -> str | None:

@@ -27,11 +27,11 @@ from gateway_core.domain.errors import (
     ValidationFailed,
 )
 from gateway_core.domain.lifecycle import OPEN, Status
+from gateway_core.payments.assess import emit, lock_invoice, move
+from gateway_core.payments.transfers import FAILED
+from gateway_core.payments.tron_deposits import accepts_tron
 from gateway_core.ports import Clock, RateQuote, RateSource
-from gateway_core.services.assess import emit, lock_invoice, move
-from gateway_core.services.payments import FAILED
-from gateway_core.services.tron_deposits import accepts_tron
-from gateway_core.services.views import InvoiceView, StoreSnapshot, invoice_view
+from gateway_core.views import InvoiceView, StoreSnapshot, invoice_view
 
 MIN_EXPIRY_HOURS, MAX_EXPIRY_HOURS = 1, 168
 MIN_TTL = timedelta(seconds=60)  # the shortest exact lifetime a contract may ask for (VeltPay's ttl_seconds)

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import ContractWebhook, Store, WebhookEndpoint
-from gateway_core.adapters.notify.voltxt_payloads import STORE_EVENTS
+from gateway_core.contracts.voltxt_payloads import STORE_EVENTS
 from gateway_core.domain.errors import StoreNotFound, ValidationFailed
+from gateway_core.notifications.outbox import endpoint_for
 from gateway_core.ports import WebhookTransport
-from gateway_core.services.outbox import endpoint_for
 
 CHALLENGE_TIMEOUT = 10.0
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from gateway_core.adapters.chains.tron_keys import BadExtendedKey, deposit_address, parse_xpub
 from gateway_core.adapters.models import Store
 from gateway_core.domain.errors import ValidationFailed
-from gateway_core.services.views import StoreSnapshot
+from gateway_core.views import StoreSnapshot
 
 
 def accepts_tron(store: Store | StoreSnapshot) -> bool:

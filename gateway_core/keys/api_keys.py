@@ -22,7 +22,7 @@ from gateway_core.adapters.secrets import KeyVault, digests_match, key_digest
 from gateway_core.domain.errors import GatewayError, InvalidApiKey, StoreNotFound
 from gateway_core.domain.identifiers import API_KEY_LENGTH, new_api_key
 from gateway_core.ports import Clock
-from gateway_core.services.views import StoreSnapshot
+from gateway_core.views import StoreSnapshot
 
 # The contracts whose keys a store can hold (`voltbridge key create --kind`), each in its own documented format.
 KEY_KINDS = ("voltxt", "virtexgate", "veltpay", "venta")

@@ -23,8 +23,8 @@ from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import ApiKey, VeltpaySignature
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.domain.errors import InvalidApiKey
+from gateway_core.keys.api_keys import key_is_live
 from gateway_core.ports import Clock
-from gateway_core.services.keys import key_is_live
 
 WINDOW_SECONDS = 300
 PRUNE_EVERY_SECONDS = 60.0

@@ -29,11 +29,11 @@ from gateway_core.adapters.notify.email import sender_address
 from gateway_core.adapters.notify.email_render import build_email
 from gateway_core.adapters.notify.signing import standard_webhook_headers, store_signature
 from gateway_core.adapters.secrets import KeyVault
+from gateway_core.keys.api_keys import signing_key
+from gateway_core.notifications.dispatch_rows import Attempt, any_due, claim, record
+from gateway_core.notifications.outbox import enqueue_dead_letter_notice
 from gateway_core.ports import Clock, DeliveryChannel, HttpResult, Mailer, OutgoingEmail, WebhookTransport
-from gateway_core.services.branding import logo_digest
-from gateway_core.services.dispatch_rows import Attempt, any_due, claim, record
-from gateway_core.services.keys import signing_key
-from gateway_core.services.outbox import enqueue_dead_letter_notice
+from gateway_core.stores.branding import logo_digest
 
 log = logging.getLogger(__name__)
 KEY_CACHE_SECONDS = 30.0
@@ -377,18 +377,3 @@ class Dispatcher:
         self._outcomes.put(None)
         if wait:
             self._recorder.join(timeout=30)
-
-
-def dispatcher_for(services: object, **options: object) -> Dispatcher:
-    """A dispatcher wired from Services (settings, clock, transport, mailer, vault)."""
-    from gateway_core.bootstrap import Services
-
-    assert isinstance(services, Services) and services.webhooks is not None and services.mailer is not None
-    settings = services.settings
-    values: dict[str, object] = {"mail_from": settings.mail_from, "public_url": settings.public_url,
-                                 "concurrency": settings.delivery_concurrency,
-                                 "timeout": settings.webhook_timeout_seconds,
-                                 "lease": settings.delivery_lease_seconds, "channels": services.channels,
-                                 **options}
-    return Dispatcher(services.uow, services.clock, services.webhooks, services.mailer, services.vault,
-                      **values)  # type: ignore[arg-type]

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway_core.adapters.notify.contract_formats import ContractMessage
+from gateway_core.contracts.formats import ContractMessage
 from gateway_core.domain import money
 from gateway_core.domain.lifecycle import OPEN, Status
-from gateway_core.services.views import InvoiceView, QuoteView
+from gateway_core.views import InvoiceView, QuoteView
 
 ORDER_ID_PREFIX = "ord_"
 # External ids are unique per store across contracts: VeltPay's order_refs live in their own namespace.

@@ -20,8 +20,8 @@ from sqlalchemy import func, or_, select
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Invoice, Payment, Quote
+from gateway_core.payments.transfers import DROPPED
 from gateway_core.ports import Clock, ObservedTransfer
-from gateway_core.services.payments import DROPPED
 
 log = logging.getLogger(__name__)
 UowFactory = Callable[[], UnitOfWork]

@@ -16,9 +16,9 @@ from gateway_core.domain import money
 from gateway_core.domain.errors import RateUnavailable
 from gateway_core.domain.identifiers import new_solana_pubkey
 from gateway_core.domain.lifecycle import Status
+from gateway_core.payments.assess import emit, lock_invoice
 from gateway_core.ports import Clock, RateSource
-from gateway_core.services.assess import emit, lock_invoice
-from gateway_core.services.views import InvoiceView
+from gateway_core.views import InvoiceView
 
 log = logging.getLogger(__name__)
 

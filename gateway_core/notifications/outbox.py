@@ -27,10 +27,10 @@ from gateway_core.adapters.models import (
     Store,
     WebhookEndpoint,
 )
-from gateway_core.adapters.notify.contract_formats import formats
 from gateway_core.adapters.notify.signing import invoice_signature, new_endpoint_secret
 from gateway_core.adapters.notify.ssrf import Allowlist, creation_problem
-from gateway_core.adapters.notify.voltxt_payloads import (
+from gateway_core.contracts.registry import formats
+from gateway_core.contracts.voltxt_payloads import (
     EMAIL_ALERTS,
     invoice_payload,
     store_block,
@@ -42,7 +42,7 @@ from gateway_core.domain import money
 from gateway_core.domain.errors import DeliveryNotFound, ValidationFailed
 from gateway_core.domain.identifiers import new_event_id
 from gateway_core.domain.lifecycle import plan
-from gateway_core.services.views import fiat_received, invoice_view, payment_facts
+from gateway_core.views import fiat_received, invoice_view, payment_facts
 
 # Invoices created by a storefront adapter carry the platform as their contract and may have PlatformOrder rows.
 PLATFORM_CONTRACTS = frozenset({"woocommerce", "saleor", "shopify"})

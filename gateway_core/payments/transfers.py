@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Invoice, Payment, Quote
 from gateway_core.domain.lifecycle import Status
+from gateway_core.payments import parked
+from gateway_core.payments.assess import assess, emit, lock_invoice
 from gateway_core.ports import ChainClient, Clock, ObservedTransfer
-from gateway_core.services import parked
-from gateway_core.services.assess import assess, emit, lock_invoice
 
 log = logging.getLogger(__name__)
 UowFactory = Callable[[], UnitOfWork]
@@ -92,7 +92,7 @@ def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransf
     An invoice's transfers from one scan are recorded together and assessed once, so a batch that
     completes an invoice is not first judged on its earliest part (a partial payment at a closed window).
     A batch that fails (an unreadable invoice, an outbox row that cannot be written) is parked with its
-    facts and retried later (services/parked.py); the others go on, and the caller may read past them all.
+    facts and retried later (payments/parked.py); the others go on, and the caller may read past them all.
     """
     transfers = list(transfers)
     if not transfers:

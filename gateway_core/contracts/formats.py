@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from gateway_core.services.views import InvoiceView
+from gateway_core.views import InvoiceView
 
 
 @dataclass(frozen=True)
@@ -34,15 +34,3 @@ class ContractWebhookFormat(Protocol):
     def sign(self, secret: str, body: bytes, at: datetime) -> Mapping[str, str]:
         """Headers that sign `body` at send time with the store's secret for this contract."""
         ...
-
-
-# One line per contract; each module defines FORMAT (kept explicit so the set of contracts is greppable).
-def formats() -> dict[str, ContractWebhookFormat]:
-    found: dict[str, ContractWebhookFormat] = {}
-    from gateway_core.adapters.notify.veltpay_payloads import FORMAT as veltpay  # imports this module: load late
-
-    found["veltpay"] = veltpay
-    from gateway_core.adapters.notify.virtexgate_payloads import FORMAT as virtexgate  # likewise
-
-    found["virtexgate"] = virtexgate
-    return found

@@ -31,10 +31,10 @@ from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Invoice, SolanaDeposit, SolanaSweep, Store
 from gateway_core.domain.errors import VaultInitializationFailed
 from gateway_core.domain.lifecycle import Status
+from gateway_core.payments.allocation import NewInvoice
+from gateway_core.payments.assess import emit, lock_invoice, move
+from gateway_core.payments.transfers import refresh_finality
 from gateway_core.ports import Clock
-from gateway_core.services.allocation import NewInvoice
-from gateway_core.services.assess import emit, lock_invoice, move
-from gateway_core.services.payments import refresh_finality
 
 log = logging.getLogger(__name__)
 UowFactory = Callable[[], UnitOfWork]

@@ -1,6 +1,6 @@
 """VirtexGate's names for our invoices (shared/specs/virtexgate-api.txt, DESIGN.md §4): ids, statuses, events.
 
-One mapping for the API (bridge/contracts/virtexgate.py) and the webhooks (adapters/notify/virtexgate_payloads.py),
+One mapping for the API (bridge/contracts/virtexgate.py) and the webhooks (contracts/virtexgate_payloads.py),
 so a status read with GET /api/invoices/<id> and the one a webhook carries never disagree.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from gateway_core.services.checkout import Phase, phase_of
-from gateway_core.services.views import InvoiceView
+from gateway_core.checkout_view import Phase, phase_of
+from gateway_core.views import InvoiceView
 
 CONTRACT = "virtexgate"
 # VirtexGate invoice ids are UUIDs; we keep one per invoice as its external id, under this prefix so it can

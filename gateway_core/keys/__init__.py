@@ -1,0 +1,1 @@
+"""Store API keys: issuing, checking, rotating, per-key limits, and VeltPay request signatures."""

@@ -1,0 +1,1 @@
+"""Notifications: the outbox rules, dispatch of webhooks and emails, the delivery log, store settings."""

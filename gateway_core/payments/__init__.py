@@ -1,0 +1,1 @@
+"""Payments: watching chains, recording transfers, assessing invoices, expiry, deposits and sweeps."""

@@ -1,0 +1,1 @@
+"""Stores: creating, listing and finding them."""
