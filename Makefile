@@ -26,9 +26,10 @@ install: $(STAMP) ## Create the virtualenv and install the package with its test
 run: $(STAMP) ## Start the gateway on SQLite and the sandbox network (http://127.0.0.1:8000; HOST=, PORT= to move it)
 	LOG_JSON=$${LOG_JSON:-0} $(BIN)/voltbridge run --host $(HOST) --port $(PORT)
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and the import layers (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 system: ## Debian packages the suite drives (Chromium, PHP, PHPUnit), installed when missing
 	@scripts/system-packages

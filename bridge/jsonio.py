@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
-import simplejson
 from flask import Response, current_app, request
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
@@ -53,7 +53,7 @@ def read_json_object(required: bool = True) -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise BodyError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")
     try:
-        body = simplejson.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+        body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BodyError(400, "INVALID_JSON", f"Malformed JSON: {exc}") from None
     except RecursionError:

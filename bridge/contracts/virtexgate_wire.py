@@ -8,11 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import simplejson
 from flask import Response
 
 from bridge.errors import Problem
 from bridge.jsonio import json_response
+from gateway_core.adapters.jsonwire import dumps_exact
 from gateway_core.checkout_view import Phase, checkout_state
 from gateway_core.contracts.virtexgate_payloads import timestamp
 from gateway_core.contracts.virtexgate_statuses import (
@@ -79,7 +79,7 @@ def rate_limited(message: str, now: datetime, retry_after: int) -> Response:
 def canonical_body(body: dict[str, Any]) -> str:
     """The request in one spelling (keys sorted, numbers exact), so a retry re-serialised by a client still
     matches its Idempotency-Key."""
-    return simplejson.dumps(body, sort_keys=True, use_decimal=True, separators=(",", ":"), ensure_ascii=False)
+    return dumps_exact(body, sort_keys=True)
 
 
 def check_store(body: dict[str, Any], store_id: int) -> None:

@@ -1,26 +1,24 @@
 """JSON as the wire contracts need it: Decimals as exact plain JSON numbers, floats refused, VOLTXT timestamps.
 
-Shared by the bridge's responses (bridge/jsonio.py) and the core's webhook payloads.
+Shared by the bridge's responses (bridge/jsonio.py) and the core's webhook payloads. orjson writes every byte;
+the standard library reads, because only it parses numbers straight into Decimal.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
-import simplejson
 
 from gateway_core.domain.money import plain
 
-
-class _PlainDecimal(Decimal):
-    """A Decimal that renders in plain notation (never 1E-9) when simplejson writes it as a JSON number."""
-
-    def __str__(self) -> str:
-        return plain(self)
+# orjson writes integers within 64 bits itself; a larger one (metadata may hold one) goes in as its digits.
+_INT_RANGE = range(-(2**63), 2**64)
 
 
 def iso(moment: datetime) -> str:
@@ -39,18 +37,26 @@ def _text(value: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", value) if _LONE_SURROGATE.search(value) else value
 
 
-def _numbers(value: Any) -> Any:
+def _numbers(value: Any, decimal: Callable[[Decimal], str], floats: bool) -> Any:
+    """The payload with what orjson cannot write as we need it made explicit: Decimals and big integers as
+    number text, text as UTF-8 can carry it, datetimes as VOLTXT timestamps."""
     if isinstance(value, str):
         return _text(value)
     if isinstance(value, Decimal):
-        return _PlainDecimal(value)
+        if not value.is_finite():
+            raise TypeError(f"{value} is not a JSON number")
+        return orjson.Fragment(decimal(value))
     if isinstance(value, dict):
-        return {_text(k) if isinstance(k, str) else k: _numbers(v) for k, v in value.items()}
+        return {_text(k) if isinstance(k, str) else k: _numbers(v, decimal, floats) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_numbers(v) for v in value]
+        return [_numbers(v, decimal, floats) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if value in _INT_RANGE else orjson.Fragment(str(int(value)))
     if isinstance(value, datetime):
         return iso(value)
-    if isinstance(value, float):
+    if isinstance(value, float) and not floats:
         raise TypeError("floats have no place in a money API: use Decimal")
     return value
 
@@ -61,8 +67,15 @@ def _refuse(value: Any) -> Any:
 
 def dumps(payload: Any) -> str:
     """Serialise with Decimals as exact JSON numbers (floats are refused: they have no place in money)."""
-    return simplejson.dumps(_numbers(payload), use_decimal=True, ensure_ascii=False, separators=(",", ":"),
-                            default=_refuse)
+    return orjson.dumps(_numbers(payload, plain, floats=False), default=_refuse,
+                        option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def dumps_exact(value: Any, *, sort_keys: bool = False) -> str:
+    """Serialise with each Decimal as it was written (1.50 stays 1.50): stored JSON, and canonical request
+    bodies whose digest must not change."""
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    return orjson.dumps(_numbers(value, str, floats=True), default=_refuse, option=option).decode()
 
 
 def _beyond_json(value: Any) -> Any:
@@ -88,4 +101,4 @@ def dumps_view(payload: Any) -> bytes:
 
 def loads(text: str | bytes) -> Any:
     """Parse with numbers kept exact (Decimal)."""
-    return simplejson.loads(text, use_decimal=True)
+    return json.loads(text, parse_float=Decimal)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import simplejson
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -24,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from gateway_core.adapters.jsonwire import dumps_exact, loads
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -65,10 +66,10 @@ class ExactJSON(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else simplejson.dumps(value, use_decimal=True, separators=(",", ":"))
+        return None if value is None else dumps_exact(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
-        return None if value is None else simplejson.loads(value, use_decimal=True)
+        return None if value is None else loads(value)
 
 
 def utcnow() -> datetime:

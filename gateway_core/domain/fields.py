@@ -8,12 +8,11 @@ stripped, and within its length: so whatever is stored can always be written bac
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
-
-import simplejson
 
 MAX_METADATA_DEPTH = 5
 MAX_METADATA_BYTES = 8 * 1024
@@ -90,10 +89,25 @@ def metadata(value: object, *, max_bytes: int = MAX_METADATA_BYTES) -> dict[str,
     keys = _walk(value, 1, "")
     if keys > MAX_METADATA_KEYS:
         raise FieldError(f"must have at most {MAX_METADATA_KEYS} keys")
-    size = len(simplejson.dumps(value, use_decimal=True, ensure_ascii=False, separators=(",", ":")).encode())
-    if size > max_bytes:
+    if _json_size(value) > max_bytes:
         raise FieldError(f"must be at most {max_bytes} bytes")
     return value
+
+
+
+def _json_size(value: Any) -> int:
+    """Bytes of the value as compact UTF-8 JSON with its Decimals written as numbers (as it is stored)."""
+    decimals = 0
+
+    def number(found: object) -> str:
+        nonlocal decimals
+        if not isinstance(found, Decimal):
+            raise TypeError(f"cannot serialise {type(found).__name__}")
+        decimals += 1
+        return str(found)  # written as a string: its two quotes are taken off below
+
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=number)
+    return len(text.encode()) - 2 * decimals
 
 
 def _walk(value: Any, depth: int, path: str) -> int:

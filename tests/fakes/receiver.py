@@ -6,10 +6,12 @@ the path's behaviour says otherwise; `challenge_param` names the query parameter
 
 from __future__ import annotations
 
+import json
 import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -43,9 +45,7 @@ class Received:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
 
     def json(self) -> Any:
-        import simplejson
-
-        return simplejson.loads(self.body, use_decimal=True)
+        return json.loads(self.body, parse_float=Decimal)
 
 
 class Receiver:

@@ -40,7 +40,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-import simplejson
 from cryptography.hazmat.primitives.asymmetric import rsa
 from graphql import parse
 from graphql.language import FieldNode, InlineFragmentNode, OperationDefinitionNode, SelectionSetNode, VariableNode
@@ -262,7 +261,7 @@ class FakeSaleor:
                 if urlsplit(self.path).path != "/graphql/":
                     self._answer(404, {"detail": "not found"})
                     return
-                status, payload = saleor._graphql(simplejson.loads(raw, use_decimal=True),
+                status, payload = saleor._graphql(json.loads(raw, parse_float=Decimal),
                                                   self.headers.get("Authorization"))
                 self._answer(status, payload)
 
@@ -414,7 +413,7 @@ class FakeSaleor:
         assert "CANCEL" in tx.available_actions, f"the dashboard offers no Cancel: {tx.available_actions}"
         request = tx.add_event("CANCEL_REQUEST", "", Decimal(0), include=False, by="staff")
         response = self._post(client, "TRANSACTION_CANCELATION_REQUESTED", self.cancel_event(tx, tx.psp_reference))
-        answer = simplejson.loads(response.data, use_decimal=True)
+        answer = json.loads(response.data, parse_float=Decimal)
         if answer.get("pspReference") is not None:
             request["pspReference"], request["include"] = answer["pspReference"], True
         event = tx.add_event(answer["result"], answer.get("pspReference") or "", answer.get("amount") or 0,
@@ -430,7 +429,7 @@ class FakeSaleor:
     def _session_result(self, tx: Transaction, request: dict[str, Any], response: Any) -> dict[str, Any] | None:
         """create_transaction_event_for_transaction_session."""
         try:
-            answer = simplejson.loads(response.data, use_decimal=True)
+            answer = json.loads(response.data, parse_float=Decimal)
         except ValueError:
             return None
         result = answer.get("result") if isinstance(answer, dict) else None

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import simplejson
 
+from gateway_core.adapters.jsonwire import loads
 from gateway_core.config import Settings
 from tests.fakes.saleor import FakeSaleor, Transaction
 from tests.integration.notify_support import notify_settings_for
@@ -71,4 +71,4 @@ def process(client: Any, saleor: FakeSaleor, tx: Transaction) -> dict[str, Any]:
 
 def exact(response: Any) -> Any:
     """The JSON body with numbers as Decimal (get_json would turn amounts into floats)."""
-    return simplejson.loads(response.data, use_decimal=True)
+    return loads(response.data)

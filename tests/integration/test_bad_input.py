@@ -11,13 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import simplejson
 from sqlalchemy import select, text
 
 from gateway_core.adapters.models import Base, Delivery, Invoice
 from gateway_core.bootstrap import Services
 from gateway_core.keys.api_keys import issue_key
 from gateway_core.payments.sandbox import simulate_payment
+from tests.client_json import client_json
 from tests.conftest import invoice_body, tick
 from tests.integration.veltpay_support import (  # noqa: F401 - fixtures
     tron_account,
@@ -39,7 +39,7 @@ NOT_COUNTED = {"veltpay_signatures"}
 
 def as_json(body: Any) -> str:
     """JSON as a client writes it: surrogates as \\u escapes, Decimals as written."""
-    return body if isinstance(body, str) else simplejson.dumps(body, use_decimal=True)
+    return body if isinstance(body, str) else client_json(body)
 
 
 def send(client: Any, path: str, body: Any, **headers: str) -> Any:

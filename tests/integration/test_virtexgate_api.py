@@ -14,14 +14,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import simplejson
 from sqlalchemy import func, select
 
+from gateway_core.adapters.jsonwire import loads
 from gateway_core.adapters.models import Invoice, Quote, VirtexgateIdempotencyKey
 from gateway_core.domain.errors import RateUnavailable
 from gateway_core.keys.api_keys import issue_key, rotate_key
 from gateway_core.keys.key_limits import set_rate_limit
 from gateway_core.stores.manage import create_store
+from tests.client_json import client_json
 from tests.conftest import invoice_body, post_json, running_app, tick
 
 CREATE = "/api/invoices"
@@ -49,7 +50,7 @@ def post(client: Any, key: str | None, body: Any, idempotency_key: str | None = 
     headers = {} if key is None else {"X-Api-Key": key}
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
-    data = body if isinstance(body, str) else simplejson.dumps(body, use_decimal=True)
+    data = body if isinstance(body, str) else client_json(body)
     return client.post(CREATE, data=data, headers=headers, content_type="application/json")
 
 
@@ -61,7 +62,7 @@ def body_for(store_id: int, **fields: Any) -> dict[str, Any]:
 
 
 def read(response: Any) -> Any:
-    return simplejson.loads(response.data, use_decimal=True)
+    return loads(response.data)
 
 
 def invoices(services: Any) -> list[Invoice]:

@@ -16,10 +16,10 @@ import re
 from decimal import Decimal
 from typing import Any
 
-import simplejson
 from sqlalchemy import select
 
 from bridge.cli import main
+from gateway_core.adapters.jsonwire import loads
 from gateway_core.adapters.models import DeliveryAttempt
 from tests.conftest import invoice_body, post_json, tick
 from tests.fakes.receiver import Received
@@ -72,7 +72,7 @@ def create(client: Any, api_key: str, store_id: int, amount: str = "25.00") -> d
 def status(client: Any, api_key: str, invoice_id: str) -> dict[str, Any]:
     response = client.get(f"/api/invoices/{invoice_id}", headers={"X-Api-Key": api_key})
     assert response.status_code == 200, response.data
-    found: dict[str, Any] = simplejson.loads(response.data, use_decimal=True)
+    found: dict[str, Any] = loads(response.data)
     return found
 
 
