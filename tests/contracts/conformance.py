@@ -8,12 +8,11 @@ Examples are read with exact decimals, as our bodies are, so `100.00` equals `10
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import simplejson
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ISO_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")  # "2026-05-06T10:12:44Z"
@@ -26,7 +25,7 @@ def raw(name: str) -> bytes:
 
 
 def example(name: str) -> Any:
-    return simplejson.loads(raw(name), use_decimal=True)
+    return json.loads(raw(name), parse_float=Decimal)
 
 
 def headers_of(name: str) -> dict[str, str]:
@@ -36,7 +35,7 @@ def headers_of(name: str) -> dict[str, str]:
 
 
 def parse(body: bytes) -> Any:
-    return simplejson.loads(body, use_decimal=True)
+    return json.loads(body, parse_float=Decimal)
 
 
 def _kind(value: Any) -> str:
