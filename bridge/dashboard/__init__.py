@@ -6,46 +6,12 @@ Server-rendered pages that work without JavaScript, in the payment page's style,
 
 from __future__ import annotations
 
-from typing import Any
+from flask import Flask
 
-from flask import Blueprint, Flask, Response, render_template
-from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect
-
-from bridge.errors import Problem, register_format
+from bridge.dashboard import access, auth, keys, stores  # noqa: F401  (their routes register on bp)
+from bridge.dashboard.blueprint import bp, csrf, login_manager, render_problem
+from bridge.errors import register_format
 from bridge.extensions import services
-
-bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
-login_manager = LoginManager()
-csrf = CSRFProtect()
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-
-
-def render_problem(problem: Problem, request_id: str) -> Response:
-    """Dashboard errors as a page (the APIs answer JSON in their own formats)."""
-    page = render_template("dashboard/error.html", problem=problem, request_id=request_id)
-    return _secure(Response(page, status=problem.status, mimetype="text/html"))
-
-
-def _secure(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["Cache-Control"] = "no-store"  # pages show secrets once and per-user data
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
-
-
-@bp.after_request
-def _after(response: Response) -> Response:
-    return _secure(response)
-
-
-@bp.before_request
-def _csrf() -> None:
-    # Every dashboard POST, form or button, carries the token; the APIs (own auth, no cookies) are left out.
-    csrf.protect()
 
 
 def init_app(app: Flask) -> None:
@@ -63,13 +29,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "dashboard.sign_in"
     login_manager.session_protection = None  # the server-side session record is the protection
-    from bridge.dashboard import access, auth, keys, stores  # noqa: F401  (routes register on bp)
 
     access.install(app)
     register_format(app, "/dashboard", render_problem)
     app.register_blueprint(bp)
-
-
-def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
-    """A dashboard page."""
-    return render_template(f"dashboard/{template}", **context), status

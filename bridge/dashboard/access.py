@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, current_app, request
 from flask_login import current_user
 
-from bridge.dashboard import login_manager
+from bridge.dashboard.blueprint import login_manager
 from bridge.extensions import services
 from bridge.ratelimit import RedisTokenBucket, StatusBucket, TokenBucket
 from gateway_core.accounts.members import Membership, membership

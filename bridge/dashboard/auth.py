@@ -6,8 +6,8 @@ from flask import Response, abort, redirect, request, session, url_for
 from flask_login import login_required, login_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from bridge.dashboard import bp, page
 from bridge.dashboard.access import DashboardUser, sign_in_wait, signed_in
+from bridge.dashboard.blueprint import bp, page
 from bridge.dashboard.forms import PasswordForm, SignInForm, SignUpForm
 from bridge.extensions import services
 from bridge.ratelimit import retry_after

@@ -6,8 +6,8 @@ from flask import redirect, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from bridge.dashboard import bp, page
 from bridge.dashboard.access import store_for
+from bridge.dashboard.blueprint import bp, page
 from bridge.dashboard.forms import KeyForm, first_error
 from bridge.extensions import services
 from gateway_core.keys.api_keys import IssuedKey, issue_key, list_keys, revoke_key, rotate_key

@@ -6,8 +6,8 @@ from flask import redirect, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from bridge.dashboard import bp, page
 from bridge.dashboard.access import signed_in, store_for
+from bridge.dashboard.blueprint import bp, page
 from bridge.dashboard.forms import MemberForm, StoreForm, first_error
 from bridge.extensions import services
 from gateway_core.accounts.members import create_store_for, members_of, remove_member, set_member, stores_of

@@ -1,0 +1,51 @@
+"""The dashboard's blueprint, its login manager and CSRF guard, and what every page shares (headers, errors).
+
+Apart from the package, so the area modules register their routes on it without importing the package back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, render_template
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from bridge.errors import Problem
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+login_manager = LoginManager()
+csrf = CSRFProtect()
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+
+
+def render_problem(problem: Problem, request_id: str) -> Response:
+    """Dashboard errors as a page (the APIs answer JSON in their own formats)."""
+    page = render_template("dashboard/error.html", problem=problem, request_id=request_id)
+    return _secure(Response(page, status=problem.status, mimetype="text/html"))
+
+
+def _secure(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Cache-Control"] = "no-store"  # pages show secrets once and per-user data
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+@bp.after_request
+def _after(response: Response) -> Response:
+    return _secure(response)
+
+
+@bp.before_request
+def _csrf() -> None:
+    # Every dashboard POST, form or button, carries the token; the APIs (own auth, no cookies) are left out.
+    csrf.protect()
+
+
+def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    """A dashboard page."""
+    return render_template(f"dashboard/{template}", **context), status
