@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,16 @@ def _strongly_connected(graph: Any) -> list[set[str]]:
                         break
                 groups.append(group)
     return groups
+
+
+def test_every_part_of_the_core_has_its_layer() -> None:
+    """A new module or package at gateway_core's top level must be placed in the layers contract (or lint-imports
+    would never look at it)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c["layers"] for c in config if c["type"] == "layers" and c["layers"][0].startswith("gateway_core."))
+    placed = {part.strip().removeprefix("gateway_core.") for layer in layers for part in re.split("[|:]", layer)}
+    parts = {p.stem for p in (ROOT / "gateway_core").glob("*.py") if p.stem != "__init__"}
+    parts |= {p.parent.name for p in (ROOT / "gateway_core").glob("*/__init__.py")}
+    assert parts - placed == set()
