@@ -48,10 +48,12 @@ from gateway_core.adapters.chains.solana_keys import GatewayKeys, seed_bytes
 from gateway_core.adapters.chains.solana_rpc import SolanaRpc
 from gateway_core.adapters.db import UnitOfWork, make_engine, session_factory
 from gateway_core.adapters.models import Invoice, Quote, SolanaDeposit, Store, StoreWallet
+from gateway_core.adapters.rates.fixed import FixedRateSource
 from gateway_core.bootstrap import build_services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
 from gateway_core.payments.solana_deposits import SolanaTreasury
+from gateway_core.payments.valuation import Quoting
 from gateway_core.payments.watch import watch_tick
 from tests.fakes.solana_ledger import RENT_TOKEN_ACCOUNT, Account
 from tests.fakes.solana_rpc import FakeSolanaRpc
@@ -189,13 +191,14 @@ def main() -> int:
         print(f"solana watcher, {n} open invoices per mode (SOL and USDC quotes), {args.payments} new payments "
               f"before each of {args.ticks} ticks; setup {time.perf_counter() - setup:.1f} s")
 
+        quoting = Quoting(FixedRateSource(), timedelta(minutes=5))
         seconds = [0.0]  # the clients' monotonic clock: each tick is one watch interval after the previous
 
         def tick_for(chain: SolanaChain) -> Any:
             # Each mode alone: the other store's invoices are parked so the tick sees one mode at a time.
             def run() -> None:
                 seconds[0] += WATCH_INTERVAL_S
-                watch_tick(lambda: UnitOfWork(sessions), chain, "devnet", clock)
+                watch_tick(lambda: UnitOfWork(sessions), chain, "devnet", clock, quoting)
             return run
 
         def new_chain() -> SolanaChain:

@@ -199,7 +199,7 @@ def main() -> int:
         with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
             chain.install(mock)
             started = time.process_time()
-            report = watch_tick(services.uow, client, "devnet", services.clock)
+            report = watch_tick(services.uow, client, "devnet", services.clock, services.quoting)
             tick_cpu = time.process_time() - started
         calls = client.api("devnet").calls
         blocks_read = sum(chain.calls(p) for p in ("wallet/getblockbynum",

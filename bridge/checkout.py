@@ -45,7 +45,6 @@ from gateway_core.domain.errors import InvoiceNotFound, ValidationFailed
 from gateway_core.domain.money import plain
 from gateway_core.invoices.checkout import StoreContact, choose_payment_asset, simulated_amount, store_contact
 from gateway_core.invoices.manage import public_invoice
-from gateway_core.invoices.quotes import lapsed, requote_lapsed
 from gateway_core.payments.sandbox import simulate_payment
 from gateway_core.stores.branding import logo_by_digest
 from gateway_core.views import InvoiceView
@@ -147,8 +146,7 @@ def _load(number: str) -> tuple[InvoiceView, CheckoutState]:
     svc = services()
     with svc.uow() as uow:
         view = public_invoice(uow, _number(number), svc.clock)
-        if lapsed(view, svc.clock.now()) and requote_lapsed(uow, number, svc.rates, svc.clock, svc.quote_grace):
-            view = public_invoice(uow, number, svc.clock)
+    view = svc.current_view(view)
     return view, checkout_state(view, svc.clock.now())
 
 
@@ -369,10 +367,10 @@ def _stream(app: Flask, number: str) -> Iterator[str]:
     wakeup.listen(svc.settings.database_url)
     while True:
         seen = wakeup.changes.generation()  # noted before the read: a change committed during it wakes us
-        with app.app_context(), svc.uow() as uow:  # the request context is gone while a response streams
-            view = public_invoice(uow, number, svc.clock)
-            if lapsed(view, svc.clock.now()) and requote_lapsed(uow, number, svc.rates, svc.clock, svc.quote_grace):
+        with app.app_context():  # the request context is gone while a response streams
+            with svc.uow() as uow:
                 view = public_invoice(uow, number, svc.clock)
+            view = svc.current_view(view)
         now = svc.clock.now()
         document = status_document(checkout_state(view, now), now)
         fingerprint = dumps({k: v for k, v in document.items() if k not in ("server_time", "seconds_left")})

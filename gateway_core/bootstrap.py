@@ -23,12 +23,15 @@ from gateway_core.adapters.secrets import KeyVault
 from gateway_core.clock import SystemClock
 from gateway_core.config import Settings
 from gateway_core.invoices.create import Invoicing
+from gateway_core.invoices.quotes import current_view
 from gateway_core.keys.api_keys import KeyCache
 from gateway_core.notifications.contract_webhooks import contract_channels
 from gateway_core.notifications.dispatch import Dispatcher
 from gateway_core.payments.allocation import Allocator
 from gateway_core.payments.solana_deposits import SolanaTreasury
+from gateway_core.payments.valuation import Quoting
 from gateway_core.ports import ChainClient, Clock, DeliveryChannel, Mailer, RateSource, WebhookTransport
+from gateway_core.views import InvoiceView
 
 log = logging.getLogger("voltbridge")
 
@@ -79,6 +82,16 @@ class Services:
     def quote_grace(self) -> timedelta:
         """How long after a quote's lapse a payment of its old amount is still honoured (issue 18)."""
         return timedelta(minutes=self.settings.quote_grace_minutes)
+
+    @property
+    def quoting(self) -> Quoting:
+        """What re-quoting a lapsed quote and valuing a payment to one need (issue 18)."""
+        return Quoting(self.rates, self.quote_grace)
+
+    def current_view(self, view: InvoiceView) -> InvoiceView:
+        """The invoice a reader just read, with its lapsed quotes re-quoted (invoices/quotes.current_view); call it
+        after the reader's own transaction."""
+        return current_view(self.uow, view, self.quoting, self.clock)
 
     @property
     def late_window(self) -> timedelta:

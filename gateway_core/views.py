@@ -71,6 +71,16 @@ class PaymentView:
     confirmations: int
     final: bool
     disposition: str
+    # Quote locks (issue 18): the amount due it is measured against when not its quote's current one, whether it
+    # paid a quote lapsed past its grace (flagged), and whether it still waits for a rate to be valued at.
+    due_basis: int | None = None
+    stale_quote: bool = False
+    awaiting_rate: bool = False
+
+    @property
+    def counted(self) -> bool:
+        """Whether it counts towards the invoice (a payment awaiting its valuation does not, yet)."""
+        return self.disposition in COUNTED and not self.awaiting_rate
 
 
 @dataclass(frozen=True)
@@ -141,7 +151,7 @@ class InvoiceView:
 
     @property
     def confirmations(self) -> int:
-        counted = [p.confirmations for p in self.payments if p.disposition in COUNTED]
+        counted = [p.confirmations for p in self.payments if p.counted]
         return min(counted) if counted else 0
 
     def is_expired(self, now: datetime) -> bool:
@@ -156,8 +166,8 @@ def fiat_received(view: InvoiceView, dispositions: Sequence[str] = COUNTED) -> D
     if view.fiat_currency not in money.FIAT_EXPONENTS or view.fiat_amount is None:
         return Decimal(0)  # an invoice priced in crypto has no fiat amount to share out
     due = {q.asset: q.amount_due for q in view.quotes}
-    share = sum((Fraction(p.amount, due[p.asset]) for p in view.payments
-                 if p.disposition in dispositions and due.get(p.asset)), Fraction(0))
+    share = sum((Fraction(p.amount, p.due_basis or due[p.asset]) for p in view.payments
+                 if p.disposition in dispositions and not p.awaiting_rate and due.get(p.asset)), Fraction(0))
     minor = Fraction(money.fiat_to_minor(view.fiat_amount, view.fiat_currency)) * share
     return money.minor_to_fiat(minor.numerator // minor.denominator, view.fiat_currency)
 
@@ -191,7 +201,7 @@ def _lock(quote_expires: datetime, invoice_expires: datetime) -> datetime | None
 
 
 def _counted(payments: list[Payment], due: dict[str, int]) -> list[Payment]:
-    return [p for p in payments if p.disposition in COUNTED and due.get(p.asset)]
+    return [p for p in payments if p.disposition in COUNTED and not p.awaiting_rate and due.get(p.asset)]
 
 
 def invoice_view(invoice: Invoice, now: datetime) -> InvoiceView:
@@ -249,7 +259,8 @@ def invoice_view(invoice: Invoice, now: datetime) -> InvoiceView:
             for q in invoice.quotes
         ),
         payments=tuple(
-            PaymentView(p.tx_id, p.asset, p.amount, p.block_time, p.confirmations, p.final, p.disposition)
+            PaymentView(p.tx_id, p.asset, p.amount, p.block_time, p.confirmations, p.final, p.disposition,
+                        p.due_basis, p.stale_quote, p.awaiting_rate)
             for p in invoice.payments
         ),
         progress=payment_facts(invoice, now).seen,

@@ -22,6 +22,7 @@ from gateway_core.adapters.job_locks import JobLocks
 from gateway_core.adapters.models import Invoice, Quote
 from gateway_core.bootstrap import Services, dispatcher_for
 from gateway_core.payments.expiry import expire_due
+from gateway_core.payments.valuation import value_awaiting
 from gateway_core.payments.watch import watch_tick
 from gateway_core.worker_status import publish
 
@@ -48,7 +49,8 @@ def watch_chains(services: Services, locks: JobLocks | None = None) -> list[tupl
             continue  # another worker watches this one
         ticked.append((chain, network))
         try:
-            report = watch_tick(services.uow, services.chains[chain], network, services.clock, services.late_window)
+            report = watch_tick(services.uow, services.chains[chain], network, services.clock, services.quoting,
+                                    services.late_window)
         except Exception:
             log.exception("watch tick failed", extra={"chain": chain, "network": network})
             continue
@@ -71,9 +73,11 @@ def read_pushed(services: Services) -> int:
         try:
             if network in resync:
                 client.read_all_next(network)
-                report = watch_tick(services.uow, client, network, services.clock, services.late_window)
+                report = watch_tick(services.uow, client, network, services.clock, services.quoting,
+                                    services.late_window)
             else:
-                report = watch_tick(services.uow, client, network, services.clock, services.late_window,
+                report = watch_tick(services.uow, client, network, services.clock, services.quoting,
+                                    services.late_window,
                                     only=notified[network])
         except Exception:
             log.exception("pushed read failed", extra={"chain": "solana", "network": network})
@@ -127,16 +131,19 @@ def sweep_deposits(services: Services, locks: JobLocks | None = None) -> None:
 
 
 def refresh_rates(services: Services, locks: JobLocks | None = None) -> None:
-    """Fetch the live rates asked for lately once their cache period is over, so requests rarely wait on sources."""
+    """Fetch the live rates asked for lately once their cache period is over, so requests rarely wait on sources;
+    then value the payments that were waiting for a fresh rate (payments/valuation.py)."""
     if locks is not None and not locks.holds("rates"):
         return
     live = getattr(services.rates, "live", None)
     refresh = getattr(live, "refresh_due", None)
-    if refresh is None or getattr(services.rates, "fixed_everywhere", False):
-        return
-    fetched = refresh()
-    if fetched:
-        log.debug("rates refreshed", extra={"pairs": fetched})
+    if refresh is not None and not getattr(services.rates, "fixed_everywhere", False):
+        fetched = refresh()
+        if fetched:
+            log.debug("rates refreshed", extra={"pairs": fetched})
+    valued = value_awaiting(services.uow, services.quoting, services.clock)
+    if valued:
+        log.info("payments to lapsed quotes valued", extra={"count": valued})
 
 
 def worker_id() -> str:

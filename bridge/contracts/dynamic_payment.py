@@ -75,7 +75,7 @@ def status(session_id: str) -> Response:
         store = voltxt_store(uow, {})
         check_network(request.args.get("network"), store)
         view = get_invoice(uow, store, session_id, svc.clock, kind="dynamic")
-    return _respond(view)
+    return _respond(svc.current_view(view))
 
 
 @bp.post("/<session_id>/cancel")

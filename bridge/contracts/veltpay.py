@@ -4,6 +4,7 @@ behind the hosted checkout link. Parse, call the core, render; errors in VeltPay
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -100,6 +101,7 @@ def retrieve(order_id: str) -> Response:
     svc = services()
     with svc.uow(read_only=True) as uow:
         order = get_order(uow, _store(uow), order_id, svc.clock)
+    order = replace(order, view=svc.current_view(order.view))
     return json_response(order_object(order, svc.settings.public_url, svc.clock.now()))
 
 
@@ -138,7 +140,7 @@ def public_status(public_id: str) -> Response:
     svc = services()
     with svc.uow(read_only=True) as uow:
         view = public_order(uow, _public_id(public_id), svc.clock)
-    response = json_response(public_fields(view, svc.clock.now()))
+    response = json_response(public_fields(svc.current_view(view), svc.clock.now()))
     response.headers["Cache-Control"] = "no-store"
     response.headers["Access-Control-Allow-Origin"] = "*"  # display-safe by design; pages elsewhere may poll it
     return response

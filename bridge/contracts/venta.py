@@ -127,7 +127,7 @@ def _session(ref: str, dev: bool) -> Response:
     with svc.uow() as uow:
         caller = _authorised(uow, dev)
         view = _own_session(uow, caller, ref)
-        body = session_body(view, svc.settings, svc.clock.now())
+    body = session_body(svc.current_view(view), svc.settings, svc.clock.now())
     return json_response(body, headers={"Cache-Control": "no-store"})
 
 

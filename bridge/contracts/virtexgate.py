@@ -112,4 +112,5 @@ def status(invoice_id: str) -> Response:
             raise InvoiceNotFound("Invoice not found") from None
         if view.contract != CONTRACT:
             raise InvoiceNotFound("Invoice not found")
-        return json_response(status_body(view, svc.clock.now()))
+    view = svc.current_view(view)
+    return json_response(status_body(view, svc.clock.now()))

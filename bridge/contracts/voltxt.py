@@ -15,7 +15,6 @@ from bridge.jsonio import json_response, read_json_object
 from gateway_core.adapters.jsonwire import dumps_view
 from gateway_core.invoices.create import create_invoice
 from gateway_core.invoices.manage import find_by_external_id, get_invoice
-from gateway_core.invoices.quotes import lapsed, requote_lapsed
 
 bp = Blueprint("voltxt", __name__, url_prefix="/api/plugin")
 voltxt_limits.answer_in_voltxt_format(bp)
@@ -56,9 +55,7 @@ def status(number: str) -> Response:
         store = voltxt_store(uow, {})
         check_network(request.args.get("network"), store)
         view = get_invoice(uow, store, number, svc.clock, kind="invoice")
-        if lapsed(view, svc.clock.now()) and requote_lapsed(uow, number, svc.rates, svc.clock, svc.quote_grace):
-            view = get_invoice(uow, store, number, svc.clock, kind="invoice")
-    return invoice_response(view)
+    return invoice_response(svc.current_view(view))
 
 
 @bp.get("/invoice/by-external-id/<path:external_id>")
@@ -68,7 +65,7 @@ def by_external_id(external_id: str) -> Response:
         store = voltxt_store(uow, {})
         check_network(request.args.get("network"), store)
         view = find_by_external_id(uow, store, external_id, svc.clock)
-    return invoice_response(view)
+    return invoice_response(svc.current_view(view))
 
 
 @bp.post("/test-connection")

@@ -289,6 +289,11 @@ class Payment(Base):
     # (a payment to a replaced quote within the grace); stale_quote flags one that came after the grace.
     due_basis: Mapped[int | None] = mapped_column(BigInteger)
     stale_quote: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A stale payment is valued at the rate when it was seen (valued_rate, taken at valued_at); when no fresh
+    # rate could be had then, it waits (awaiting_rate: recorded and flagged, not yet counted) for the worker.
+    awaiting_rate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
+    valued_rate: Mapped[Decimal | None] = mapped_column()
+    valued_at: Mapped[datetime | None] = mapped_column()
 
     invoice: Mapped[Invoice | None] = relationship(back_populates="payments")
 

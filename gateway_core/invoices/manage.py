@@ -132,7 +132,10 @@ def price(request: InvoiceRequest, assets: list[str], rates: RateSource) -> Pric
                 continue
             dues.append((code, money.value_to_base_units(value, rate, money.asset(code)), rate, fiat))
         fiat_minor = money.fiat_to_minor(money.base_units_value(units, priced_asset, rate_priced, fiat), fiat)
-        return Priced(fiat, fiat_minor, units, dues, provenance)
+        # No lock on a crypto-priced invoice: its amount is fixed in the asset the merchant chose, so nothing is
+        # ever re-quoted (invoices/quotes.py), and a countdown would promise a change that never comes.
+        unlocked = {code: replace(quoted, lock=None) for code, quoted in provenance.items()}
+        return Priced(fiat, fiat_minor, units, dues, unlocked)
     except money.MoneyError as exc:
         raise ValidationFailed("Invalid amount", errors={"amount": str(exc)}) from None
 

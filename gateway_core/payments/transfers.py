@@ -17,6 +17,7 @@ from gateway_core.adapters.models import Invoice, Payment, Quote
 from gateway_core.domain.lifecycle import Status
 from gateway_core.payments import parked
 from gateway_core.payments.assess import assess, emit, lock_invoice
+from gateway_core.payments.valuation import Quoting, classify, valuation_data
 from gateway_core.ports import ChainClient, Clock, ObservedTransfer
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,11 @@ def with_parked(uow_factory: UowFactory, chain: str, network: str, transfers: It
     return found
 
 
-def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransfer], clock: Clock) -> int:
+def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransfer], clock: Clock,
+                     quoting: Quoting) -> int:
     """Record transfers, one transaction per invoice; returns how many were new.
+
+    `quoting` values a payment to a quote whose lock lapsed past the grace (payments/valuation.py).
 
     An invoice's transfers from one scan are recorded together and assessed once, so a batch that
     completes an invoice is not first judged on its earliest part (a partial payment at a closed window).
@@ -113,10 +117,10 @@ def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransf
                     if transfer.failed:
                         continue  # someone else's failed transaction: nothing moved, nobody to tell
                     with uow_factory() as uow:
-                        recorded += _insert(uow.session, transfer, None, None, clock.now()) is not None
+                        recorded += _insert(uow.session, transfer, None, None, clock.now(), quoting) is not None
             else:
                 with uow_factory() as uow:
-                    recorded += record_for_invoice(uow.session, invoice_id, batch, clock.now())
+                    recorded += record_for_invoice(uow.session, invoice_id, batch, clock.now(), quoting)
         except Exception as exc:
             log.exception("recording transfers failed", extra={"invoice_id": invoice_id, "tx_ids": keys})
             for transfer, _ in batch:
@@ -154,10 +158,10 @@ def _by_invoice(uow_factory: UowFactory, transfers: Sequence[ObservedTransfer], 
 
 
 def record_for_invoice(session: Session, invoice_id: int, batch: Sequence[tuple[ObservedTransfer, Quote | None]],
-                       now: datetime) -> int:
+                       now: datetime, quoting: Quoting) -> int:
     """Under the invoice's lock: insert the transfers not seen before, then move the invoice along."""
     invoice = lock_invoice(session, invoice_id)
-    new = [p for t, q in batch if (p := _insert(session, t, invoice, q, now)) is not None]
+    new = [p for t, q in batch if (p := _insert(session, t, invoice, q, now, quoting)) is not None]
     if not new:
         return 0
     session.refresh(invoice, ["payments"])
@@ -172,7 +176,7 @@ def record_for_invoice(session: Session, invoice_id: int, batch: Sequence[tuple[
             invoice.paid_late = True
         if payment.stale_quote:
             emit(session, invoice, "invoice.payment_to_lapsed_quote", now, tx_id=payment.tx_id, asset=payment.asset,
-                 amount=payment.amount)
+                 amount=payment.amount, **valuation_data(payment))
         if Status(invoice.status) in _CLOSED_FOR_GOOD:
             emit(session, invoice, "invoice.payment_after_close", now, tx_id=payment.tx_id, asset=payment.asset)
         invoice.paid_asset, invoice.payment_tx_id = payment.asset, payment.tx_id
@@ -181,7 +185,7 @@ def record_for_invoice(session: Session, invoice_id: int, batch: Sequence[tuple[
 
 
 def _insert(session: Session, transfer: ObservedTransfer, invoice: Invoice | None, quote: Quote | None,
-            now: datetime) -> Payment | None:
+            now: datetime, quoting: Quoting) -> Payment | None:
     """Insert the payment unless it exists; None if it was recorded before (by us or another watcher)."""
     key = (Payment.chain == transfer.chain, Payment.tx_id == transfer.tx_id,
            Payment.transfer_index == transfer.transfer_index)
@@ -197,13 +201,11 @@ def _insert(session: Session, transfer: ObservedTransfer, invoice: Invoice | Non
         disposition=_disposition(invoice, quote, transfer),
         invoice_id=invoice.id if invoice else None, quote_id=quote.id if quote and invoice else None,
     )
-    keys = reference_keys(transfer)
-    if quote is not None and invoice is not None and quote.prior_reference in keys and quote.reference not in keys:
-        # Paid to a replaced quote: within the grace it counts at the old amount; later, at what it is worth
-        # by the quote that replaced it (the rate when it was seen), and the merchant is told.
-        honoured = quote.prior_honoured_until is not None and transfer.block_time <= quote.prior_honoured_until
-        payment.due_basis = quote.prior_amount_due if honoured else None
-        payment.stale_quote = not honoured
+    if quote is not None and invoice is not None:
+        # Paid to a lapsed or replaced quote: within the grace it counts at that quote's amount; later, at its
+        # value when seen, flagged for the merchant (payments/valuation.py).
+        keys = reference_keys(transfer)
+        classify(payment, invoice, quote, quote.prior_reference in keys and quote.reference not in keys, quoting)
     try:
         with session.begin_nested():
             session.add(payment)

@@ -12,6 +12,7 @@ from sqlalchemy import case, func, or_, select
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import ChainCursor, Invoice, Quote, Store
 from gateway_core.payments.transfers import record_transfers, refresh_finality, with_parked
+from gateway_core.payments.valuation import Quoting
 from gateway_core.ports import ChainClient, Clock, WatchedAddress
 
 UowFactory = Callable[[], UnitOfWork]
@@ -63,7 +64,7 @@ def scoped_cursors(uow: UnitOfWork, chain: str, network: str) -> dict[str, str]:
     return {scope: position for scope, position in rows}
 
 
-def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock: Clock,
+def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock: Clock, quoting: Quoting,
                late_window: timedelta = timedelta(hours=72), only: Mapping[str, Any] | None = None) -> TickReport:
     """Scan once and record what was found; every step is idempotent, so a crash mid-tick is harmless.
 
@@ -84,7 +85,7 @@ def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock
         result = client.scan(network, watched, cursor, scoped=scoped, only=only)  # type: ignore[call-arg]
     # Parked transfers whose backoff has passed are tried again with what the scan found.
     recorded = record_transfers(uow_factory, with_parked(uow_factory, client.chain, network, result.transfers,
-                                                         clock), clock)
+                                                         clock), clock, quoting)
     if result.cursors:
         # Only after the transfers are recorded (or parked with their facts, payments/parked.py): a crash in
         # between re-reads them, never skips them.

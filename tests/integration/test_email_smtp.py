@@ -61,7 +61,7 @@ def test_the_merchant_gets_a_multipart_email_with_summary_details_links_and_bran
         record_transfers(svc.uow, [ObservedTransfer(
             chain="solana", network="devnet", tx_id="5j7sigABC", transfer_index=0, asset="SOL",
             amount=quote.amount_due, to_address=WALLET, from_address=None, reference=quote.reference,
-            block_time=clock.now(), confirmations=32, final=True)], svc.clock)
+            block_time=clock.now(), confirmations=32, final=True)], svc.clock, svc.quoting)
         worker.run_until_idle()
         messages = smtp.wait_for(2)
 

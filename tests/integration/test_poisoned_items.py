@@ -136,7 +136,7 @@ def test_the_cursor_moves_past_a_parked_transfer_which_is_recorded_later_from_wh
     chain = ListedChain([listed(nsvc, bad, "tx-bad"), listed(nsvc, good, "tx-good")])
     poison(nsvc, bad)
 
-    report = watch_tick(nsvc.uow, chain, "sandbox", clock)
+    report = watch_tick(nsvc.uow, chain, "sandbox", clock, nsvc.quoting)
 
     assert report.recorded == 1 and status_of(nsvc, good) == "settled"
     with nsvc.uow() as uow:
@@ -145,7 +145,8 @@ def test_the_cursor_moves_past_a_parked_transfer_which_is_recorded_later_from_wh
 
     poison(nsvc, bad, "{}")
     clock.current += parked.backoff(1)
-    report = watch_tick(nsvc.uow, chain, "sandbox", clock)  # the chain lists nothing new: the parked row has it
+    # the chain lists nothing new: the parked row has it
+    report = watch_tick(nsvc.uow, chain, "sandbox", clock, nsvc.quoting)
     assert report.recorded == 1 and status_of(nsvc, bad) == "settled"
     assert parked_rows(nsvc) == []
 

@@ -88,7 +88,7 @@ def pay(app, number: str, asset: str, reference: str, amount: int, at, tx: str) 
         transfer = ObservedTransfer(chain="sandbox", network="sandbox", tx_id=tx, transfer_index=0, asset=asset,
                                     amount=amount, to_address=address, from_address="buyer", reference=reference,
                                     block_time=at, confirmations=1, final=False)
-        assert record_transfers(svc.uow, [transfer], svc.clock) == 1
+        assert record_transfers(svc.uow, [transfer], svc.clock, svc.quoting) == 1
 
 
 def facts(app, number: str) -> tuple[str, list[tuple[int | None, bool]], list[str]]:

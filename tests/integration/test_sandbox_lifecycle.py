@@ -210,7 +210,7 @@ def test_jobs_are_safe_to_run_twice(client, store, services, clock, rounds) -> N
         again = [ObservedTransfer(p.chain, p.network, p.tx_id, p.transfer_index, p.asset, p.amount, p.to_address,
                                   p.from_address, p.reference, p.block_time, p.confirmations, p.final)
                  for p in uow.session.execute(select(Payment)).scalars()]
-    assert record_transfers(services.uow, again, clock) == 0
+    assert record_transfers(services.uow, again, clock, services.quoting) == 0
     with services.uow() as uow:
         # both halves land in one scan: created x2, then paid, confirmed, settled; and expired
         assert uow.session.execute(select(func.count()).select_from(Event)).scalar_one() == 2 + 3 + 1

@@ -231,7 +231,7 @@ def test_explorer_urls_follow_the_network(nsvc, receiver, network, suffix) -> No
     transfer = ObservedTransfer(chain="solana", network=network, tx_id="5j7sig", transfer_index=0, asset="SOL",
                                 amount=quote.amount_due, to_address=wallet, from_address=None,
                                 reference=quote.reference, block_time=nsvc.clock.now(), confirmations=32, final=True)
-    record_transfers(nsvc.uow, [transfer], nsvc.clock)
+    record_transfers(nsvc.uow, [transfer], nsvc.clock, nsvc.quoting)
     body = loads(deliveries(nsvc, channel="callback")[0].body)
     assert body["network"] == network
     assert body["explorer_urls"] == {
