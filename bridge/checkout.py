@@ -155,6 +155,7 @@ def _load_with_contact(number: str) -> tuple[InvoiceView, CheckoutState, StoreCo
     with svc.uow() as uow:
         view = public_invoice(uow, _number(number), svc.clock)
         contact = store_contact(uow, view.store_id)
+    view = svc.current_view(view)
     return view, checkout_state(view, svc.clock.now()), contact
 
 

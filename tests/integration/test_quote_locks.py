@@ -1,104 +1,24 @@
+# ruff: noqa: F811 - pytest fixtures are imported from quote_support and used as arguments
 """Quote locks: a SOL quote holds for QUOTE_LOCK_MINUTES, then the next read quotes what is due afresh; a payment
 to the replaced quote is honoured within the grace, and recorded (flagged, at its value when seen) after it."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
-import responses
-from sqlalchemy import select
-
-from gateway_core.adapters.models import Event, Invoice, Payment
-from gateway_core.payments.transfers import record_transfers
-from gateway_core.ports import ObservedTransfer
-from gateway_core.stores.manage import create_store
-from tests.conftest import invoice_body, post_json, running_app
-from tests.fakes.price_apis import SOURCES, Market
-
-STATUS = "/api/plugin/invoice/{number}/status"
-
-
-def priced(sol_usd: str) -> Market:
-    market = Market()
-    for source in SOURCES:
-        market.set(source, "SOL", "USD", Decimal(sol_usd))
-        market.set(source, "USDC", "USD", Decimal("0.9998"))
-        market.set(source, "USDT", "USD", Decimal("1.0001"))
-    return market
-
-
-@pytest.fixture
-def market():
-    fake = priced("150")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake.install(mock)
-        yield fake
-
-
-def reprice(market: Market, sol_usd: str) -> None:
-    for source in SOURCES:
-        market.set(source, "SOL", "USD", Decimal(sol_usd))
-
-
-@pytest.fixture
-def live(settings, clock, market):
-    """A sandbox store priced with the live sources (SANDBOX_RATES=live), and the app serving it."""
-    tuned = dataclasses.replace(settings, sandbox_rates="live", rate_sources=SOURCES)
-    with running_app(tuned, clock) as app:
-        svc = app.extensions["voltbridge"]
-        with app.app_context(), svc.uow() as uow:
-            store = create_store(uow, svc.vault, name="Locks", network="sandbox")
-        yield app, store.api_key
-
-
-def create(app, key: str, amount: str = "10.00") -> dict:
-    body = exact(post_json(app.test_client(), "/api/plugin/invoice/create",
-                           invoice_body(key, amount=Decimal(amount), fiat_currency="USD")))
-    assert body["success"], body
-    return body
-
-
-def status(app, key: str, number: str) -> dict:
-    response = app.test_client().get(STATUS.format(number=number), headers={"X-API-Key": key},
-                                     query_string={"api_key": key})
-    assert response.status_code == 200, response.get_json()
-    return exact(response)
-
-
-def exact(response) -> dict:
-    """The JSON body with its numbers as Decimal, as a client that cares about money reads it."""
-    return json.loads(response.get_data(as_text=True), parse_float=Decimal)
-
-
-def options(body: dict) -> dict[str, dict]:
-    return {o["currency"]: o for o in body["payment_options"]}
-
-
-def pay(app, number: str, asset: str, reference: str, amount: int, at, tx: str) -> None:
-    svc = app.extensions["voltbridge"]
-    with app.app_context():
-        with svc.uow() as uow:
-            quote = next(q for q in uow.session.execute(select(Invoice).where(Invoice.number == number))
-                         .scalar_one().quotes if q.asset == asset)
-            address = quote.address
-        transfer = ObservedTransfer(chain="sandbox", network="sandbox", tx_id=tx, transfer_index=0, asset=asset,
-                                    amount=amount, to_address=address, from_address="buyer", reference=reference,
-                                    block_time=at, confirmations=1, final=False)
-        assert record_transfers(svc.uow, [transfer], svc.clock, svc.quoting) == 1
-
-
-def facts(app, number: str) -> tuple[str, list[tuple[int | None, bool]], list[str]]:
-    svc = app.extensions["voltbridge"]
-    with app.app_context(), svc.uow() as uow:
-        invoice = uow.session.execute(select(Invoice).where(Invoice.number == number)).scalar_one()
-        payments = uow.session.execute(select(Payment).where(Payment.invoice_id == invoice.id)).scalars().all()
-        events = uow.session.execute(select(Event.type).where(Event.invoice_id == invoice.id)
-                                     .order_by(Event.id)).scalars().all()
-        return invoice.status, [(p.due_basis, p.stale_quote) for p in payments], list(events)
+from tests.fakes.price_apis import SOURCES
+from tests.integration.quote_support import (  # noqa: F401 - fixtures
+    create,
+    facts,
+    live,
+    lock_minutes,
+    market,
+    options,
+    pay,
+    reprice,
+    status,
+)
 
 
 def test_each_quote_records_rate_sources_and_time_and_sol_is_locked(live, clock) -> None:
@@ -156,8 +76,9 @@ def test_a_payment_to_the_old_quote_after_the_grace_is_recorded_at_its_value_and
     clock.advance(minutes=10)
     pay(app, number, "SOL", old["reference"], old["amount_base_units"], clock.now(), "tx-after-grace")
     state, payments, events = facts(app, number)
-    # 0.066666667 SOL at 140 is 9.33 USD of 10: recorded, counted at that value, and the merchant is told.
-    assert state == "partially_paid" and payments == [(None, True)]
+    # 0.066666667 SOL at 140 (the rate when seen) is 9.33 USD of 10: recorded, counted at that value, and the
+    # merchant is told; its basis is the whole invoice at that rate (10 USD = 0.071428572 SOL).
+    assert state == "partially_paid" and payments == [(71_428_572, True)]
     assert events[-2:] == ["invoice.payment_to_lapsed_quote", "invoice.partially_paid"]
     assert options(status(app, key, number))["SOL"]["amount_paid"] == Decimal("0.066666667")
 
