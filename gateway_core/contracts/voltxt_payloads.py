@@ -29,7 +29,11 @@ _EVENTS = {
 }
 # Events VOLTXT's webhooks have no word for but the merchant must hear of: told by email only. A transfer
 # dropped before finality may follow a payment_received the shop already acted on (an order set to processing).
-EMAIL_ALERTS = {"invoice.payment_dropped": "payment_dropped"}
+# Merchant emails for events VOLTXT webhooks have no name for; the quote-lock ones (issue 18) say what a payment
+# to a lapsed quote was counted as, or that it waits for a fresh rate, and then what it was valued at.
+EMAIL_ALERTS = {"invoice.payment_dropped": "payment_dropped",
+                "invoice.payment_to_lapsed_quote": "payment_to_lapsed_quote",
+                "invoice.payment_valued": "payment_valued"}
 STORE_EVENTS = ("partial_payment_received", "payment_received", "payment_completed", "invoice_expired",
                 "overpayment_detected", "payment_cancelled")
 PLATFORM_NAMES = {"woocommerce": "WooCommerce", "whmcs": "WHMCS", "opencart": "OpenCart", "shopify": "Shopify",

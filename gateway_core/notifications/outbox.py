@@ -207,6 +207,8 @@ def _email_alert(invoice: Invoice, event: Event, now: datetime) -> list[Delivery
     if "asset" in data and "amount" in data:
         payload["alert"] = {"tx_id": data.get("tx_id"), "asset": data["asset"],
                             "amount": money.from_base_units(int(data["amount"]), money.asset(str(data["asset"])))}
+        # A payment to a lapsed quote: the rate it was valued at and when, or that it still waits for one.
+        payload["alert"].update({k: data[k] for k in ("awaiting_rate", "rate", "rated_at") if k in data})
     return [Delivery(store_id=store.id, **event_link(event), event_id=event.event_id, event_type=alert,
                      invoice_number=invoice.number, channel="email", recipient=store.notification_email,
                      body=dumps(payload), next_attempt_at=now, created_at=now, updated_at=now)]

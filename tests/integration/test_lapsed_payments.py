@@ -118,3 +118,32 @@ def test_a_payment_to_a_replaced_quote_after_the_grace_is_valued_when_seen_not_a
     pay(app, number, "SOL", old["reference"], old["amount_base_units"], clock.now(), "tx-old-ref")
     _, payments, _ = facts(app, number)
     assert payments == [(76_923_077, True)]  # 10 USD at 130, the rate when it was seen
+
+
+def test_the_merchant_is_emailed_what_the_payment_counted_as_then_when_it_is_valued(live, clock, market) -> None:
+    from gateway_core.adapters.jsonwire import loads
+    from gateway_core.adapters.notify.email_render import render
+    from tests.integration.notify_support import configure, deliveries
+
+    app, key = live
+    svc = app.extensions["voltbridge"]
+    with app.app_context():
+        configure(svc, app.config["TEST_STORE_ID"], email_notifications=True, notification_email="owner@shop.test")
+    made = create(app, key)
+    number, sol = made["invoice_number"], options(made)["SOL"]
+    market.down.update(SOURCES)
+    clock.advance(minutes=25)
+    pay(app, number, "SOL", sol["reference"], sol["amount_base_units"], clock.now(), "tx-mail")
+    market.down.clear()
+    reprice(market, "125")
+    with app.app_context():
+        value_awaiting(svc.uow, svc.quoting, svc.clock)
+        flagged, valued = (deliveries(svc, event_type=kind) for kind in ("payment_to_lapsed_quote", "payment_valued"))
+    assert [d.channel for d in flagged + valued] == ["email", "email"]  # by email whatever the webhook list
+    subject, text, _ = render("payment_to_lapsed_quote", loads(flagged[0].body), None)
+    unfolded = " ".join(text.split())
+    assert subject == f"[Sandbox] Payment to an expired quote: 0.066666667 SOL, invoice {number}"
+    assert "does not count towards the invoice yet" in unfolded and "tx-mail" in unfolded
+    subject, text, _ = render("payment_valued", loads(valued[0].body), None)
+    assert subject == f"[Sandbox] Payment valued: 0.066666667 SOL, invoice {number}"
+    assert "1 SOL = 125 USD" in " ".join(text.split())
