@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
+from pathlib import Path
 
 import pytest
 import responses
@@ -26,7 +33,7 @@ from gateway_core.clock import FrozenClock
 from gateway_core.domain.errors import RateUnavailable
 from gateway_core.stores.manage import create_store
 from tests.conftest import invoice_body, post_json, running_app
-from tests.fakes.price_apis import Market
+from tests.fakes.price_apis import Market, PriceServer
 
 SOL_USD = {"coinbase": Decimal("152.31"), "kraken": Decimal("152.40"), "bitstamp": Decimal("152.20"),
            "coingecko": Decimal("152.35")}
@@ -147,17 +154,52 @@ def redis_url():
     return url
 
 
-def test_processes_sharing_redis_fetch_each_pair_once_per_period(prices, clock, redis_url) -> None:
+def test_processes_sharing_redis_fetch_each_pair_once_per_period(redis_url) -> None:
+    """Two web processes (real ones: `responses` does not cross processes, so the price APIs are served on
+    127.0.0.1) ask for the same pairs at once, over and over: one fetch per pair and source per period."""
     prefix = f"voltbridge-test:{secrets.token_hex(4)}:"
-    web1 = aggregate(clock, RedisCache.from_url(redis_url, prefix=prefix))
-    web2 = aggregate(clock, RedisCache.from_url(redis_url, prefix=prefix))
-    assert web1.quote("SOL", "USD") == web2.quote("SOL", "USD")
-    assert dict(prices.calls) == {"coinbase": 1, "kraken": 1, "bitstamp": 1, "coingecko": 1}
-    clock.advance(seconds=31)
-    web2.quote("SOL", "USD")
-    assert web1.quote("SOL", "USD").at == clock.now()
-    assert sum(prices.calls.values()) == 8
-    assert ("SOL", "USD") in web1._cache.wanted(clock.now())
+    fake = market()
+    pairs = "SOL/USD,USDC/USD,SOL/JPY"  # SOL/JPY: Bitstamp quotes no yen, so its USD price is crossed with FX
+    with PriceServer(fake) as server, web_processes(2, redis_url, prefix, server.url) as ask:
+        first = ask("2026-01-15T12:00:00+00:00", pairs, 5)
+        assert first[0] == first[1]  # both processes serve the one fetched rate
+        assert first[0]["SOL/USD"][:2] == ["152.33", "2026-01-15T12:00:00+00:00"]
+        assert dict(fake.calls) == {"coinbase": 3, "kraken": 3, "bitstamp": 3, "coingecko": 3, "fx": 1}
+        assert ask("2026-01-15T12:00:29+00:00", pairs, 5)[0] == first[0]  # within RATE_CACHE_SECONDS: no call
+        assert sum(fake.calls.values()) == 13
+        later = ask("2026-01-15T12:00:31+00:00", pairs, 5)
+        assert later[0] == later[1] and later[0]["SOL/USD"][1] == "2026-01-15T12:00:31+00:00"
+        assert dict(fake.calls) == {"coinbase": 6, "kraken": 6, "bitstamp": 6, "coingecko": 6, "fx": 2}
+    wanted = RedisCache.from_url(redis_url, prefix=prefix).wanted(datetime(2026, 1, 15, 12, 0, 31, tzinfo=UTC))
+    assert wanted == {("SOL", "USD"), ("USDC", "USD"), ("SOL", "JPY")}  # what the worker keeps fresh for them
+
+
+@contextmanager
+def web_processes(count: int, redis_url: str, prefix: str, base: str) -> Iterator[Callable[..., list[dict]]]:
+    """`count` processes running tests/rate_cache_process.py; ask(at, pairs, times) sends one command to all at
+    once (each is blocked reading it) and returns their answers in order."""
+    command = [sys.executable, "-m", "tests.rate_cache_process", redis_url, prefix, base]
+    root = Path(__file__).resolve().parents[2]
+    children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root)
+                for _ in range(count)]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+
+        def ask(at: str, pairs: str, times: int) -> list[dict]:
+            for child in children:
+                assert child.stdin is not None
+                child.stdin.write(f"{at} {pairs} {times}\n")
+                child.stdin.flush()
+            return [json.loads(child.stdout.readline()) for child in children if child.stdout is not None]
+
+        yield ask
+    finally:
+        for child in children:
+            if child.stdin is not None:
+                child.stdin.close()  # end of input: the process returns
+        for child in children:
+            child.wait(timeout=30)
 
 
 def test_the_worker_refreshes_pairs_asked_for_lately(prices, clock) -> None:
