@@ -147,3 +147,21 @@ def test_the_merchant_is_emailed_what_the_payment_counted_as_then_when_it_is_val
     subject, text, _ = render("payment_valued", loads(valued[0].body), None)
     assert subject == f"[Sandbox] Payment valued: 0.066666667 SOL, invoice {number}"
     assert "1 SOL = 125 USD" in " ".join(text.split())
+
+
+def test_the_worker_watcher_values_it_through_the_rate_port(live, clock, market) -> None:
+    """The same, end to end: the buyer pays the stale amount on the sandbox ledger, the worker's tick sees it."""
+    from gateway_core.payments.sandbox import simulate_payment
+    from tests.conftest import running_services, tick
+
+    app, key = live
+    number = create(app, key)["invoice_number"]
+    reprice(market, "120")
+    clock.advance(minutes=25)
+    with running_services(app.extensions["voltbridge"].settings, clock) as worker:  # the worker process's wiring
+        with worker.uow() as uow:
+            simulate_payment(uow, number, clock, "SOL")  # 0.066666667 SOL, the lapsed quote's amount
+        tick(worker)
+    state, payments, events = facts(app, number)
+    assert state == "partially_paid" and payments == [(83_333_334, True)]  # valued at 120 when seen
+    assert "invoice.payment_to_lapsed_quote" in events
