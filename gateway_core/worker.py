@@ -50,7 +50,7 @@ def watch_chains(services: Services, locks: JobLocks | None = None) -> list[tupl
         ticked.append((chain, network))
         try:
             report = watch_tick(services.uow, services.chains[chain], network, services.clock, services.quoting,
-                                    services.late_window)
+                                services.late_window)
         except Exception:
             log.exception("watch tick failed", extra={"chain": chain, "network": network})
             continue
@@ -77,8 +77,7 @@ def read_pushed(services: Services) -> int:
                                     services.late_window)
             else:
                 report = watch_tick(services.uow, client, network, services.clock, services.quoting,
-                                    services.late_window,
-                                    only=notified[network])
+                                    services.late_window, only=notified[network])
         except Exception:
             log.exception("pushed read failed", extra={"chain": "solana", "network": network})
             continue
