@@ -1,7 +1,7 @@
 """payment valuation (issue 18): a payment to a quote lapsed past its grace is valued at the rate when seen,
 or waits for a fresh rate (awaiting_rate) and is valued by the worker
 
-Revision ID: 0014_h18_payment_valuation
+Revision ID: 0014_payment_valuation
 Revises: 0013_worker_metrics
 Create Date: 2026-12-07 02:00:00
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import gateway_core.adapters.models
 
 
-revision = '0014_h18_payment_valuation'
+revision = '0014_payment_valuation'
 down_revision = '0013_worker_metrics'
 branch_labels = None
 depends_on = None
