@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 
 from bridge.cli.group import command
 from bridge.extensions import services
+from gateway_core.adapters.db import set_process_role
 from gateway_core.bootstrap import Services, build_services
 from gateway_core.config import Settings
 from gateway_core.logs import configure_logging
@@ -35,6 +36,7 @@ def run_command(host: str, port: int) -> None:
     from bridge.serving import RedactingRequestHandler
     from gateway_core.worker import background_worker
 
+    set_process_role("run")
     svc = services()
     if not os.environ.get("PUBLIC_URL"):  # the printed links must open: they follow where we listen
         svc.settings = dataclasses.replace(svc.settings, public_url=_listening_url(host, port))
@@ -88,6 +90,7 @@ def web_command(host: str, port: int, workers: int, threads: int) -> None:
     """Production HTTP server: gunicorn with threaded workers (no scheduler here; run `worker`)."""
     from bridge.gunicorn_app import serve
 
+    set_process_role("web")  # before the fork: each gunicorn worker names its sessions with its own pid
     serve(f"{host}:{port}", workers=workers, threads=threads)
 
 
@@ -96,6 +99,7 @@ def worker_command() -> None:
     """Production worker: chain watchers and expiry on APScheduler (run one or more)."""
     from gateway_core.worker import blocking_worker
 
+    set_process_role("worker")
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_json)
     log.info("worker starting", extra={"watch_interval": settings.watch_interval_seconds})

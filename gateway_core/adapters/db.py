@@ -43,8 +43,34 @@ def create_private_database(url: str | URL) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
+_ROLE = ["voltbridge"]
+
+
+def set_process_role(role: str) -> None:
+    """Name this process's PostgreSQL sessions `voltbridge-<role>:<pid>` (web, worker, run)."""
+    _ROLE[0] = f"voltbridge-{role}"
+
+
+def application_name() -> str:
+    """This process's PostgreSQL application_name, read at each connect (a forked web worker has its own pid).
+
+    An operator finds (or cuts, pg_terminate_backend) one process's sessions in pg_stat_activity by it.
+    """
+    return f"{_ROLE[0]}:{os.getpid()}"[:63]
+
+
+def name_sessions(params: dict[str, Any]) -> None:
+    """Set application_name in psycopg connect parameters unless the URL or PGAPPNAME names them already."""
+    if "application_name" not in params and not os.environ.get("PGAPPNAME"):
+        params["application_name"] = application_name()
+
+
 def configure_engine(engine: Engine) -> Engine:
-    """SQLite: WAL, a busy timeout and BEGIN IMMEDIATE, because web threads and the worker write one file."""
+    """SQLite: WAL, a busy timeout and BEGIN IMMEDIATE, because web threads and the worker write one file.
+    PostgreSQL: sessions named after the process (application_name)."""
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "do_connect", lambda _dialect, _record, _args, params: name_sessions(params))
+        return engine
     if engine.dialect.name != "sqlite":
         return engine
     create_private_database(engine.url)

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from gateway_core.adapters.db import normalise_url
+from gateway_core.adapters.db import configure_engine, normalise_url
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class JobLocks:
     def __init__(self, database_url: str, enabled: bool = True) -> None:
         url = normalise_url(database_url)
         self.enabled = enabled and url.startswith("postgresql")
-        self._engine = create_engine(url, poolclass=NullPool) if self.enabled else None
+        self._engine = configure_engine(create_engine(url, poolclass=NullPool)) if self.enabled else None
         self._connection: Connection | None = None
         self._namespace = ""
         self._held: set[str] = set()

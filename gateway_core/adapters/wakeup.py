@@ -121,10 +121,15 @@ def listen(database_url: str) -> None:
 def _relay(database_url: str) -> None:
     import psycopg
 
+    from gateway_core.adapters.db import name_sessions
+
     url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
     while True:
+        params: dict[str, Any] = {}
+        if "application_name=" not in url:
+            name_sessions(params)
         try:
-            with psycopg.connect(url, autocommit=True) as connection:
+            with psycopg.connect(url, autocommit=True, **params) as connection:
                 row = connection.execute(WHERE).fetchone()
                 connection.execute(f"LISTEN {channel_name(str(row[0] if row else ''))}")
                 changes.signal()  # anything committed while we were not listening: look now
