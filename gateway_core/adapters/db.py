@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -140,6 +145,25 @@ def _turn_for(path: str | None) -> threading.Lock:
     key = os.path.abspath(path) if path and path != ":memory:" else f"memory:{id(path)}"
     with _TURNS_LOCK:
         return _TURNS.setdefault(key, threading.Lock())
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True when the database session ended under a statement (terminated, restarted, a network cut): the
+    connection's fault, not the work's. The pool has discarded that connection already."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def again_if_connection_lost(work: Callable[..., T], *args: Any) -> T:
+    """Run one unit of work (a whole transaction); if its connection was lost, run it once more at once, on a
+    fresh connection (pool_pre_ping weeds out the pool's other dead ones). A second failure is the caller's."""
+    try:
+        return work(*args)
+    except DBAPIError as exc:
+        if not connection_lost(exc):
+            raise
+        log.warning("database connection lost; trying the work again on a fresh one",
+                    extra={"error": type(exc.orig).__name__})
+    return work(*args)
 
 
 def make_engine(url: str) -> Engine:

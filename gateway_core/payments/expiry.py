@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from gateway_core.adapters.db import UnitOfWork
+from gateway_core.adapters.db import UnitOfWork, again_if_connection_lost
 from gateway_core.adapters.models import Invoice
 from gateway_core.domain.lifecycle import OPEN, Status
 from gateway_core.payments import parked
@@ -35,10 +35,7 @@ def expire_due(uow_factory: Callable[[], UnitOfWork], clock: Clock, batch: int =
         if failing.get(key, now) > now:
             continue  # backing off (payments/parked.py); still open, so it is read again when due
         try:
-            with uow_factory() as uow:
-                invoice = lock_invoice(uow.session, invoice_id)
-                if Status(invoice.status) in OPEN:  # re-checked under the lock: another worker may have won
-                    closed += bool(assess(uow.session, invoice, clock.now()))
+            closed += again_if_connection_lost(_close, uow_factory, invoice_id, clock)
         except Exception as exc:  # one invoice that cannot be closed must not keep the others open
             log.exception("closing an invoice at expiry failed", extra={"invoice_id": invoice_id})
             parked.park(uow_factory, parked.EXPIRY, key, exc, clock.now())
@@ -46,3 +43,11 @@ def expire_due(uow_factory: Callable[[], UnitOfWork], clock: Clock, batch: int =
         if key in failing:
             parked.release(uow_factory, parked.EXPIRY, [key])
     return closed
+
+
+def _close(uow_factory: Callable[[], UnitOfWork], invoice_id: int, clock: Clock) -> bool:
+    with uow_factory() as uow:
+        invoice = lock_invoice(uow.session, invoice_id)
+        if Status(invoice.status) not in OPEN:  # re-checked under the lock: another worker may have won
+            return False
+        return bool(assess(uow.session, invoice, clock.now()))

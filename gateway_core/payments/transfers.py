@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway_core.adapters.db import UnitOfWork
+from gateway_core.adapters.db import UnitOfWork, again_if_connection_lost
 from gateway_core.adapters.models import Invoice, Payment, Quote
 from gateway_core.domain.lifecycle import Status
 from gateway_core.payments import parked
@@ -112,15 +112,8 @@ def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransf
     for invoice_id, batch in _by_invoice(uow_factory, transfers, clock).items():
         keys = [transfer_key(t) for t, _ in batch]
         try:
-            if invoice_id is None:
-                for transfer, _ in batch:
-                    if transfer.failed:
-                        continue  # someone else's failed transaction: nothing moved, nobody to tell
-                    with uow_factory() as uow:
-                        recorded += _insert(uow.session, transfer, None, None, clock.now(), quoting) is not None
-            else:
-                with uow_factory() as uow:
-                    recorded += record_for_invoice(uow.session, invoice_id, batch, clock.now(), quoting)
+            # A connection cut mid-batch is not the batch's fault: it is tried again at once, not parked.
+            recorded += again_if_connection_lost(_record_batch, uow_factory, invoice_id, batch, clock, quoting)
         except Exception as exc:
             log.exception("recording transfers failed", extra={"invoice_id": invoice_id, "tx_ids": keys})
             for transfer, _ in batch:
@@ -129,6 +122,21 @@ def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransf
             continue
         handled += [key for key in keys if key in waiting]
     parked.release(uow_factory, parked.TRANSFER, handled)
+    return recorded
+
+
+def _record_batch(uow_factory: UowFactory, invoice_id: int | None,
+                  batch: Sequence[tuple[ObservedTransfer, Quote | None]], clock: Clock, quoting: Quoting) -> int:
+    """One invoice's transfers in one transaction; unmatched ones each in their own (they belong to no one)."""
+    if invoice_id is not None:
+        with uow_factory() as uow:
+            return record_for_invoice(uow.session, invoice_id, batch, clock.now(), quoting)
+    recorded = 0
+    for transfer, _ in batch:
+        if transfer.failed:
+            continue  # someone else's failed transaction: nothing moved, nobody to tell
+        with uow_factory() as uow:
+            recorded += _insert(uow.session, transfer, None, None, clock.now(), quoting) is not None
     return recorded
 
 
@@ -264,8 +272,7 @@ def refresh_finality(
         if failing.get(key, now) > now:
             continue  # backing off; its payments stay in flight, so it is read again when due
         try:
-            with uow_factory() as uow:
-                changed += _apply_finality(uow.session, invoice_id, payment_ids, statuses, clock.now())
+            changed += again_if_connection_lost(_finalise, uow_factory, invoice_id, payment_ids, statuses, clock)
         except Exception as exc:
             log.exception("following finality failed", extra={"invoice_id": invoice_id})
             parked.park(uow_factory, parked.FINALITY, key, exc, clock.now())
@@ -273,6 +280,12 @@ def refresh_finality(
         if key in failing:
             parked.release(uow_factory, parked.FINALITY, [key])
     return changed
+
+
+def _finalise(uow_factory: UowFactory, invoice_id: int, payment_ids: Sequence[int], statuses: dict,
+              clock: Clock) -> int:
+    with uow_factory() as uow:
+        return _apply_finality(uow.session, invoice_id, payment_ids, statuses, clock.now())
 
 
 def _apply_finality(session: Session, invoice_id: int, payment_ids: Sequence[int],
