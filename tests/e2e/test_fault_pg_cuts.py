@@ -134,7 +134,11 @@ def post(base: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any
         return exc.code, {}
 
 
-def in_background(target: Callable[[threading.Event], None]) -> tuple[threading.Event, threading.Thread, list[BaseException]]:
+Background = tuple[threading.Event, threading.Thread, list[BaseException]]
+
+
+def in_background(target: Callable[[threading.Event], None]) -> Background:
+    """Run target(stopping) on a thread; what it raises is kept for the test's thread to assert on."""
     stopping, errors = threading.Event(), []
 
     def run() -> None:

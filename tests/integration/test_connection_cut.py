@@ -6,6 +6,8 @@ the job's statement is about to run on.
 
 from __future__ import annotations
 
+import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
@@ -15,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event, func, select
 
-from gateway_core.adapters.db import again_if_connection_lost, connection_lost, normalise_url
+from gateway_core.adapters.db import again_if_connection_lost, connection_lost, make_engine, normalise_url
 from gateway_core.adapters.models import Event, Invoice, ParkedItem, Payment
 from gateway_core.bootstrap import Services
 from gateway_core.clock import FrozenClock
@@ -129,3 +131,18 @@ def test_only_a_lost_connection_is_tried_again(pg_services: Services) -> None:
     with pytest.raises(sa.exc.DBAPIError) as raised:
         again_if_connection_lost(fails)
     assert not connection_lost(raised.value) and len(calls) == 1  # the work's own error: raised at once
+
+
+def test_sessions_are_named_after_their_process(pg_services: Services) -> None:
+    """application_name voltbridge[-<role>]:<pid>, unless the URL names them (operators find a process by it)."""
+    url = pg_services.settings.database_url
+    engine = make_engine(url)
+    named = make_engine(url + ("&" if "?" in url else "?") + "application_name=mine")
+    try:
+        with engine.connect() as connection, named.connect() as other:
+            assert re.fullmatch(rf"voltbridge(-\w+)?:{os.getpid()}",
+                                connection.execute(sa.text("SHOW application_name")).scalar_one())
+            assert other.execute(sa.text("SHOW application_name")).scalar_one() == "mine"
+    finally:
+        engine.dispose()
+        named.dispose()
