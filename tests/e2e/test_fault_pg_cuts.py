@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
+import random
 import threading
 import time
 import urllib.error
@@ -60,10 +60,9 @@ SEED = 7
 
 log = logging.getLogger(__name__)
 
-# What a worker session's last statement says it was doing: the watcher writes the outbox rows too.
-TICK = re.compile(r"sandbox_transfers|INSERT INTO (payments|events|deliveries)|parked_items|chain_cursors|"
-                  r"FROM invoices .*FOR UPDATE|UPDATE invoices", re.IGNORECASE | re.DOTALL)
-DISPATCH = re.compile(r"UPDATE deliveries|delivery_attempts|INSERT INTO emails", re.IGNORECASE)
+# The locks the test holds so that a session is cut in the middle of its work (Cutter.cut_when_blocked).
+LOCK_INVOICE = "SELECT id FROM invoices WHERE number = :number FOR UPDATE"
+LOCK_SENDING = "SELECT id FROM deliveries WHERE status = 'sending' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
 
 
 @pytest.fixture
@@ -86,25 +85,53 @@ def wall_services(pg_url: str, tmp_path: Path) -> Iterator[Services]:
 
 
 class Cutter:
-    """Terminates a process's PostgreSQL sessions, from a connection of the test's own."""
+    """Terminates a process's PostgreSQL sessions, from connections of the test's own.
+
+    To cut a session in the middle of its work rather than between statements, the test holds a lock the
+    process is about to need (an invoice's row, a claimed delivery's row, the invoices table), waits until one of
+    the process's sessions waits for it, and terminates that session (or all of the process's) before letting go.
+    """
 
     def __init__(self, url: str) -> None:
         self.engine = sa.create_engine(normalise_url(url), poolclass=sa.pool.NullPool)
         self.connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         self.cuts: Counter[str] = Counter()
-        self.lock = threading.Lock()
 
     def sessions(self, names: list[str]) -> list[Any]:
         return list(self.connection.execute(sa.text(
-            "SELECT pid, application_name AS name, state, query FROM pg_stat_activity "
+            "SELECT pid, state, wait_event_type AS waiting, query FROM pg_stat_activity "
             "WHERE application_name = ANY(:names) AND pid <> pg_backend_pid()"), {"names": names}).all())
 
     def cut(self, kind: str, pids: list[int]) -> int:
-        terminated = sum(bool(self.connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"),
+        terminated = sum(bool(self.connection.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"),
                                                       {"pid": pid}).scalar()) for pid in pids)
         if terminated:
             self.cuts[kind] += 1
         return terminated
+
+    def cut_when_blocked(self, kind: str, names: list[str], lock_sql: str, params: dict[str, Any], *,
+                         everything: bool = False, then: Callable[[], None] | None = None,
+                         timeout: float = 30.0) -> bool:
+        """Hold a lock (lock_sql, in a transaction of our own), run `then`, and once a session of `names` waits
+        for the lock, cut it (or, with everything, all of their sessions); let go either way.
+
+        False if the lock could not be taken (lock_sql selected nothing) or nobody came for it in time.
+        """
+        with self.engine.connect() as holder:
+            with holder.begin():
+                taken = holder.execute(sa.text(lock_sql), params)
+                if taken.returns_rows and taken.first() is None:
+                    return False
+                if then is not None:
+                    then()
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    sessions = self.sessions(names)
+                    blocked = [s.pid for s in sessions if s.waiting == "Lock"]
+                    if blocked:
+                        return bool(self.cut(kind, [s.pid for s in sessions] if everything else blocked))
+                    time.sleep(0.005)
+        return False
 
     def close(self) -> None:
         self.connection.close()
@@ -134,22 +161,12 @@ def post(base: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any
         return exc.code, {}
 
 
-Background = tuple[threading.Event, threading.Thread, list[BaseException]]
-
-
-def in_background(target: Callable[[threading.Event], None]) -> Background:
-    """Run target(stopping) on a thread; what it raises is kept for the test's thread to assert on."""
-    stopping, errors = threading.Event(), []
-
-    def run() -> None:
-        try:
-            target(stopping)
-        except BaseException as exc:  # surfaced by the test's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return stopping, thread, errors
+def _healthy(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
 
 
 def test_cut_connections_during_dispatch_and_watch_ticks_are_recovered_without_restart(
@@ -161,7 +178,6 @@ def test_cut_connections_during_dispatch_and_watch_ticks_are_recovered_without_r
     base = f"http://127.0.0.1:{port}"
     cutter = Cutter(pg_url)
     with Receiver() as receiver, SmtpServer() as smtp:
-        receiver.default.delay = 0.05  # requests in flight, and claims waiting for their record, when a cut lands
         made = fault_store(svc, receiver.url("/store"))
         env = worker_env(svc, tmp_path, "worker", smtp.url, WEB_CONCURRENCY="1", WEB_THREADS="4")
         worker, worker_log = start(["worker"], env, tmp_path, "worker")
@@ -174,69 +190,56 @@ def test_cut_connections_during_dispatch_and_watch_ticks_are_recovered_without_r
             worker_names = [f"voltbridge-worker:{worker.pid}"]
 
             # -- the web: sessions cut between requests (the pool's idle connections), then during them -------
-            numbers, retried = [], 0
+            numbers: dict[int, str] = {}
+            retried = 0
 
-            def create(i: int, retries: int) -> str:
+            def create(i: int, retries: int) -> None:
                 nonlocal retried
                 body = {"api_key": made.api_key, "platform": "custom", "external_invoice_id": f"cut-{i}",
                         "amount_type": "fiat", "amount": str(invoice_amount(i)), "fiat_currency": "USD"}
                 for attempt in range(retries + 1):
                     status, answer = post(base, "/api/plugin/invoice/create", body)
                     if status in (200, 201):
-                        return str(answer["invoice_number"])
+                        numbers[i] = str(answer["invoice_number"])
+                        return
                     assert status >= 500 and attempt < retries, f"invoice {i}: {status} {answer}\n{tails(logs)}"
                     retried += 1  # the same external id again: creation is idempotent
-                raise AssertionError("unreachable")
 
             half = INVOICES // 2
             for i in range(half):
                 if i and i % (half // WEB_IDLE_CUTS) == 0:  # the pool's connections, idle since the last request
                     cutter.cut("web_idle", [s.pid for s in cutter.sessions(web_names)])
-                numbers.append(create(i, 0))  # no retry: a request after a cut must simply work (pre-ping)
-
-            def cut_web_requests(stopping: threading.Event) -> None:
-                while not stopping.is_set() and cutter.cuts["web_active"] < WEB_ACTIVE_CUTS:
-                    busy = [s.pid for s in cutter.sessions(web_names) if s.state != "idle"]
-                    if busy:
-                        cutter.cut("web_active", busy)
-                    stopping.wait(0.002)
-
-            stopping, thread, errors = in_background(cut_web_requests)
+                create(i, 0)  # no retry: a request after a cut must simply work (the pool checks first)
             for i in range(half, INVOICES):
-                numbers.append(create(i, 5))
-            stopping.set()
-            thread.join(timeout=10)
-            assert not errors, errors
-            transfers = shuffled(halves(svc, numbers), SEED)
+                if i - half < WEB_ACTIVE_CUTS:  # its INSERT waits for our lock on the table: cut it there
+                    request = threading.Thread(target=create, args=(i, 3), daemon=True)
+                    assert cutter.cut_when_blocked("web_active", web_names, "LOCK TABLE invoices IN SHARE MODE", {},
+                                                   then=request.start), tails(logs)
+                    request.join(timeout=60)
+                else:
+                    create(i, 0)
+            assert sorted(numbers) == list(range(INVOICES)), "an invoice request was not answered"
+            transfers = shuffled(halves(svc, [numbers[i] for i in range(INVOICES)]), SEED)
 
-            # -- the worker: sessions cut mid-tick, mid-dispatch, and all at once -------------------------------
-            def cut_worker(stopping: threading.Event) -> None:
-                while not stopping.is_set() and any(cutter.cuts[k] < n for k, n in CUTS.items()):
-                    sessions = cutter.sessions(worker_names)
-                    busy = [s for s in sessions if s.state in ("active", "idle in transaction")]
-                    for kind, pattern in (("tick", TICK), ("dispatch", DISPATCH)):
-                        hit = [s.pid for s in busy if pattern.search(s.query or "")]
-                        if hit and cutter.cuts[kind] < CUTS[kind]:
-                            cutter.cut(kind, hit[:1])
-                            break
-                    else:
-                        total = cutter.cuts["tick"] + cutter.cuts["dispatch"]
-                        if busy and cutter.cuts["all"] < CUTS["all"] and total >= 4 * (cutter.cuts["all"] + 1):
-                            cutter.cut("all", [s.pid for s in sessions])
-                    stopping.wait(0.002)
-
-            stopping, thread, errors = in_background(cut_worker)
-            chunks = 8
-            for k in range(chunks):
-                send(svc, transfers[k * PAYMENTS // chunks:(k + 1) * PAYMENTS // chunks])
-                recorded = (k + 1) * PAYMENTS // chunks
-                wait_until(lambda recorded=recorded: progress(svc)["payments"] >= recorded or bool(errors),
-                           bound - time.monotonic(), f"chunk {k + 1}'s payments recorded", logs)
-            wait_until(lambda: all(cutter.cuts[k] >= n for k, n in CUTS.items()) or bool(errors)
-                       or done(svc, PAYMENTS, INVOICES), bound - time.monotonic(), "the cuts", logs)
-            stopping.set()
-            thread.join(timeout=10)
-            assert not errors, errors
+            # -- the worker: a session cut mid-tick (waiting for an invoice's lock), mid-dispatch (recording a
+            # send, waiting for the delivery's lock), and all of its sessions at once mid-tick ---------------------
+            schedule = shuffled_kinds(SEED)
+            size = PAYMENTS // len(schedule)
+            for k, kind in enumerate(schedule):
+                chunk = transfers[k * size:(k + 1) * size]
+                if kind in ("tick", "all"):
+                    assert cutter.cut_when_blocked(kind, worker_names, LOCK_INVOICE, {"number": chunk[0].number},
+                                                   everything=kind == "all", then=lambda c=chunk: send(svc, c)), \
+                        f"no tick came for the invoice's lock\n{tails(logs)}"
+                else:
+                    receiver.default.delay = 0.3  # sends long enough for the test to lock a claimed delivery
+                    send(svc, chunk)
+                    wait_until(lambda: cutter.cut_when_blocked("dispatch", worker_names, LOCK_SENDING, {}, timeout=10),
+                               bound - time.monotonic(), "a cut mid-dispatch", logs)
+                    receiver.default.delay = 0.0
+                sent = (k + 1) * size
+                wait_until(lambda sent=sent: progress(svc)["payments"] >= sent, bound - time.monotonic(),
+                           f"round {k + 1}'s payments recorded", logs)
             wait_until(lambda: done(svc, PAYMENTS, INVOICES), bound - time.monotonic(),
                        "every payment recorded, every invoice settled, every delivery delivered", logs)
             assert worker.poll() is None and web.poll() is None, f"a process exited\n{tails(logs)}"
@@ -256,16 +259,13 @@ def test_cut_connections_during_dispatch_and_watch_ticks_are_recovered_without_r
             f"parked={parked} worker_errors_logged={errors_logged} seconds={finished:.1f}")
     log.warning(line)
     print(f"\n{line}")
-    assert all(cuts.get(k, 0) >= n for k, n in CUTS.items()), line
-    assert cuts.get("web_idle", 0) >= WEB_IDLE_CUTS and cuts.get("web_active", 0) >= 1, line
+    assert cuts == {**CUTS, "web_idle": WEB_IDLE_CUTS, "web_active": WEB_ACTIVE_CUTS}, line
     assert result.payments == PAYMENTS and result.duplicated_payments == 0, line
     assert not result.lost, f"{line}: lost {result.lost[:10]}"
     assert not result.problems, f"{line}: {result.problems[:10]}"
 
 
-def _healthy(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
+def shuffled_kinds(seed: int) -> list[str]:
+    kinds = [kind for kind, n in CUTS.items() for _ in range(n)]
+    random.Random(seed).shuffle(kinds)
+    return kinds
