@@ -3,13 +3,18 @@ page's event stream) is woken at once instead of at its next poll; polling stays
 
 In one process: a transaction that added an Event or a Delivery signals `changes` after it commits. Across
 processes on PostgreSQL: the same transaction sends NOTIFY (delivered by the server at commit), and each
-process that waits runs one LISTEN thread that turns notifications into the local signal.
+process that waits runs one LISTEN thread that turns notifications into the local signal. The NOTIFY carries
+the sending process's name, and a relay skips its own process's: that process was signalled at commit already,
+and a second wake-up a few milliseconds later only made the dispatcher claim again and every open event stream
+read again, competing for the interpreter with the work the first one started.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import secrets
 import threading
 import time
 from typing import Any
@@ -19,6 +24,7 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 _FLAG = "voltbridge_status_changed"
+_SENT = "voltbridge_status_notified"
 
 
 class Changes:
@@ -57,6 +63,12 @@ changes = Changes()
 
 WHERE = "SELECT current_database() || '/' || current_schema()"
 _channels: dict[str, str] = {}
+_BOOT = secrets.token_hex(4)  # with the pid: unique across hosts, and a forked child is not its parent
+
+
+def sender() -> str:
+    """This process's name in the NOTIFY payload."""
+    return f"{os.getpid()}-{_BOOT}"
 
 
 def channel_name(where: str) -> str:
@@ -68,24 +80,37 @@ def _flushed(session: Session, _context: Any) -> None:
     """After a flush that wrote an Event or a Delivery (the session's lists still show what it wrote)."""
     from gateway_core.adapters.models import Delivery, Event
 
-    if session.info.get(_FLAG) or not any(isinstance(obj, Event | Delivery) for obj in session.new):
+    if not any(isinstance(obj, Event | Delivery) for obj in session.new):
         return
     session.info[_FLAG] = True
+    nested = session.in_nested_transaction()
+    if session.info.get(_SENT) and not nested:
+        return
     connection = session.connection()
     if connection.dialect.name == "postgresql":  # NOTIFY is transactional: delivered at commit, never on rollback
         key = str(connection.engine.url)
         if key not in _channels:
             _channels[key] = channel_name(str(connection.execute(text(WHERE)).scalar_one()))
-        connection.execute(text(f"NOTIFY {_channels[key]}"))
+        connection.execute(text("SELECT pg_notify(:channel, :sender)"),
+                           {"channel": _channels[key], "sender": sender()})
+        # One NOTIFY per transaction is enough, unless it was sent in a savepoint, which may yet roll back
+        # (the server delivers one of identical notifications of a transaction).
+        session.info[_SENT] = not nested
 
 
 def _committed(session: Session) -> None:
-    if session.info.pop(_FLAG, False):
-        changes.signal()
+    # SQLAlchemy reports a savepoint's release as a commit too: nothing is visible to others until the
+    # outermost transaction commits, so a waiter woken then would read too early and sleep through the change.
+    if not session.in_nested_transaction():
+        session.info.pop(_SENT, None)
+        if session.info.pop(_FLAG, False):
+            changes.signal()
 
 
 def _discard(session: Session) -> None:
-    session.info.pop(_FLAG, None)
+    if not session.in_nested_transaction():  # a savepoint's rollback leaves what the transaction wrote before it
+        session.info.pop(_FLAG, None)
+        session.info.pop(_SENT, None)
 
 
 _installed = threading.Lock()
@@ -133,8 +158,9 @@ def _relay(database_url: str) -> None:
                 row = connection.execute(WHERE).fetchone()
                 connection.execute(f"LISTEN {channel_name(str(row[0] if row else ''))}")
                 changes.signal()  # anything committed while we were not listening: look now
-                for _ in connection.notifies():
-                    changes.signal()
+                for notification in connection.notifies():
+                    if notification.payload != sender():  # our own commits signalled us already
+                        changes.signal()
         except Exception as exc:  # the safety net polls meanwhile; reconnect after a pause
             log.warning("status listener lost its connection", extra={"error": type(exc).__name__})
             time.sleep(1.0)

@@ -44,6 +44,25 @@ def test_a_rolled_back_change_signals_nothing(services: Services, store: NewStor
     assert not wakeup.changes.wait(seen, timeout=0)
 
 
+def test_a_savepoint_released_mid_transaction_is_not_the_commit(services: Services, store: NewStore) -> None:
+    """SQLAlchemy reports a savepoint's release as a commit: waiters woken then read before the change is visible
+    (the first delivery to a new callback URL makes one, mid-transaction)."""
+    from gateway_core.adapters.models import Delivery
+
+    seen = wakeup.changes.generation()
+    session = services.sessions()
+    session.add(Delivery(store_id=store.id, event_id="evt_savepoint", event_type="test", channel="store",
+                         body="{}", next_attempt_at=services.clock.now()))
+    session.flush()
+    with session.begin_nested():
+        session.add(Delivery(store_id=store.id, event_id="evt_savepoint_2", event_type="test", channel="store",
+                             body="{}", next_attempt_at=services.clock.now()))
+    assert not wakeup.changes.wait(seen, timeout=0)  # released, not committed
+    session.commit()
+    session.close()
+    assert wakeup.changes.wait(seen, timeout=0)
+
+
 def test_on_postgresql_the_commit_notifies_other_processes(client: Any, store: NewStore, services: Services) -> None:
     url = services.settings.database_url
     if not url.startswith("postgresql"):
@@ -56,6 +75,7 @@ def test_on_postgresql_the_commit_notifies_other_processes(client: Any, store: N
         tick(services)
         received = list(listener.notifies(timeout=10, stop_after=1))
     assert len(received) == 1
+    assert received[0].payload == wakeup.sender()  # the relay of this very process skips it: signalled at commit
 
 
 def test_the_relay_thread_turns_notifications_into_the_local_signal(services: Services) -> None:
@@ -72,8 +92,18 @@ def test_the_relay_thread_turns_notifications_into_the_local_signal(services: Se
             seen = wakeup.changes.generation()
             connection.execute(sa.text(f"NOTIFY {channel}"))
             woken = wakeup.changes.wait(seen, timeout=0.5)
+        assert woken
+        # The relay skips this process's own notifications (its commits signalled it already), not others'.
+        # A listener gets them in commit order: once the two others' ones are relayed, ours, sent between them,
+        # has been read too.
+        seen = wakeup.changes.generation()
+        for sender in ("another-process", wakeup.sender(), "yet-another-process"):
+            connection.execute(sa.text("SELECT pg_notify(:c, :s)"), {"c": channel, "s": sender})
+        deadline = time.monotonic() + 10
+        while wakeup.changes.generation() < seen + 2 and time.monotonic() < deadline:
+            wakeup.changes.wait(wakeup.changes.generation(), timeout=0.5)
+        assert wakeup.changes.generation() == seen + 2
     engine.dispose()
-    assert woken
 
 
 def test_a_wake_up_during_a_pump_makes_it_go_round_again() -> None:
