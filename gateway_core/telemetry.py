@@ -4,14 +4,16 @@ watcher lag per chain, rate age per pair, fee-payer balance.
 Adapters record here; the worker's publish job writes the figures to the `worker_metrics` table so that any
 web process can serve them at /metrics and /readyz can judge the watchers, across hosts. Names are contract:
   rpc_calls_total{chain,endpoint}, rpc_errors_total{chain,endpoint}   (counters, per process)
-  watcher_lag{chain,network}          slots or blocks behind the head after the last tick
-  rate_age_seconds{pair}              how old the rate a quote would use is (set by rate providers)
+  watcher_lag{chain,network}          slots or blocks behind the head after the last tick (HeadLag)
+  rate_age_seconds{pair}              how old the rate a quote would use is (set by the rate refresh)
   fee_payer_lamports{network}         the Solana fee payer's balance at the last check
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -47,3 +49,29 @@ def endpoint_label(url: str) -> str:
     """scheme://host[:port] of an endpoint: never its path or query, which may carry an API key."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+
+
+class HeadLag:
+    """watcher_lag{chain,network}: how many slots or blocks the chain's head is past the newest one a watcher
+    has read completely. While the head cannot be read (the endpoint is down), it is taken to move on at the
+    chain's block time from when it last was, so the lag grows through an outage instead of standing still at
+    its last value, and /readyz can tell (WATCH_MAX_LAG)."""
+
+    def __init__(self, chain: str, block_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.chain, self.block_seconds, self._now = chain, block_seconds, monotonic
+        self._last: dict[str, tuple[int, int, float]] = {}  # network -> (head, done, when the head was read)
+
+    def read(self, network: str, head: int, done: int) -> int:
+        """The head was read now and everything up to `done` is read: publish and return the lag."""
+        self._last[network] = (head, done, self._now())
+        return self._publish(network, head - done)
+
+    def unreadable(self, network: str) -> int:
+        """This tick could not read the head: publish and return the estimated lag."""
+        head, done, at = self._last.setdefault(network, (0, 0, self._now()))
+        return self._publish(network, head + int((self._now() - at) / self.block_seconds) - done)
+
+    def _publish(self, network: str, lag: int) -> int:
+        lag = max(0, lag)
+        gauge("watcher_lag", lag, chain=self.chain, network=network)
+        return lag

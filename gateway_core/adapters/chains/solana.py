@@ -36,6 +36,7 @@ from solders.account import Account
 from solders.pubkey import Pubkey
 from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
 
+from gateway_core import telemetry
 from gateway_core.adapters.chains.solana_parse import ATA_PROGRAM, TOKEN_PROGRAM, credits, failed_attempt
 from gateway_core.adapters.chains.solana_push import SolanaPush
 from gateway_core.adapters.chains.solana_rpc import (
@@ -62,6 +63,10 @@ LISTING_FRESH = 60.0
 # How often the tick still polls an account under a live push subscription with nothing in flight: the
 # safety net for a lost notification, at a fraction of the per-tick cost (push must not cost more calls).
 PUSH_NET_EVERY = 30.0
+# Solana's slot time: the head's pace while it cannot be read (watcher lag). The watcher polls accounts rather
+# than walking slots, so a full scan that completes has read everything up to the head (lag 0); one that fails
+# leaves the watcher behind by the slots produced since the last one that completed.
+SLOT_SECONDS = 0.4
 _TOKEN_AMOUNT = slice(64, 72)  # SPL token account layout: mint(32) owner(32) amount(u64 LE) ...
 _PROGRAM_IDS = (Pubkey.from_string(TOKEN_PROGRAM), Pubkey.from_string(ATA_PROGRAM))
 
@@ -107,6 +112,7 @@ class SolanaChain:
         self._missing: dict[tuple[str, str], float] = {}  # signatures the cluster stopped knowing, since when
         self.usdc_mints = dict(usdc_mints)
         self._now = monotonic
+        self.lag = telemetry.HeadLag(self.chain, SLOT_SECONDS, lambda: self._now())  # tests swap _now
         self._backoff, self._max_backoff = outage_backoff, max_backoff
         self._down: dict[str, tuple[float, float]] = {}  # network -> (retry after, current backoff)
         # Signatures already read, with what they credited (most are someone else's activity: empty).
@@ -132,7 +138,14 @@ class SolanaChain:
               scoped: Mapping[str, str], only: Mapping[str, tuple[int, Account] | None] | None) -> ScanResult:
         found: list[ObservedTransfer] = []
         moved: dict[str, str] = {}
+        full = only is None
         if not watched or not self._available(network):
+            if full and network in self.rpcs:
+                tip = self._tip.get(network, 0)
+                if watched:
+                    self.lag.unreadable(network)  # backing off after a failure
+                else:
+                    self.lag.read(network, tip, tip)  # nothing to be behind on
             return ScanResult(found, cursor, moved)
         rpc, mint = self.rpcs[network], self.usdc_mints[network]
         owners = {w.address for w in watched}
@@ -153,6 +166,8 @@ class SolanaChain:
             log.warning("solana scan interrupted", extra={"network": network, "error": str(exc)})
             self._keep_listing(network, listed, only is not None)
             self._failed(network)
+            if full:
+                self.lag.unreadable(network)
             return ScanResult(found, cursor, moved)
         self._keep_listing(network, listed, only is not None)
         if only is None:  # only a pass that completed moves the next one on: an interrupted pass is redone
@@ -160,6 +175,8 @@ class SolanaChain:
                 self._unchosen_due[network] = self._now() + self.unchosen_every
             if net:
                 self._net_due[network] = self._now() + self.push_net_every
+            tip = self._tip.get(network, 0)
+            self.lag.read(network, tip, tip)
         self._down.pop(network, None)
         return ScanResult(found, cursor, moved)
 

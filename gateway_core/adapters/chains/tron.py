@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ TRON_NETWORKS = {"devnet": "nile", "testnet": "nile", "mainnet": "mainnet"}
 EXPLORERS = {"nile": "https://nile.tronscan.org", "mainnet": "https://tronscan.org"}
 _NUM = re.compile(r"Num:(\d+)")
 BLOCKS_PER_RANGE = 100  # the node's cap on getblockbylimitnext
+BLOCK_SECONDS = 3.0  # TRON's block interval: the head's pace while it cannot be read (watcher lag)
 log = logging.getLogger(__name__)
 
 
@@ -81,8 +83,10 @@ class TronChain:
 
     def __init__(self, networks: dict[str, TronNetworkConfig], api_factory: Callable[[str], TronApi],
                  max_blocks_per_tick: int = 100, start_lookback_blocks: int = 100,
-                 recheck_blocks: int = 20, drop_after_blocks: int = 1200) -> None:
+                 recheck_blocks: int = 20, drop_after_blocks: int = 1200,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._networks = networks
+        self.lag = telemetry.HeadLag(self.chain, BLOCK_SECONDS, monotonic)
         self._api_factory = api_factory
         self._apis: dict[str, TronApi] = {}
         self._max_blocks = max_blocks_per_tick
@@ -99,7 +103,11 @@ class TronChain:
     def scan(self, network: str, watched: Collection[WatchedAddress], cursor: str | None) -> ScanResult:
         """Newly solidified blocks' receipts (final), then new head blocks' bodies (not final), once each."""
         api = self.api(network)
-        heights = self.heights(network)
+        try:
+            heights = self.heights(network)
+        except TronApiError:
+            self.lag.unreadable(network)
+            raise
         solid_done, head_done = _parse_cursor(cursor, heights.solid - self._lookback)
         watch = Watch(network, frozenset(hex20(w.address) for w in watched),
                       hex20(self._config(network).usdt_contract), heights.head)
@@ -111,6 +119,7 @@ class TronChain:
                 infos = api.post("walletsolidity/gettransactioninfobyblocknum", {"num": number})
             except TronApiError:
                 if number == solid_done + 1:
+                    self.lag.read(network, heights.solid, solid_done)
                     raise
                 break  # keep what was read; the next tick resumes at this block
             receipts.append((number, infos if isinstance(infos, list) else []))
@@ -126,7 +135,7 @@ class TronChain:
                     break
             transfers += self._solidified(watch, infos)
             solid_done = self._solid_read[network] = number
-        telemetry.gauge("watcher_lag", heights.solid - solid_done, chain="tron", network=network)
+        self.lag.read(network, heights.solid, solid_done)
         if solid_done < solid_to:
             return ScanResult(transfers, _cursor(solid_done, max(head_done, solid_done)))
         head_done = max(head_done, heights.solid)

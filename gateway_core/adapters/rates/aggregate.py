@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from gateway_core import telemetry
 from gateway_core.adapters.rates.cache import Pair, RateCache
 from gateway_core.adapters.rates.fx import FrankfurterFx
 from gateway_core.adapters.rates.http import PriceSource, SourceFailed
@@ -83,18 +84,24 @@ class AggregateRates:
         return quote if pair[0] in STABLECOINS else dataclasses.replace(quote, lock=self.policy.quote_lock)
 
     def refresh_due(self) -> int:
-        """Fetch every pair asked for lately whose cached rate is past RATE_CACHE_SECONDS (the worker's job)."""
+        """Fetch every pair asked for lately whose cached rate is past RATE_CACHE_SECONDS (the worker's job).
+
+        Publishes rate_age_seconds{pair}: how old the rate a quote of the pair would use now is (while the
+        sources fail it grows, up to RATE_MAX_AGE_SECONDS, after which quotes of the pair are refused).
+        """
         now = self._clock.now()
         fetched = 0
         for pair in sorted(self._cache.wanted(now - WANTED_FOR) | set(DEFAULT_PAIRS)):
             cached = self._cache.get(pair)
-            if cached is not None and self._age(cached) < self.policy.cache_seconds:
-                continue
-            try:
-                self._fresh(pair, lambda pair=pair: self._fetch(pair))  # type: ignore[misc]
-                fetched += 1
-            except RateUnavailable as exc:
-                log.warning("rate refresh failed", extra={"pair": "/".join(pair), "reason": exc.message})
+            if cached is None or self._age(cached) >= self.policy.cache_seconds:
+                try:
+                    cached = self._fresh(pair, lambda pair=pair: self._fetch(pair))  # type: ignore[misc]
+                    fetched += 1
+                except RateUnavailable as exc:
+                    log.warning("rate refresh failed", extra={"pair": "/".join(pair), "reason": exc.message})
+                    cached = self._cache.get(pair)
+            if cached is not None:
+                telemetry.gauge("rate_age_seconds", max(0, int(self._age(cached))), pair="/".join(pair))
         return fetched
 
     # -- cache ------------------------------------------------------------------------------------------------
