@@ -36,7 +36,7 @@ from tests.conftest import invoice_body, post_json, running_app, running_service
 from tests.fakes.price_apis import Market
 from tests.fakes.receiver import Receiver
 from tests.fakes.solana_rpc import FakeSolanaRpc
-from tests.fakes.trongrid import NILE, FakeTronGrid
+from tests.fakes.trongrid import NILE, NILE_USDT, FakeTronGrid
 from tests.solana_fixtures import create_invoice, make_store, option, run_worker
 from tests.solana_support import Buyer
 
@@ -90,7 +90,7 @@ def test_a_scrape_after_activity_has_every_family_with_its_values(
     assert len(hooks.posts("/hook")) == 1
 
     # Solana: a payment found through the fake cluster, then the cluster goes dark for 40 s of monotonic time.
-    chain = svc.chains["solana"]
+    chain: Any = svc.chains["solana"]
     now = [1000.0]
     chain._now = lambda: now[0]
     key, wallet = make_store(svc)
@@ -109,12 +109,14 @@ def test_a_scrape_after_activity_has_every_family_with_its_values(
 
     # TRON: the fake TronGrid ten solidified blocks ahead, read four a tick.
     grid = FakeTronGrid()
-    tron = TronChain({"nile": TronNetworkConfig(NILE, "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf")},
-                     lambda url: TronApi(url, "test-trongrid-key", per_second=0), max_blocks_per_tick=4, start_lookback_blocks=0)
+    tron = TronChain({"nile": TronNetworkConfig(NILE, NILE_USDT)},
+                     lambda url: TronApi(url, "test-trongrid-key", per_second=0), max_blocks_per_tick=4,
+                     start_lookback_blocks=0)
     market = Market(fx={"EUR": Decimal("0.92")})
-    for source, price in {"coinbase": "152.31", "kraken": "152.40", "bitstamp": "152.20", "coingecko": "152.35"}.items():
-        for asset, value in (("SOL", price), ("USDC", "0.9998"), ("USDT", "1.0003")):
-            market.set(source, asset, "USD", Decimal(value))
+    sol_usd = {"coinbase": "152.31", "kraken": "152.40", "bitstamp": "152.20", "coingecko": "152.35"}
+    for source, price in sol_usd.items():
+        for asset, quoted in (("SOL", price), ("USDC", "0.9998"), ("USDT", "1.0003")):
+            market.set(source, asset, "USD", Decimal(quoted))
     rates = AggregateRates([CoinbaseSource(), KrakenSource(), BitstampSource(), CoinGeckoSource()], FrankfurterFx(),
                            ProcessCache(), clock, Policy(cache_seconds=30, max_age_seconds=120))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
@@ -147,7 +149,8 @@ def test_a_scrape_after_activity_has_every_family_with_its_values(
     assert value("voltbridge_delivery_send_seconds_bucket", channel="callback", le="+Inf") == 1
     assert value("voltbridge_delivery_send_seconds_bucket", channel="callback", le="30.0") == 1
     rpc = {"chain": "solana", "endpoint": endpoint, "worker": worker}
-    assert value("voltbridge_rpc_calls_total", **rpc) > before[("voltbridge_rpc_calls_total", tuple(sorted(rpc.items())))]
+    calls_before = before[("voltbridge_rpc_calls_total", tuple(sorted(rpc.items())))]
+    assert value("voltbridge_rpc_calls_total", **rpc) > calls_before
     assert value("voltbridge_rpc_errors_total", **rpc) >= 1
     assert value("voltbridge_rpc_calls_total", chain="tron", endpoint=telemetry.endpoint_label(NILE), worker=worker) \
         >= 2 + 4 + 4
