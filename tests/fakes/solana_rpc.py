@@ -113,6 +113,7 @@ class FakeSolanaRpc:
         self.method_faults: dict[str, deque[str]] = {}
         self.sent: list[str] = []  # signatures received by sendTransaction
         self.behind: dict[str, deque[int]] = {}  # method -> slots its next answers are served at (a lagging node)
+        self.refusing = False  # see refuse()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -129,6 +130,22 @@ class FakeSolanaRpc:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def refuse(self) -> None:
+        """The endpoint's host goes down: the listening socket closes (new connections are refused) and
+        connections kept alive are dropped at their next request, until `listen_again`."""
+        self.refusing = True
+        self._server.shutdown()
+        self._server.server_close()
+
+    def listen_again(self) -> None:
+        """Back on the same port."""
+        port = self._server.server_address[1]
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.refusing = False
 
     def fail(self, method: str, *faults: str) -> None:
         """Queue faults for the next requests of one method only (e.g. lose a sendTransaction)."""
@@ -172,6 +189,9 @@ class FakeSolanaRpc:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if fake.refusing:  # a kept-alive connection to a host that went down: dropped, no answer
+                    self.close_connection = True
+                    return
                 fault = fake.outage or (fake.faults.popleft() if fake.faults else None) or fake._method_fault(body)
                 if fault == "timeout":
                     time.sleep(1.0)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import requests
 import responses
 from tronpy.abi import trx_abi
 from tronpy.keys import to_base58check_address, to_hex_address
@@ -149,7 +150,8 @@ class FakeTronGrid:
     solid: int = 981
     base: str = NILE
     blocks: dict[int, list[FakeTx]] = field(default_factory=dict)
-    down: bool = False
+    down: bool = False  # every request answered 503
+    refused: bool = False  # every request fails to connect (requests.ConnectionError), as to a host that is down
     hide_node_info: bool = False  # some gateways leave the heights out of getnodeinfo
     lag: int = 0  # blocks the second node behind the URL is behind (0: one node only)
     no_block_ranges: bool = False  # a gateway that does not serve getblockbylimitnext (404)
@@ -210,6 +212,8 @@ class FakeTronGrid:
         def callback(request: Any) -> tuple[int, dict[str, str], str]:
             params = json.loads(request.body or b"{}")
             self.requests.append((path, params, dict(request.headers)))
+            if self.refused:
+                raise requests.ConnectionError(f"{self.base}: [Errno 111] Connection refused")
             if self.down:
                 return 503, {}, json.dumps({"Error": "service unavailable"})
             if self.no_block_ranges and path.endswith("getblockbylimitnext"):
