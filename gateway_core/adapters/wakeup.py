@@ -93,9 +93,9 @@ def _flushed(session: Session, _context: Any) -> None:
             _channels[key] = channel_name(str(connection.execute(text(WHERE)).scalar_one()))
         connection.execute(text("SELECT pg_notify(:channel, :sender)"),
                            {"channel": _channels[key], "sender": sender()})
-        # One NOTIFY per transaction is enough, unless it was sent in a savepoint, which may yet roll back
-        # (the server delivers one of identical notifications of a transaction).
-        session.info[_SENT] = not nested
+    # One NOTIFY per transaction is enough, unless it was sent in a savepoint, which may yet roll back
+    # (the server delivers one of identical notifications of a transaction).
+    session.info[_SENT] = not nested
 
 
 def _committed(session: Session) -> None:

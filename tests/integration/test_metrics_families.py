@@ -164,3 +164,14 @@ def test_a_scrape_after_activity_has_every_family_with_its_values(
 def publish_now(svc: Services, worker: str) -> None:
     with svc.uow() as uow:
         publish(uow, worker, svc.clock.now())
+
+
+def test_behind_the_tls_proxy_the_allowlist_judges_the_client_not_the_proxy(
+        settings: Settings, clock: FrozenClock) -> None:
+    """The proxy connects from loopback (allowlisted by default): with TRUST_PROXY the client it names counts."""
+    with running_app(dataclasses.replace(settings, trust_proxy=True), clock) as app:
+        web = app.test_client()
+        proxied = {"REMOTE_ADDR": "127.0.0.1"}
+        assert web.get("/metrics", environ_base=proxied,
+                       headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 403
+        assert web.get("/metrics", environ_base=proxied, headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 200
