@@ -175,14 +175,19 @@ def invoice_timeline(uow: UnitOfWork, store_id: int, number: str, clock: Clock) 
     )
 
 
+def units(base: int, asset: str) -> Decimal:
+    """Base units as the merchant reads them: exact, without trailing zeros (0.6666 SOL, not 0.666600000)."""
+    return Decimal(money.plain(money.from_base_units(base, money.asset(asset))))
+
+
 def _units(base: int | None, asset: str) -> Decimal | None:
-    return None if base is None else money.from_base_units(base, money.asset(asset))
+    return None if base is None else units(base, asset)
 
 
 def _quote(invoice: Invoice, q: Quote) -> QuoteLine:
     return QuoteLine(
         asset=q.asset, chain=q.chain, address=q.address, reference=q.reference,
-        amount_due=money.from_base_units(q.amount_due, money.asset(q.asset)), rate=q.rate,
+        amount_due=units(q.amount_due, q.asset), rate=q.rate,
         rate_currency=q.rate_currency, sources=tuple(q.rate_sources.split(",")) if q.rate_sources else (),
         rated_at=q.rated_at, holds_until=q.expires_at, prior_reference=q.prior_reference,
         prior_amount_due=_units(q.prior_amount_due, q.asset), prior_honoured_until=q.prior_honoured_until,
@@ -196,7 +201,7 @@ def _payments(uow: UnitOfWork, invoice: Invoice) -> tuple[PaymentLine, ...]:
     for p in invoice.payments:
         by = attached.get(p.id)
         lines.append(PaymentLine(
-            id=p.id, tx_id=p.tx_id, asset=p.asset, amount=money.from_base_units(p.amount, money.asset(p.asset)),
+            id=p.id, tx_id=p.tx_id, asset=p.asset, amount=units(p.amount, p.asset),
             disposition=p.disposition, confirmations=p.confirmations, final=p.final, block_time=p.block_time,
             seen_at=p.seen_at, from_address=p.from_address, stale_quote=p.stale_quote, awaiting_rate=p.awaiting_rate,
             explorer_url=payment_link(p), attached_by=by.user_email if by else None,

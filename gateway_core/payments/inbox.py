@@ -73,7 +73,8 @@ def inbox(uow: UnitOfWork, store: Store, limit: int = MAX_ROWS) -> list[InboxIte
         .where(_in_inbox(store)).order_by(Payment.id.desc()).limit(limit)
     ).all()
     return [InboxItem(p.id, p.chain, p.network, p.tx_id, p.asset,
-                      money.from_base_units(p.amount, money.asset(p.asset)), p.to_address, p.from_address,
+                      Decimal(money.plain(money.from_base_units(p.amount, money.asset(p.asset)))), p.to_address,
+                      p.from_address,
                       p.reference, p.block_time, p.seen_at, p.confirmations, p.final, p.disposition, number)
             for p, number in rows]
 
