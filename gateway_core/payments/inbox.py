@@ -84,7 +84,8 @@ def attach_payment(uow: UnitOfWork, store: Store, payment_id: int, number: str, 
     """Put an inbox payment on one of the store's invoices and move the invoice along, as a matched payment would.
 
     PaymentNotFound if the payment is not in this store's inbox (nor was ever); InvalidState if it was attached
-    already; ValidationFailed if the invoice has no quote in the payment's asset (it stays in the inbox).
+    already; ValidationFailed if the invoice has no quote in the payment's asset, or is a deposit-mode invoice and
+    the payment did not go to its deposit address (it stays in the inbox either way).
     """
     session = uow.session
     target = session.execute(
@@ -108,6 +109,10 @@ def attach_payment(uow: UnitOfWork, store: Store, payment_id: int, number: str, 
     if quote is None:
         raise ValidationFailed(f"Invoice {invoice.number} does not take {payment.asset}",
                                errors={"invoice": f"{invoice.number} has no {payment.asset} quote"})
+    if invoice.store.settlement_mode == "deposit" and payment.to_address != quote.address:
+        # A deposit invoice settles by sweeping its own address: money that went elsewhere could never settle it.
+        raise ValidationFailed(f"Invoice {invoice.number} is paid into its own deposit address",
+                               errors={"invoice": "a deposit-mode invoice takes only payments to its address"})
     now = clock.now()
     session.add(PaymentAttachment(payment_id=payment.id, invoice_id=invoice.id, from_disposition=payment.disposition,
                                   from_invoice_id=payment.invoice_id, user_id=user_id, user_email=user_email,

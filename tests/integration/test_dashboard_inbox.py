@@ -171,3 +171,16 @@ def _tx(nsvc, payment_id: int) -> str:
         payment = uow.session.get(Payment, payment_id)
         assert payment is not None
         return payment.tx_id
+
+
+def test_a_deposit_invoice_takes_only_payments_to_its_own_address(nsvc, merchant):
+    address, reference, _ = quote_of(nsvc, merchant["second"], "SOL")
+    usdc_address, _, usdc_due = quote_of(nsvc, merchant["second"], "USDC")
+    assert usdc_address != address
+    payment = payment_by_tx(nsvc, ledger_transfer(nsvc, address, "USDC", usdc_due, reference=reference))
+    configure(nsvc, merchant["store"], settlement_mode="deposit")  # settled by sweeping the quote's address
+    with nsvc.uow() as uow, pytest.raises(ValidationFailed, match="deposit address"):
+        store = uow.session.execute(select(Invoice).where(Invoice.number == merchant["second"])).scalar_one().store
+        attach_payment(uow, store, payment.id, merchant["second"], 1, "manager@shop.test", nsvc.clock, nsvc.quoting)
+    with nsvc.uow() as uow:
+        assert [i.payment_id for i in inbox(uow, store)] == [payment.id]
