@@ -42,6 +42,7 @@ STATUS_BY_CODE = {
     "WEBHOOK_NOT_CONFIGURED": 422,
     "EMAIL_NOT_ENABLED": 422,
     "DELIVERY_NOT_FOUND": 404,
+    "PAYMENT_NOT_FOUND": 404,
     "FORBIDDEN": 403,  # the dashboard (issue 22): a member whose role does not allow the action
     "INVALID_CREDENTIALS": 401,
     "SIGNUP_CLOSED": 403,

@@ -660,3 +660,39 @@ class StoreMember(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InvoiceDecision(Base):
+    """What the merchant decided about an underpaid, late or overpaid invoice (issue 22): kept, never edited.
+
+    A later decision is a new row; the page shows them all, newest first. The email is kept beside the user id so
+    the record still says who after the account is deleted.
+    """
+
+    __tablename__ = "invoice_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))  # accepted | refund_due
+    note: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user_email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class PaymentAttachment(Base):
+    """A payment from the inbox the merchant attached to an invoice (issue 22): who, when, and where it was.
+
+    One row per payment (unique): a payment is attached at most once.
+    """
+
+    __tablename__ = "payment_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), unique=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    from_disposition: Mapped[str] = mapped_column(String(16))  # unmatched | wrong_asset
+    from_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user_email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column()

@@ -80,21 +80,24 @@ def explorer_urls(view: InvoiceView) -> dict[str, str | None]:
     """Links to the payment, the sweep and the deposit address on the network's explorer."""
     quote = view.display_quote
     chain = money.asset(quote.asset).chain
-    info = network_info(view.network, chain)
-    base = info["explorer_base_url"]
-    if base is None:
-        return {"payment_tx": None, "auto_process_tx": None, "deposit_address": None}
 
     def link(kind: str, value: str | None) -> str | None:
-        if not value:
-            return None
-        if chain == "tron":
-            return f"{base}/#/{'transaction' if kind == 'tx' else 'address'}/{value}"
-        cluster = "" if view.network == "mainnet" else f"?cluster={info['cluster_param']}"
-        return f"{base}/{kind}/{value}{cluster}"
+        return explorer_link(view.network, chain, kind, value)
 
     return {"payment_tx": link("tx", view.payment_tx_id), "auto_process_tx": link("tx", view.auto_process_tx_id),
             "deposit_address": link("address", quote.address)}
+
+
+def explorer_link(network: str, chain: str, kind: str, value: str | None) -> str | None:
+    """A transaction (kind "tx") or an address ("address") on the network's explorer; None on the sandbox."""
+    info = network_info(network, chain)
+    base = info["explorer_base_url"]
+    if base is None or not value:
+        return None
+    if chain == "tron":
+        return f"{base}/#/{'transaction' if kind == 'tx' else 'address'}/{value}"
+    cluster = "" if network == "mainnet" else f"?cluster={info['cluster_param']}"
+    return f"{base}/{kind}/{value}{cluster}"
 
 
 def rent_lamports(view: InvoiceView) -> int:

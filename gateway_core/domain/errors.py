@@ -82,6 +82,10 @@ class DeliveryNotFound(GatewayError):
     code = "DELIVERY_NOT_FOUND"
 
 
+class PaymentNotFound(GatewayError):
+    code = "PAYMENT_NOT_FOUND"
+
+
 class VaultInitializationFailed(GatewayError):
     """The deposit's on-chain account could not be created (e.g. the fee payer cannot pay the rent)."""
 

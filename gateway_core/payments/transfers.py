@@ -173,6 +173,15 @@ def record_for_invoice(session: Session, invoice_id: int, batch: Sequence[tuple[
     if not new:
         return 0
     session.refresh(invoice, ["payments"])
+    count_new(session, invoice, new, now)
+    return len(new)
+
+
+def count_new(session: Session, invoice: Invoice, new: Sequence[Payment], now: datetime) -> None:
+    """Move the locked invoice along for payments just put on it: their events, then the lifecycle.
+
+    The one path for a transfer the watcher matched and for one the merchant attached from the inbox.
+    """
     for payment in new:
         if payment.disposition == FAILED:
             emit(session, invoice, "invoice.transaction_failed", now, tx_id=payment.tx_id, asset=payment.asset)
@@ -189,7 +198,6 @@ def record_for_invoice(session: Session, invoice_id: int, batch: Sequence[tuple[
             emit(session, invoice, "invoice.payment_after_close", now, tx_id=payment.tx_id, asset=payment.asset)
         invoice.paid_asset, invoice.payment_tx_id = payment.asset, payment.tx_id
     assess(session, invoice, now)
-    return len(new)
 
 
 def _insert(session: Session, transfer: ObservedTransfer, invoice: Invoice | None, quote: Quote | None,
@@ -240,9 +248,14 @@ def _disposition(invoice: Invoice | None, quote: Quote | None, transfer: Observe
         return "unmatched"
     if transfer.failed:
         return FAILED
-    if quote.asset != transfer.asset:
+    return disposition_for(invoice, quote, transfer.asset, transfer.block_time)
+
+
+def disposition_for(invoice: Invoice, quote: Quote, asset: str, block_time: datetime) -> str:
+    """How a transfer of `asset` made at `block_time` counts on this invoice's quote."""
+    if quote.asset != asset:
         return "wrong_asset"
-    if Status(invoice.status) is Status.CANCELLED or transfer.block_time > invoice.expires_at:
+    if Status(invoice.status) is Status.CANCELLED or block_time > invoice.expires_at:
         return "late"
     return "matched"
 

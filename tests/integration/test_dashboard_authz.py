@@ -6,10 +6,13 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from gateway_core.accounts.members import members_of
-from gateway_core.adapters.models import ApiKey
+from gateway_core.adapters.models import ApiKey, Delivery, InvoiceDecision, Payment, Store
+from gateway_core.invoices.manage import cancel_invoice
 from tests.integration.dashboard_support import add_member, csrf_token, make_store, make_user, sign_in
+from tests.integration.invoice_page_support import new_invoice, unmatched_payment
 
 # Every dashboard route: (method, path with {store}/{user}/{key}, the form it posts).
 STORE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
@@ -20,7 +23,20 @@ STORE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/dashboard/stores/{store}/keys", {"kind": "voltxt"}),
     ("POST", "/dashboard/stores/{store}/keys/rotate", {"kind": "voltxt"}),
     ("POST", "/dashboard/stores/{store}/keys/{key}/revoke", {}),
+    ("GET", "/dashboard/stores/{store}/invoices/{invoice}", {}),
+    ("POST", "/dashboard/stores/{store}/invoices/{invoice}/cancel", {}),
+    ("POST", "/dashboard/stores/{store}/invoices/{invoice}/decision", {"decision": "accepted", "note": "ok"}),
+    ("POST", "/dashboard/stores/{store}/invoices/{invoice}/deliveries/{delivery}/redeliver", {}),
+    ("GET", "/dashboard/stores/{store}/inbox", {}),
+    ("POST", "/dashboard/stores/{store}/inbox/{payment}/attach", {"invoice": "{invoice}"}),
 ]
+# What a viewer may open (read only); everything else in the store answers them 403.
+VIEWER_READS_H22B = {"/dashboard/stores/{store}", "/dashboard/stores/{store}/invoices/{invoice}",
+                     "/dashboard/stores/{store}/inbox"}
+# The rules' converters, for the placeholders of the paths above.
+RULES = {"{store}": "<int:store_id>", "{user}": "<int:user_id>", "{key}": "<int:key_id>",
+         "{invoice}": "<string(maxlength=32):number>", "{delivery}": "<int:delivery_id>",
+         "{payment}": "<int:payment_id>"}
 ACCOUNT_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("GET", "/dashboard/", {}),
     ("GET", "/dashboard/stores/new", {}),
@@ -43,12 +59,23 @@ def shop(services) -> dict[str, Any]:
     add_member(services, store_id, "viewer@shop.test", "viewer")
     with services.uow() as uow:
         key_id = uow.session.query(ApiKey).filter_by(store_id=store_id).one().id
-    return {"store": store_id, "user": owner.id, "key": key_id}
+        store = uow.session.get(Store, store_id)
+        assert store is not None
+        store.webhook_url = "http://127.0.0.1:9/hook"  # so the invoice has a delivery to redeliver
+    invoice, _ = new_invoice(services, store_id), new_invoice(services, store_id)  # two: the wallet is shared
+    payment_id = unmatched_payment(services, store_id)
+    with services.uow() as uow:
+        cancel_invoice(uow, uow.session.get(Store, store_id), invoice, services.clock)  # for a delivery row
+    with services.uow() as uow:
+        delivery_id = uow.session.execute(select(Delivery.id).where(Delivery.invoice_number == invoice)).scalar()
+    return {"store": store_id, "user": owner.id, "key": key_id, "invoice": invoice, "delivery": delivery_id,
+            "payment": payment_id}
 
 
-def _call(client: Any, method: str, path: str, form: dict[str, str]) -> Any:
+def _call(client: Any, method: str, path: str, form: dict[str, str], shop: dict[str, Any] | None = None) -> Any:
     if method == "GET":
         return client.get(path)
+    form = {name: value.format(**shop) if shop else value for name, value in form.items()}
     return client.post(path, data={"csrf_token": csrf_token(client), **form})
 
 
@@ -57,11 +84,19 @@ def _unchanged(services, shop: dict[str, Any]) -> None:
         assert [m.email for m in members_of(uow, shop["store"])] == ["owner@shop.test", "viewer@shop.test"]
         keys = uow.session.query(ApiKey).filter_by(store_id=shop["store"]).all()
         assert len(keys) == 1 and keys[0].expires_at is None
+        assert uow.session.execute(select(Delivery.id).where(Delivery.is_redelivery)).first() is None
+        assert uow.session.execute(select(Payment.invoice_id).where(Payment.id == shop["payment"])).scalar() is None
+        assert uow.session.execute(select(InvoiceDecision.id)).first() is None
+
+
+def _rule(path: str) -> str:
+    for placeholder, converter in RULES.items():
+        path = path.replace(placeholder, converter)
+    return path
 
 
 def test_the_matrix_covers_every_dashboard_route(app) -> None:
-    listed = {p.replace("{store}", "<int:store_id>").replace("{user}", "<int:user_id>").replace("{key}", "<int:key_id>")
-              for _, p, _ in STORE_ROUTES + ACCOUNT_ROUTES} | PUBLIC_ROUTES
+    listed = {_rule(p) for _, p, _ in STORE_ROUTES + ACCOUNT_ROUTES} | PUBLIC_ROUTES
     routes = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/dashboard")}
     assert routes == listed
 
@@ -77,8 +112,8 @@ def test_anonymous_is_sent_to_sign_in_everywhere(services, client, shop) -> None
 def test_viewer_reads_the_store_and_changes_nothing(services, client, shop) -> None:
     sign_in(client, "viewer@shop.test")
     for method, path, form in STORE_ROUTES:
-        answer = _call(client, method, path.format(**shop), form)
-        expected = 200 if (method, path) == ("GET", "/dashboard/stores/{store}") else 403
+        answer = _call(client, method, path.format(**shop), form, shop)
+        expected = 200 if method == "GET" and path in VIEWER_READS_H22B else 403
         assert answer.status_code == expected, (method, path)
     page = client.get(f"/dashboard/stores/{shop['store']}").get_data(as_text=True)
     assert "Add a member" not in page and "Remove" not in page
@@ -88,7 +123,7 @@ def test_viewer_reads_the_store_and_changes_nothing(services, client, shop) -> N
 def test_member_of_another_store_gets_404_everywhere(services, client, shop) -> None:
     sign_in(client, "outsider@other.test")
     for method, path, form in STORE_ROUTES:
-        answer = _call(client, method, path.format(**shop), form)
+        answer = _call(client, method, path.format(**shop), form, shop)
         assert answer.status_code == 404, (method, path)
         assert "Shop" not in answer.get_data(as_text=True)
     assert "Other" in client.get("/dashboard/").get_data(as_text=True)
