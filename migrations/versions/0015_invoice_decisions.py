@@ -1,6 +1,6 @@
 """dashboard invoice actions (issue 22): the merchant's decisions on invoices and payments attached from the inbox
 
-Revision ID: 0014_h22b_invoice_decisions
+Revision ID: 0015_invoice_decisions
 Revises: 0014_payment_valuation
 Create Date: 2026-12-07 03:00:00
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import gateway_core.adapters.models
 
 
-revision = '0014_h22b_invoice_decisions'
+revision = '0015_invoice_decisions'
 down_revision = '0014_payment_valuation'
 branch_labels = None
 depends_on = None
