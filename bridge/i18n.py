@@ -80,6 +80,14 @@ def number(value: Decimal, lang: str) -> str:
     return format_decimal(value, format="#,##0.###", locale=_babel(lang), decimal_quantization=False)
 
 
+def fixed(value: Decimal, lang: str) -> str:
+    """A fiat amount as the language writes it, with exactly the decimals it has (25.00 stays 25.00)."""
+    exponent = value.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return format_decimal(value, format=pattern, locale=_babel(lang), decimal_quantization=False)
+
+
 def moment(value: datetime, lang: str) -> str:
     """A date and time as the language writes it, in UTC (the receipt says so)."""
     return format_datetime(value.astimezone(UTC), format="medium", tzinfo=UTC, locale=_babel(lang)) + " UTC"

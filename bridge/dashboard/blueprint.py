@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
 from bridge.errors import Problem
+from bridge.i18n import COOKIE, fixed, pick, translate
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 login_manager = LoginManager()
@@ -38,6 +39,14 @@ def _secure(response: Response) -> Response:
 @bp.after_request
 def _after(response: Response) -> Response:
     return _secure(response)
+
+
+@bp.context_processor
+def _strings() -> dict[str, Any]:
+    """t(key) for the pages: the payment page's locale files, in the language the browser asks for."""
+    lang = pick(request.accept_languages, request.cookies.get(COOKIE))
+    return {"lang": lang, "t": lambda key, **values: translate(lang, key, **values),
+            "amount": lambda value: fixed(value, lang)}
 
 
 @bp.before_request
