@@ -217,7 +217,7 @@ def _prefix(column: ColumnElement[Any], prefix: str, dialect: str) -> ColumnElem
     return column >= prefix if upper is None else and_(column >= prefix, column < upper)
 
 
-def _select(uow: UnitOfWork, store_id: int, flt: InvoiceFilter) -> Select[Any]:
+def _select(uow: UnitOfWork, store_id: int, flt: InvoiceFilter, narrow: int = NARROW_SEARCH) -> Select[Any]:
     """The store's invoices the filter selects (unordered), in the form that stays fast for this search.
 
     A search that matches few invoices (most do: an email, an order id) is answered by reading their ids from
@@ -233,8 +233,8 @@ def _select(uow: UnitOfWork, store_id: int, flt: InvoiceFilter) -> Select[Any]:
     tests = [_prefix(Invoice.number, flt.search.upper(), dialect), _prefix(Invoice.external_id, flt.search, dialect),
              _prefix(EMAIL_KEY, flt.search.translate(_LOWER), dialect)]
     probe = union_all(*(select(Invoice.id).where(Invoice.store_id == store_id, test) for test in tests))
-    ids = sorted(set(uow.session.execute(probe.limit(NARROW_SEARCH + 1)).scalars()))
-    if len(ids) > NARROW_SEARCH:
+    ids = sorted(set(uow.session.execute(probe.limit(narrow + 1)).scalars()))
+    if len(ids) > narrow:
         return query.where(Invoice.store_id == store_id, or_(*tests), *_filters(flt, steer=False))
     # The ids are the store's. SQLite, left to itself, would rather walk an index on store_id or status
     # than fetch a few rows by id: the filters are kept away from its indexes (unary +).
@@ -269,13 +269,15 @@ class InvoicePage:
 
 
 def list_invoices(uow: UnitOfWork, store_id: int, flt: InvoiceFilter, *, after: str | None = None,
-                  before: str | None = None, limit: int = PAGE_SIZE) -> InvoicePage:
-    """A page of the store's invoices: the newest, or those just older than `after` / newer than `before`."""
+                  before: str | None = None, limit: int = PAGE_SIZE, narrow_search: int = NARROW_SEARCH) -> InvoicePage:
+    """A page of the store's invoices: the newest, or those just older than `after` / newer than `before`.
+
+    narrow_search: how many matches a search may have and still be read by id (_select)."""
     if after and before:
         raise ValidationFailed("Invalid page cursor", errors={"cursor": "either after or before, not both"})
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     key = tuple_(Invoice.created_at, Invoice.id)
-    query = _select(uow, store_id, flt)
+    query = _select(uow, store_id, flt, narrow_search)
     if before:
         query = query.where(key > tuple_(*_bound(before))).order_by(Invoice.created_at.asc(), Invoice.id.asc())
     else:
@@ -299,11 +301,11 @@ def _bound(token: str) -> tuple[Any, Any]:
     return literal(created_at, Invoice.created_at.type), literal(row_id, Invoice.id.type)
 
 
-def iter_invoices(uow: UnitOfWork, store_id: int, flt: InvoiceFilter,
-                  chunk: int = EXPORT_CHUNK) -> Iterator[InvoiceRow]:
+def iter_invoices(uow: UnitOfWork, store_id: int, flt: InvoiceFilter, chunk: int = EXPORT_CHUNK,
+                  narrow_search: int = NARROW_SEARCH) -> Iterator[InvoiceRow]:
     """Every invoice the filter selects, newest first, fetched `chunk` rows at a time (a server-side cursor on
     PostgreSQL): an export of any size streams in constant memory. Iterate inside the unit of work."""
-    query = _select(uow, store_id, flt).order_by(Invoice.created_at.desc(), Invoice.id.desc())
+    query = _select(uow, store_id, flt, narrow_search).order_by(Invoice.created_at.desc(), Invoice.id.desc())
     result = uow.session.execute(query.execution_options(yield_per=chunk))
     for r in result:
         yield _row(r)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bridge.cli import main
 
-COMMANDS = {"run", "web", "worker", "parked", "db", "store", "key", "user", "simulate", "reconcile", "saleor",
+COMMANDS = {"run", "web", "worker", "parked", "db", "store", "key", "user", "invoice", "simulate", "reconcile", "saleor",
             "shopify", "woocommerce"}
 
 
