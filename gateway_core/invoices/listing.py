@@ -204,7 +204,7 @@ def _upper_bound(prefix: str) -> str | None:
     return stem[:-1] + chr(last)
 
 
-def _prefix(column: ColumnElement[Any], prefix: str, dialect: str) -> ColumnElement[bool]:
+def _prefix(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
     """`column` starts with `prefix`, as a range an index can walk.
 
     Compared in code point order on both backends: SQLite's BINARY collation does, and on PostgreSQL the
@@ -227,7 +227,7 @@ def _select(uow: UnitOfWork, store_id: int, flt: InvoiceFilter, narrow: int = NA
     probe here.
     """
     dialect = uow.session.get_bind().dialect.name
-    query = select(*_COLUMNS)
+    query: Any = select(*_COLUMNS)
     if not flt.search:
         return query.where(Invoice.store_id == store_id, *_filters(flt, steer=False))
     tests = [_prefix(Invoice.number, flt.search.upper(), dialect), _prefix(Invoice.external_id, flt.search, dialect),
@@ -242,7 +242,7 @@ def _select(uow: UnitOfWork, store_id: int, flt: InvoiceFilter, narrow: int = NA
 
 
 def _filters(flt: InvoiceFilter, steer: bool) -> list[ColumnElement[bool]]:
-    def col(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    def col(column: Any) -> Any:
         return UnaryExpression(column, operator=custom_op("+"), type_=column.type) if steer else column
 
     terms: list[ColumnElement[bool]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -26,7 +27,7 @@ class Made:
     store_id: int
     views: list[InvoiceView]
 
-    def numbers(self, keep=lambda v: True) -> list[str]:  # noqa: ANN001 - a predicate
+    def numbers(self, keep: Callable[[InvoiceView], bool] = lambda v: True) -> list[str]:
         return [v.number for v in self.views if keep(v)]
 
 
