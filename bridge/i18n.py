@@ -15,7 +15,7 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import NumberPattern, format_decimal, parse_pattern
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 DEFAULT = "en"
@@ -84,8 +84,14 @@ def fixed(value: Decimal, lang: str) -> str:
     """A fiat amount as the language writes it, with exactly the decimals it has (25.00 stays 25.00)."""
     exponent = value.as_tuple().exponent
     places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    pattern = "#,##0" + ("." + "0" * places if places else "")
-    return format_decimal(value, format=pattern, locale=_babel(lang), decimal_quantization=False)
+    locale, pattern = _fixed_format(lang, places)
+    return pattern.apply(value, locale, decimal_quantization=False)
+
+
+@cache
+def _fixed_format(lang: str, places: int) -> tuple[Locale, NumberPattern]:
+    # Parsed once: a list page formats fifty amounts, and parsing the locale and pattern is most of the cost.
+    return _babel(lang), parse_pattern("#,##0" + ("." + "0" * places if places else ""))
 
 
 def moment(value: datetime, lang: str) -> str:

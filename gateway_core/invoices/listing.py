@@ -164,14 +164,15 @@ _COLUMNS = (Invoice.number, Invoice.created_at, Invoice.status, Invoice.overpaid
 
 
 def _row(r: Any) -> InvoiceRow:
-    if r.amount_type == "fiat":
-        price = money.minor_to_fiat(r.price_units, r.price_currency)
+    (number, created_at, status, overpaid, paid_late, kind, contract, platform, network, external_id, email, asset,
+     amount_type, price_units, price_currency, fiat_minor, fiat_currency, expires_at, paid_at, row_id) = r
+    if amount_type == "fiat":
+        price = money.minor_to_fiat(price_units, price_currency)
     else:
-        price = money.from_base_units(r.price_units, money.asset(r.price_currency))
-    return InvoiceRow(r.number, r.created_at, r.status, bool(r.overpaid), bool(r.paid_late), r.kind, r.contract,
-                      r.platform, r.network, r.external_id, r.customer_email, r.asset, price, r.price_currency,
-                      money.minor_to_fiat(r.fiat_minor, r.fiat_currency), r.fiat_currency, r.expires_at, r.paid_at,
-                      r.id)
+        price = money.from_base_units(price_units, money.asset(price_currency))
+    return InvoiceRow(number, created_at, status, bool(overpaid), bool(paid_late), kind, contract, platform, network,
+                      external_id, email, asset, price, price_currency, money.minor_to_fiat(fiat_minor, fiat_currency),
+                      fiat_currency, expires_at, paid_at, row_id)
 
 
 def encode_cursor(created_at: datetime, row_id: int) -> str:
@@ -306,6 +307,7 @@ def iter_invoices(uow: UnitOfWork, store_id: int, flt: InvoiceFilter, chunk: int
     """Every invoice the filter selects, newest first, fetched `chunk` rows at a time (a server-side cursor on
     PostgreSQL): an export of any size streams in constant memory. Iterate inside the unit of work."""
     query = _select(uow, store_id, flt, narrow_search).order_by(Invoice.created_at.desc(), Invoice.id.desc())
-    result = uow.session.execute(query.execution_options(yield_per=chunk))
+    # Core rows on the session's connection (no ORM loading per row); yield_per streams them.
+    result = uow.session.connection().execute(query.execution_options(yield_per=chunk))
     for r in result:
         yield _row(r)
