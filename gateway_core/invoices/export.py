@@ -29,7 +29,7 @@ def _value(value: object) -> str | bool | None:
     if kind is str or kind is bool or value is None:
         return value  # type: ignore[return-value]
     if kind is datetime:
-        return value.isoformat().replace("+00:00", "Z")  # type: ignore[attr-defined,no-any-return]
+        return value.isoformat().replace("+00:00", "Z")  # type: ignore[attr-defined]
     if kind is Decimal:
         return format(value, "f")  # as exact as stored: 25.00 stays 25.00
     return str(value)
