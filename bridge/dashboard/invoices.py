@@ -18,7 +18,7 @@ from gateway_core.domain import money
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.domain.lifecycle import Status
 from gateway_core.invoices.export import export_chunks
-from gateway_core.invoices.listing import InvoiceFilter, InvoicePage, iter_invoices, list_invoices, parse_filter
+from gateway_core.invoices.listing import InvoicePage, iter_invoices, list_invoices, parse_filter
 from gateway_core.keys.api_keys import KEY_KINDS
 from gateway_core.stores.manage import NETWORKS
 
@@ -42,7 +42,6 @@ def invoice_list(store_id: int) -> Page:
         found = store_for(uow, store_id)
         status, error, errors = 200, None, {}
         listed = InvoicePage([], None, None)
-        flt = InvoiceFilter()
         try:
             flt = parse_filter(dict(args))
             listed = list_invoices(uow, store_id, flt, after=request.args.get("after") or None,
@@ -51,7 +50,7 @@ def invoice_list(store_id: int) -> Page:
             status, error, errors = 400, exc.message, exc.errors
         kept = {key: value for key, value in args.items() if value}  # the filter, carried by every link
         return page("invoices.html", status, store=found.store, args=args, kept=kept, listed=listed,
-                    filtered=bool(kept), choices=CHOICES, error=error, errors=errors, flt=flt)
+                    filtered=bool(kept), choices=CHOICES, error=error, errors=errors)
 
 
 @bp.route("/stores/<int:store_id>/invoices/export.<any(csv, json):fmt>")

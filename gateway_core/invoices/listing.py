@@ -58,22 +58,10 @@ class InvoiceFilter:
     platform: str | None = None
     search: str | None = None
 
-    def as_query(self) -> dict[str, str]:
-        """The filter as the query string and options it was parsed from (dates in ISO 8601)."""
-        out: dict[str, str] = {}
-        for name, key in _QUERY_KEYS.items():
-            value = getattr(self, name)
-            if value is not None:
-                out[key] = value.isoformat() if isinstance(value, datetime) else str(value)
-        return out
-
-
-_QUERY_KEYS = {"status": "status", "created_from": "from", "created_to": "to", "asset": "asset",
-               "network": "network", "contract": "contract", "platform": "platform", "search": "q"}
-
 
 def parse_filter(values: dict[str, str | None]) -> InvoiceFilter:
-    """A filter from text (a query string, CLI options), keyed as as_query() writes them; empty means unset.
+    """A filter from text (a query string, CLI options) keyed status, from, to, asset, network, contract, platform
+    and q (the search); empty means unset.
 
     `from` and `to` take a date (YYYY-MM-DD, UTC; `to` includes its whole day) or an ISO 8601 time with its zone.
     ValidationFailed names every bad field.
