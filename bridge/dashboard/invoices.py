@@ -12,8 +12,9 @@ from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.dashboard.access import store_for
-from bridge.dashboard.blueprint import bp, page
+from bridge.dashboard.blueprint import bp, language, page
 from bridge.extensions import services
+from bridge.i18n import translate
 from gateway_core.domain import money
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.domain.lifecycle import Status
@@ -49,8 +50,10 @@ def invoice_list(store_id: int) -> Page:
         except ValidationFailed as exc:
             status, error, errors = 400, exc.message, exc.errors
         kept = {key: value for key, value in args.items() if value}  # the filter, carried by every link
+        lang = language()  # each status's label once, not once a row
+        labels = {value: translate(lang, f"dash_status_{value}") for value in CHOICES["status"]}
         return page("invoices.html", status, store=found.store, args=args, kept=kept, listed=listed,
-                    filtered=bool(kept), choices=CHOICES, error=error, errors=errors)
+                    filtered=bool(kept), choices=CHOICES, labels=labels, error=error, errors=errors)
 
 
 @bp.route("/stores/<int:store_id>/invoices/export.<any(csv, json):fmt>")
