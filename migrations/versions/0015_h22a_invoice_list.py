@@ -1,15 +1,15 @@
 """invoice list (issue 22): indexes for a store's invoices newest first, by status and asset, and prefix search
 
-Revision ID: 0014_h22a_invoice_list
-Revises: 0013_worker_metrics
+Revision ID: 0015_h22a_invoice_list
+Revises: 0014_payment_valuation
 Create Date: 2026-12-07 02:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0014_h22a_invoice_list'
-down_revision = '0013_worker_metrics'
+revision = '0015_h22a_invoice_list'
+down_revision = '0014_payment_valuation'
 branch_labels = None
 depends_on = None
 
