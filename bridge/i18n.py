@@ -15,7 +15,7 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_datetime
-from babel.numbers import NumberPattern, format_decimal, parse_pattern
+from babel.numbers import format_decimal
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 DEFAULT = "en"
@@ -82,16 +82,16 @@ def number(value: Decimal, lang: str) -> str:
 
 def fixed(value: Decimal, lang: str) -> str:
     """A fiat amount as the language writes it, with exactly the decimals it has (25.00 stays 25.00)."""
-    exponent = value.as_tuple().exponent
-    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    locale, pattern = _fixed_format(lang, places)
-    return pattern.apply(value, locale, decimal_quantization=False)
+    group, point = _separators(lang)
+    # Python groups in threes, as every language here does; a list page formats fifty of these, and Babel's
+    # pattern machinery cost more than the rest of the page.
+    return format(value, ",f").translate({ord(","): group, ord("."): point})
 
 
 @cache
-def _fixed_format(lang: str, places: int) -> tuple[Locale, NumberPattern]:
-    # Parsed once: a list page formats fifty amounts, and parsing the locale and pattern is most of the cost.
-    return _babel(lang), parse_pattern("#,##0" + ("." + "0" * places if places else ""))
+def _separators(lang: str) -> tuple[str, str]:
+    symbols = _babel(lang).number_symbols["latn"]
+    return symbols["group"], symbols["decimal"]
 
 
 def moment(value: datetime, lang: str) -> str:

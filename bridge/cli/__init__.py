@@ -9,7 +9,7 @@ import click
 from flask.cli import ScriptInfo
 
 from bridge import app_from_env
-from bridge.cli import database, keys, processes, reconcile, sandbox, storefronts, stores, users
+from bridge.cli import database, invoices, keys, processes, reconcile, sandbox, storefronts, stores, users
 from bridge.cli.group import CommandGroup
 
 
@@ -32,5 +32,5 @@ def main() -> None:
 
 for _command in (processes.run_command, processes.web_command, processes.worker_command, processes.parked_command,
                  database.db_group, stores.store_group, keys.key_group, sandbox.simulate_group,
-                 reconcile.reconcile_command, users.user_group, *storefronts.GROUPS):
+                 reconcile.reconcile_command, users.user_group, invoices.invoice_group, *storefronts.GROUPS):
     main.add_command(_command)

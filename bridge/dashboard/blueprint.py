@@ -41,10 +41,15 @@ def _after(response: Response) -> Response:
     return _secure(response)
 
 
+def language() -> str:
+    """The language of the dashboard's pages: the one chosen on the payment page, else the browser's."""
+    return pick(request.accept_languages, request.cookies.get(COOKIE))
+
+
 @bp.context_processor
 def _strings() -> dict[str, Any]:
     """t(key) for the pages: the payment page's locale files, in the language the browser asks for."""
-    lang = pick(request.accept_languages, request.cookies.get(COOKIE))
+    lang = language()
     return {"lang": lang, "t": lambda key, **values: translate(lang, key, **values),
             "amount": lambda value: fixed(value, lang)}
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -176,11 +177,19 @@ class Invoice(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "kind", "external_id"),
         Index("ix_invoices_open_expiry", "status", "expires_at"),
-    )
+        # The dashboard's invoice list (gateway_core/invoices/listing.py): newest first per store, by status,
+        # by listed asset; prefix search on number, external id and email. text_pattern_ops: PostgreSQL
+        # walks them for byte-order prefix ranges whatever the database's collation.
+        Index("ix_invoices_store_created", "store_id", "created_at", "id"),
+        Index("ix_invoices_store_status_created", "store_id", "status", "created_at", "id"),
+        Index("ix_invoices_store_number", "store_id", "number", postgresql_ops={"number": "text_pattern_ops"}),
+        Index("ix_invoices_store_external_id", "store_id", "external_id",
+              postgresql_ops={"external_id": "text_pattern_ops"}),
+    )  # and the two expression indexes after the class
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
-    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))  # indexed first in ix_invoices_store_created
     kind: Mapped[str] = mapped_column(String(16), default="invoice")  # invoice | dynamic
     # The wire contract the invoice was created through: its webhooks and status names follow that contract.
     contract: Mapped[str] = mapped_column(String(16), default="voltxt", server_default="voltxt")
@@ -228,6 +237,14 @@ class Invoice(Base):
 
     def quote_for(self, asset_code: str) -> Quote | None:
         return next((q for q in self.quotes if q.asset == asset_code), None)
+
+
+# The invoice list's expressions (listing.py builds its filters from these very ones, so SQLite matches them).
+INVOICE_LISTED_ASSET = func.coalesce(Invoice.paid_asset, Invoice.chosen_asset)
+INVOICE_EMAIL_KEY = func.lower(Invoice.customer_email)
+Index("ix_invoices_store_asset_created", Invoice.store_id, INVOICE_LISTED_ASSET, Invoice.created_at, Invoice.id)
+Index("ix_invoices_store_email", Invoice.store_id, INVOICE_EMAIL_KEY.label("email_key"),
+      postgresql_ops={"email_key": "text_pattern_ops"})
 
 
 class Quote(Base):

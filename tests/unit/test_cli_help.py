@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from bridge.cli import main
 
-COMMANDS = {"run", "web", "worker", "parked", "db", "store", "key", "user", "simulate", "reconcile", "saleor",
-            "shopify", "woocommerce"}
+COMMANDS = {"run", "web", "worker", "parked", "db", "store", "key", "user", "invoice", "simulate", "reconcile",
+            "saleor", "shopify", "woocommerce"}
 
 
 def listed(help_text: str) -> dict[str, str]:
