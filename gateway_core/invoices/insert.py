@@ -83,8 +83,10 @@ def write_new_invoice(session: Session, store: StoreSnapshot, draft: Draft, allo
             raise StoreNotFound(f"store {store.id} not found")
         return None
     invoice_id = row[0]
-    event_row_id = row[1] if len(row) > 1 else connection.execute(statements.event, params | {
-        "event_invoice_id": invoice_id}).scalar_one()
+    if statements.event is None:  # written by the same statement
+        event_row_id = row[1]
+    else:
+        event_row_id = connection.execute(statements.event, {**params, "event_invoice_id": invoice_id}).scalar_one()
     number = draft.invoice["number"]
     if link is not None:
         _link(connection, statements, link, invoice_id, number, now)
