@@ -3,7 +3,7 @@
 Builds the app in this process (create_app, as a gunicorn worker does) on a temporary SQLite file or, with
 TEST_DATABASE_URL, on a fresh `voltbridge_bench` database of that PostgreSQL server, and sends the exact body
 bench/create_invoice.py sends through Flask's test client, one request at a time. CPU time is the process's
-(time.process_time, the least per request over batches of 50), so it is far steadier than the throughput
+(time.process_time, the least per request over batches of 25), so it is far steadier than the throughput
 figures on a shared box; the test client's own
 cost is measured the same way on /healthz and reported beside it. Round trips are counted by a SQLAlchemy
 before_cursor_execute listener.
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     trips = len(statements)
     sample = list(statements)
 
-    def cpu_ms(call: Any, n: int, batch: int = 50) -> float:
+    def cpu_ms(call: Any, n: int, batch: int = 25) -> float:
         """The least CPU per request over batches: other work on a shared box only ever adds to it."""
         best = float("inf")
         for _ in range(max(1, n // batch)):
