@@ -93,6 +93,8 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     stats.print_stats(args.top)
     if args.callees:
         stats.print_callees(args.callees)
+    if args.dump:
+        stats.dump_stats(args.dump)
     print(out.getvalue())
     print("statements of one create:")
     for statement in sample:
@@ -108,6 +110,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--top", type=int, default=35, help="profile lines printed")
     parser.add_argument("--callees", help="also print what the functions matching this pattern call")
+    parser.add_argument("--dump", help="also write the profile to this file (pstats format)")
     parser.add_argument("--sort", default="cumulative", help="pstats sort key (cumulative, tottime, ...)")
     args = parser.parse_args()
     server_url = os.environ.get("TEST_DATABASE_URL")
