@@ -38,7 +38,7 @@ test: system lint ## Lint, type-check and run the whole suite in parallel (SQLit
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 bench: $(STAMP) ## Benchmarks under bench/ (each prints its figures; its last line is one JSON object)
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 clean: ## Remove the virtualenv and caches (keeps ./instance)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

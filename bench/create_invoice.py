@@ -28,27 +28,31 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from _server import (
+    BENCH_DATABASE,
+    HEALTH_PATH,
+    SetupError,
+    free_port,
+    fresh_postgres,
+    postgres_admin,
+    serve,
+    voltbridge,
+)
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from gateway_core.adapters.db import normalise_url
 
 CREATE_PATH = "/api/plugin/invoice/create"
-HEALTH_PATH = "/healthz"
-BENCH_DATABASE = "voltbridge_bench"
 # Floors of issue 17, guarding the one write path (not targets to tune for): create at least this share of the
 # /healthz rate in the same run, and a p99 under TARGET_P99_MS, with 32 clients sharing the box with the server.
 TARGET_RATIOS = {"sqlite": 0.25, "postgresql": 0.20}
@@ -65,7 +69,6 @@ OPENCART_BODY = {
     "metadata": {"order_id": "EXTERNAL_ID", "store_name": "Demo Store", "plugin_version": "1.2.0",
                  "opencart_version": "4.0.2.3", "currency_code": "USD", "customer_id": 42},
 }
-VOLTBRIDGE = str(Path(sys.executable).with_name("voltbridge"))
 
 # wrk calls request() per request, so each thread numbers its own ids; thread ids keep threads apart and
 # the prefix keeps phases (warm-up, measured) apart. There is no response() hook: with one, wrk parses every
@@ -101,10 +104,6 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(99)))
 end
 """
-
-
-class SetupError(RuntimeError):
-    """The server or its database could not be prepared; the run has no figures."""
 
 
 @dataclass(frozen=True)
@@ -228,75 +227,7 @@ def run_asyncio(port: int, load: Load, seconds: float, concurrency: int, prefix:
     return asyncio.run(_asyncio_load(port, load, seconds, concurrency, prefix))
 
 
-# -- database and server -----------------------------------------------------------------------------------
-
-
-def postgres_admin(server_url: str, *statements: str) -> None:
-    """Run statements outside a transaction (CREATE/DROP DATABASE refuse to run inside one)."""
-    engine = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            for statement in statements:
-                conn.execute(text(statement))
-    except SQLAlchemyError as exc:
-        raise SetupError(f"PostgreSQL at {make_url(server_url).render_as_string()}: {exc}") from None
-    finally:
-        engine.dispose()
-
-
-def fresh_postgres(server_url: str) -> str:
-    """Recreate the bench database on the server of `server_url`, leaving that URL's own database alone."""
-    drop = f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
-    postgres_admin(server_url, drop, f"CREATE DATABASE {BENCH_DATABASE}")
-    return make_url(server_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
-
-
-def voltbridge(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([VOLTBRIDGE, *args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SetupError(f"voltbridge {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def gunicorn(env: dict[str, str], port: int, log_path: Path) -> Iterator[int]:
-    """`voltbridge web` with 2 workers; its access log goes to a file so it cannot flood the terminal."""
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [VOLTBRIDGE, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    try:
-        wait_ready(server, port, log_path)
-        yield server.pid
-    finally:
-        server.terminate()  # SIGTERM: gunicorn's graceful shutdown
-        try:
-            server.wait(timeout=35)  # just over gunicorn's graceful_timeout
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)  # the group this script started: master and workers
-            server.wait()
-
-
-def wait_ready(server: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SetupError(f"gunicorn exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass  # not listening yet
-        time.sleep(0.1)
-    raise SetupError(f"/healthz not ready after {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+# -- the server ----------------------------------------------------------------------------------------
 
 
 def check_create(port: int, load: Load) -> None:
@@ -384,7 +315,7 @@ def measure(args: argparse.Namespace, env: dict[str, str], generate: Generator) 
     create = Load(CREATE_PATH, 201, json.loads(store)["api_key"])
     health = Load(HEALTH_PATH, 200)
     port = free_port()
-    with gunicorn(env, port, Path(env["INSTANCE_PATH"]) / "gunicorn.log") as server:
+    with serve(env, port, Path(env["INSTANCE_PATH"]) / "gunicorn.log", workers=2) as server:
         check_create(port, create)
         # Warm-up: imports, connection pools, SQLAlchemy's statement caches, the OS page cache.
         warm = [generate(port, load, args.warmup, args.concurrency, "warm") for load in (create, health)]

@@ -21,21 +21,19 @@ import math
 import os
 import secrets
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _server import SetupError, free_port, serve, voltbridge
 from solders.keypair import Keypair
 
 from tests.fakes.price_apis import SOURCES, Market, PriceServer
@@ -47,11 +45,6 @@ FX = {"EUR": Decimal("0.9214"), "GBP": Decimal("0.7871"), "JPY": Decimal("157.12
 DIRECT = {"coinbase": CURRENCIES, "kraken": ("USD", "EUR", "GBP", "JPY"), "bitstamp": ("USD", "EUR", "GBP"),
           "coingecko": CURRENCIES}
 USD_PRICES = {"SOL": Decimal("152.31"), "USDC": Decimal("0.9998"), "USDT": Decimal("1.0002")}
-VOLTBRIDGE = str(Path(sys.executable).with_name("voltbridge"))
-
-
-class SetupError(RuntimeError):
-    pass
 
 
 def market() -> Market:
@@ -62,46 +55,6 @@ def market() -> Market:
             for fiat in DIRECT[source]:
                 made.set(source, asset, fiat, (usd * FX.get(fiat, Decimal(1))).quantize(Decimal("0.0001")))
     return made
-
-
-def voltbridge(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([VOLTBRIDGE, *args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SetupError(f"voltbridge {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def web(env: dict[str, str], port: int, log_path: Path) -> Iterator[None]:
-    with log_path.open("wb") as log:
-        server = subprocess.Popen([VOLTBRIDGE, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", "4"],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 40
-        while True:
-            if server.poll() is not None:
-                raise SetupError(f"web exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SetupError(f"not ready:\n{log_path.read_text()[-3000:]}") from None
-                time.sleep(0.1)
-        yield
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=35)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 def create(port: int, key: str, number: int, currency: str) -> tuple[float, int]:
@@ -178,7 +131,7 @@ def main() -> int:
             fixed = json.loads(voltbridge(env, "store", "create", "--name", "Fixed", "--network", "sandbox",
                                           "--json"))
             port = free_port()
-            with web(env, port, Path(instance) / "web.log"):
+            with serve(env, port, Path(instance) / "web.log", workers=4):
                 fake.calls.clear()
                 started = time.monotonic()
                 results = drive(port, {"live": live["api_key"], "fixed": fixed["api_key"]}, args.seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,7 +114,7 @@ def build_services(
         sessions = session_factory(engine)
     clock = clock or SystemClock()
     if rates is None and (warning := fixed_on_mainnet_warning(settings)):
-        log.warning(warning)
+        _warn_once(warning)
     services = Services(
         settings=settings,
         sessions=sessions,
@@ -136,6 +137,13 @@ def build_services(
     services.channels.update(contract_channels())
     services.mailer = mailer_from_url(settings.smtp_url)
     return services
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    """A start-up warning, logged once per process however many times services are built (`voltbridge run`
+    builds the app's and the worker's; every CLI command builds its own)."""
+    log.warning(message)
 
 
 def dispatcher_for(services: Services, **options: object) -> Dispatcher:

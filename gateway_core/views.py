@@ -29,11 +29,13 @@ class StoreSnapshot:
     default_expiry_hours: int
     tron_xpub: str | None
     wallets: tuple[tuple[str, str], ...]  # (asset, address)
+    underpayment_tolerance_percent: Decimal = Decimal(0)
 
     @classmethod
     def of(cls, store: Store) -> StoreSnapshot:
         return cls(store.id, store.name, store.network, store.settlement_mode, store.platform_fee_percent,
-                   store.default_expiry_hours, store.tron_xpub, tuple((w.asset, w.address) for w in store.wallets))
+                   store.default_expiry_hours, store.tron_xpub, tuple((w.asset, w.address) for w in store.wallets),
+                   store.underpayment_tolerance_percent)
 
     def wallet_for(self, asset_code: str) -> str | None:
         return next((address for asset, address in self.wallets if asset == asset_code), None)
@@ -172,8 +174,10 @@ def fiat_received(view: InvoiceView, dispositions: Sequence[str] = COUNTED) -> D
     return money.minor_to_fiat(minor.numerator // minor.denominator, view.fiat_currency)
 
 
-def payment_facts(invoice: Invoice, now: datetime) -> PaymentFacts:
-    """Fractions of the amount due seen and final, summed across assets (a buyer may mix SOL and USDC)."""
+def payment_facts(invoice: Invoice, now: datetime, store: Store | StoreSnapshot | None = None) -> PaymentFacts:
+    """Fractions of the amount due seen and final, summed across assets (a buyer may mix SOL and USDC).
+
+    `store`: the invoice's store when the caller has it already (a new invoice's, from its snapshot)."""
     due = {q.asset: q.amount_due for q in invoice.quotes}
     seen = final = Fraction(0)
     for p in _counted(invoice.payments, due):
@@ -181,7 +185,7 @@ def payment_facts(invoice: Invoice, now: datetime) -> PaymentFacts:
         seen += share
         if p.final:
             final += share
-    store = invoice.store
+    store = invoice.store if store is None else store
     return PaymentFacts(
         seen=seen,
         final=final,
@@ -204,15 +208,17 @@ def _counted(payments: list[Payment], due: dict[str, int]) -> list[Payment]:
     return [p for p in payments if p.disposition in COUNTED and not p.awaiting_rate and due.get(p.asset)]
 
 
-def invoice_view(invoice: Invoice, now: datetime) -> InvoiceView:
-    """Snapshot of an invoice for rendering; call inside the transaction that loaded it."""
+def invoice_view(invoice: Invoice, now: datetime, store: Store | StoreSnapshot | None = None) -> InvoiceView:
+    """Snapshot of an invoice for rendering; call inside the transaction that loaded it.
+
+    `store`: the invoice's store when the caller has it already (a new invoice's, from its snapshot)."""
     due = {q.asset: q.amount_due for q in invoice.quotes}
     paid: dict[str, int] = {}
     for p in _counted(invoice.payments, due):
         # A payment measured against a replaced quote counts as its share of the current amount.
         amount = p.amount if not p.due_basis else p.amount * due[p.asset] // p.due_basis
         paid[p.asset] = paid.get(p.asset, 0) + amount
-    store = invoice.store
+    store = invoice.store if store is None else store
     if invoice.amount_type == "fiat":
         price = money.minor_to_fiat(invoice.price_units, invoice.price_currency)
     else:
@@ -263,6 +269,6 @@ def invoice_view(invoice: Invoice, now: datetime) -> InvoiceView:
                         p.due_basis, p.stale_quote, p.awaiting_rate)
             for p in invoice.payments
         ),
-        progress=payment_facts(invoice, now).seen,
+        progress=payment_facts(invoice, now, store).seen,
         price_scale=invoice.price_scale,
     )

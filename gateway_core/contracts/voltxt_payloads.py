@@ -64,6 +64,12 @@ def voltxt_event(canonical: str, settlement_mode: str) -> str | None:
     return _EVENTS.get(canonical)
 
 
+def voltxt_tells(canonical: str) -> bool:
+    """Whether VOLTXT tells the merchant of this canonical event at all, by webhook in some settlement mode or
+    by an email alert (invoice.created: never)."""
+    return canonical in EMAIL_ALERTS or any(voltxt_event(canonical, mode) for mode in ("direct", "deposit"))
+
+
 def network_info(network: str, chain: str = "solana") -> dict[str, Any]:
     """Which explorer shows this network's transactions (the sandbox ledger has none)."""
     if network == "sandbox":

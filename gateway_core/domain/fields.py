@@ -27,6 +27,7 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 controls and DEL: free text keeps tab and line breaks; identifiers keep none.
 _CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
+_SUSPECT = re.compile("[\ud800-\udfff\x00-\x1f\x7f]")  # any character one of the three above may refuse
 _AMOUNT = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 _WHOLE = re.compile(r"^[0-9]+$")
 
@@ -45,6 +46,8 @@ class NotPositive(FieldError):
 
 def unicode_problem(text: str, *, multiline: bool = True) -> str | None:
     """Why this string cannot be stored as text (a lone surrogate, NUL, a control character), or None."""
+    if not _SUSPECT.search(text):
+        return None  # nearly every string: one scan instead of three (a create checks some sixty)
     if _LONE_SURROGATE.search(text):
         return "must be valid Unicode (it has a lone surrogate)"
     if "\x00" in text:

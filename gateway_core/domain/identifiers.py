@@ -17,12 +17,12 @@ API_KEY_LENGTH = 32
 def b58encode(data: bytes) -> str:
     """Bitcoin-alphabet base58, as used for Solana keys and TRON addresses."""
     number = int.from_bytes(data, "big")
-    out = ""
+    digits = []
     while number:
         number, rem = divmod(number, 58)
-        out = _B58[rem] + out
+        digits.append(_B58[rem])
     pad = len(data) - len(data.lstrip(b"\0"))
-    return "1" * pad + out
+    return "1" * pad + "".join(reversed(digits))
 
 
 def b58decode(text: str) -> bytes:

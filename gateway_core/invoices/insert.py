@@ -3,7 +3,8 @@ invoice.created event and the deliveries the outbox says that event needs, in th
 
 SQLAlchemy Core statements, built once per dialect (so each is compiled once): the ORM's unit of work cost
 most of a create. A repeated external id is caught by the unique (store, kind, external_id) constraint with
-ON CONFLICT DO NOTHING, which writes nothing, instead of a query before every insert.
+ON CONFLICT DO NOTHING, which writes nothing, instead of a query before every insert; the caller's key is
+checked by the same statement. On PostgreSQL a create is BEGIN, the invoice, its quotes, its event, COMMIT.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, class_mapper
 
 from gateway_core.adapters.models import ApiKey, Event, Invoice, PlatformOrder, Quote, Store
 from gateway_core.domain.errors import InvalidApiKey, StoreNotFound
@@ -68,20 +69,24 @@ def write_new_invoice(session: Session, store: StoreSnapshot, draft: Draft, allo
     InvalidApiKey when `key` is no longer live (revoked or past its rotation's grace since it was cached).
     """
     connection = session.connection()
-    statements = _statements(connection.dialect.name)
+    statements = _statements(connection.dialect.name, key is not None, tuple(draft.invoice))
     now = draft.now
-    params: dict[str, Any] = {"store_id": store.id}
-    if key is not None:
-        params.update(digest=key.digest, kind=key.kind, now=now)
-    # The live row, for the outbox: the snapshot may be a few seconds old.
-    owner = session.execute(_store_query(key is not None), params).scalar_one_or_none()
-    if owner is None:
-        if key is not None:
-            raise InvalidApiKey("The provided API key is invalid")
-        raise StoreNotFound(f"store {store.id} not found")
-    invoice_id = connection.execute(statements.invoice, draft.invoice).scalar_one_or_none()
-    if invoice_id is None:
+    checks = {"key_digest": key.digest, "key_kind": key.kind, "key_now": now} if key is not None else {}
+    event = event_fields(store.id, "invoice.created", draft.invoice["status"], False, False, now)
+    # The key (or store) check rides on the insert itself, and on PostgreSQL so does the event: one statement.
+    params = {**draft.invoice, **checks, **{f"event_{column}": value for column, value in event.items()}}
+    row = connection.execute(statements.invoice, params).first()
+    if row is None:
+        if not connection.execute(statements.live, {"store_id": store.id, **checks}).scalar():
+            if key is not None:
+                raise InvalidApiKey("The provided API key is invalid")
+            raise StoreNotFound(f"store {store.id} not found")
         return None
+    invoice_id = row[0]
+    if statements.event is None:  # written by the same statement
+        event_row_id = row[1]
+    else:
+        event_row_id = connection.execute(statements.event, {**params, "event_invoice_id": invoice_id}).scalar_one()
     number = draft.invoice["number"]
     if link is not None:
         _link(connection, statements, link, invoice_id, number, now)
@@ -90,16 +95,23 @@ def write_new_invoice(session: Session, store: StoreSnapshot, draft: Draft, allo
     allocate_addresses(session, NewInvoice(invoice_id, number, store.network, store.settlement_mode, quotes),
                        allocators)
     connection.execute(statements.quote, quotes)
-    event = event_fields(store.id, "invoice.created", draft.invoice["status"], False, False, now)
-    event_row_id = connection.execute(statements.event, {"invoice_id": invoice_id, **event}).scalar_one()
-    # The rows as (transient) models, so the outbox and the view read them as they read any invoice.
-    invoice = Invoice(id=invoice_id, **{_ATTRIBUTE.get(column, column): value
-                                        for column, value in draft.invoice.items()})
-    invoice.quotes = [Quote(**quote) for quote in quotes]
-    invoice.payments = []
-    invoice.store = owner
-    enqueue_for_event(session, invoice, Event(id=event_row_id, invoice_id=invoice_id, **event), now)
-    return Written(invoice_id, invoice_view(invoice, now))
+    # The rows as models, so the outbox and the view read them as they read any invoice; its store, whose
+    # notification settings the snapshot lacks, is read by the outbox only if a delivery needs it.
+    invoice = _as_loaded(Invoice, {_ATTRIBUTE.get(column, column): value for column, value in draft.invoice.items()},
+                         id=invoice_id, quotes=[_as_loaded(Quote, quote) for quote in quotes], payments=[])
+    enqueue_for_event(session, invoice, _as_loaded(Event, event, id=event_row_id, invoice_id=invoice_id), now)
+    return Written(invoice_id, invoice_view(invoice, now, store))
+
+
+M = TypeVar("M")
+
+
+def _as_loaded(model: type[M], values: Mapping[str, Any], **more: Any) -> M:
+    """A model instance holding these values as if loaded from its row: built without the ORM's attribute events
+    (the constructor's cost most of a create's CPU), and never added to the session."""
+    instance: Any = class_mapper(model).class_manager.new_instance()
+    instance.__dict__.update(values, **more)
+    return cast(M, instance)
 
 
 def _link(connection: Any, statements: _Statements, link: PlatformLink, invoice_id: int, number: str,
@@ -122,32 +134,51 @@ def _table(model: Any) -> Table:
 
 @dataclass(frozen=True)
 class _Statements:
-    invoice: Any
+    invoice: Any  # returns the invoice's id and, where `event` is None, its event's
+    event: Any | None
+    live: Any
     link: Any
     quote: Any
-    event: Any
+
+
+_EVENT_COLUMNS = ("event_id", "store_id", "type", "status", "data", "created_at")  # as event_fields makes them
 
 
 @functools.cache
-def _statements(dialect: str) -> _Statements:
-    """Built once per dialect and executed with parameters, so SQLAlchemy compiles each exactly once."""
+def _statements(dialect: str, keyed: bool, columns: tuple[str, ...]) -> _Statements:
+    """Built once per dialect and shape and executed with parameters, so SQLAlchemy compiles each exactly once.
+
+    The invoice is inserted from a SELECT of its values that yields a row only while the caller's key is live
+    (`keyed`), else while its store exists: an insert that writes nothing is then a repeated external id
+    (ON CONFLICT DO NOTHING), a dead key or a missing store, which `live` tells apart. On PostgreSQL its
+    invoice.created event is inserted by the same statement (a data-modifying WITH); SQLite has none.
+    """
     invoices, orders, quotes, events = (_table(m) for m in (Invoice, PlatformOrder, Quote, Event))
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    store_id = bindparam("store_id", type_=invoices.c.store_id.type)
+    values = [store_id if name == "store_id" else bindparam(name, type_=invoices.c[name].type) for name in columns]
+    if keyed:
+        live: Any = exists().where(ApiKey.store_id == store_id, ApiKey.digest == bindparam("key_digest"),
+                                   ApiKey.kind == bindparam("key_kind"), key_is_live(bindparam("key_now")))
+    else:
+        live = exists().where(Store.id == store_id)
+    invoice = (insert(invoices).from_select(list(columns), select(*values).where(live))
+               .on_conflict_do_nothing(index_elements=["store_id", "kind", "external_id"]).returning(invoices.c.id))
+    event_values = [bindparam(f"event_{name}", type_=events.c[name].type) for name in _EVENT_COLUMNS]
+    event: Any = None
+    if dialect == "postgresql":
+        new = invoice.cte("new_invoice")
+        invoice = (insert(events).from_select(["invoice_id", *_EVENT_COLUMNS], select(new.c.id, *event_values))
+                   .returning(events.c.invoice_id, events.c.id))
+    else:
+        event = (events.insert().values(dict(zip(("invoice_id", *_EVENT_COLUMNS), (
+            bindparam("event_invoice_id", type_=events.c.invoice_id.type), *event_values), strict=True)))
+            .returning(events.c.id))
     return _Statements(
-        invoice=insert(invoices).on_conflict_do_nothing(index_elements=["store_id", "kind", "external_id"])
-        .returning(invoices.c.id),
+        invoice=invoice,
+        event=event,
+        live=select(live),
         link=insert(orders).on_conflict_do_nothing(index_elements=["installation_id", "order_ref"])
         .returning(orders.c.id),
         quote=quotes.insert(),
-        event=events.insert().returning(events.c.id),
     )
-
-
-@functools.cache
-def _store_query(keyed: bool) -> Any:
-    """The store's row (its wallets are not needed), and with `keyed` only while the caller's key is live."""
-    query = select(Store).where(Store.id == bindparam("store_id")).options(lazyload(Store.wallets))
-    if keyed:
-        query = query.where(exists().where(ApiKey.store_id == Store.id, ApiKey.digest == bindparam("digest"),
-                                           ApiKey.kind == bindparam("kind"), key_is_live(bindparam("now"))))
-    return query

@@ -13,9 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway_core.adapters.jsonwire import dumps
 from gateway_core.adapters.models import (
@@ -36,6 +37,7 @@ from gateway_core.contracts.voltxt_payloads import (
     store_block,
     store_payload,
     voltxt_event,
+    voltxt_tells,
     webhook_headers,
 )
 from gateway_core.domain import money
@@ -80,6 +82,17 @@ def endpoint_for(session: Session, store_id: int, kind: str, url: str, now: date
     return endpoint
 
 
+_STORE = select(Store).where(Store.id == bindparam("store_id")).options(lazyload(Store.wallets))
+
+
+def store_of(session: Session, invoice: Invoice) -> Store:
+    """The invoice's store. A new invoice comes from the insert without it (the request had a snapshot): it is
+    read here, without its wallets, only when a delivery needs it."""
+    if invoice.store is None:
+        set_committed_value(invoice, "store", session.execute(_STORE, {"store_id": invoice.store_id}).scalar_one())
+    return invoice.store
+
+
 def event_link(event: Event) -> dict[str, Any]:
     """How a delivery points at its event: by key when the event row is already written (creation inserts it
     with Core), else through the relationship so the ORM orders the inserts."""
@@ -107,6 +120,7 @@ def _contract_deliveries(session: Session, invoice: Invoice, event: Event, now: 
     ).scalar_one_or_none()
     if hook is None:
         return []
+    store_of(session, invoice)
     message = fmt.message(invoice_view(invoice, now), event.type, event.event_id, event.created_at)
     if message is None:
         return []
@@ -129,6 +143,7 @@ def _platform_deliveries(session: Session, invoice: Invoice, event: Event, now: 
     orders = session.execute(select(PlatformOrder).where(PlatformOrder.invoice_id == invoice.id)).scalars().all()
     if not orders:
         return []
+    store_of(session, invoice)
     view = invoice_view(invoice, now)
     deliveries = []
     for order in orders:
@@ -164,7 +179,9 @@ def platform_invoice_facts(view: Any) -> dict[str, Any]:
 
 def _voltxt_deliveries(session: Session, invoice: Invoice, event: Event, now: datetime) -> list[Delivery]:
     """The VOLTXT deliveries: callback webhook, store webhook, merchant email."""
-    store = invoice.store
+    if not voltxt_tells(event.type):
+        return []  # before reading the store: a new invoice's is read only when something may be sent
+    store = store_of(session, invoice)
     event_type = voltxt_event(event.type, store.settlement_mode)
     if event_type is None:
         return _email_alert(invoice, event, now)

@@ -32,7 +32,7 @@ from gateway_core.adapters.rates.kraken import KrakenSource
 from gateway_core.clock import FrozenClock
 from gateway_core.domain.errors import RateUnavailable
 from gateway_core.stores.manage import create_store
-from tests.conftest import invoice_body, post_json, running_app
+from tests.conftest import invoice_body, post_json, running_app, running_services
 from tests.fakes.price_apis import Market, PriceServer
 
 SOL_USD = {"coinbase": Decimal("152.31"), "kraken": Decimal("152.40"), "bitstamp": Decimal("152.20"),
@@ -279,6 +279,18 @@ def test_fixed_rates_on_mainnet_need_the_explicit_setting(settings, clock) -> No
     assert "mainnet stores price with the fixed rate table" in (fixed_on_mainnet_warning(explicit) or "")
     live = dataclasses.replace(settings, rate_sources=("coinbase", "kraken"))
     assert fixed_on_mainnet_warning(live) is None
+
+
+def test_the_fixed_rates_warning_is_logged_once_per_process(settings, clock, caplog) -> None:
+    """`voltbridge run` builds the app's services and the worker's; each CLI command its own (issue 17)."""
+    from gateway_core import bootstrap
+
+    bootstrap._warn_once.cache_clear()  # the process may have warned already, for another test
+    for _ in range(3):
+        with caplog.at_level(logging.WARNING, logger="voltbridge"), running_services(settings, clock):
+            pass  # the tests' settings: RATE_SOURCES=fixed
+    warned = [r for r in caplog.records if "fixed rate table" in r.getMessage()]
+    assert len(warned) == 1
 
 
 def test_the_worker_job_polls_the_live_sources_and_leaves_fixed_everywhere_alone(prices, live_settings, clock) -> None:
