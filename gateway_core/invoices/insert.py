@@ -18,6 +18,7 @@ from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, lazyload
 
+from gateway_core.adapters import wakeup
 from gateway_core.adapters.models import ApiKey, Event, Invoice, PlatformOrder, Quote, Store
 from gateway_core.domain.errors import InvalidApiKey, StoreNotFound
 from gateway_core.keys.api_keys import Caller, key_is_live
@@ -90,6 +91,7 @@ def write_new_invoice(session: Session, store: StoreSnapshot, draft: Draft, allo
     allocate_addresses(session, NewInvoice(invoice_id, number, store.network, store.settlement_mode, quotes),
                        allocators)
     connection.execute(statements.quote, quotes)
+    wakeup.opened(session)  # the watcher's push subscribes the new addresses once this commits
     event = event_fields(store.id, "invoice.created", draft.invoice["status"], False, False, now)
     event_row_id = connection.execute(statements.event, {"invoice_id": invoice_id, **event}).scalar_one()
     # The rows as (transient) models, so the outbox and the view read them as they read any invoice.

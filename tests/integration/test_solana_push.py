@@ -54,6 +54,7 @@ def subscribed(svc: Services, *accounts: str) -> None:
     push.start()
     run_worker(svc)
     assert push.wait_for(lambda: all(push.live("devnet", a) for a in accounts), WAIT), push.stats()
+    read_pushed(svc)  # each new subscription's account is read once (catch-up): done before the test pays
 
 
 def read_notified(svc: Services) -> int:

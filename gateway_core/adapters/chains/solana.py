@@ -173,6 +173,13 @@ class SolanaChain:
         for loop in loops.values():
             loop.close()
 
+    def follow(self, network: str, watched: Collection[WatchedAddress]) -> None:
+        """Have push subscribe the accounts of `watched` on `network` (and only those): called by the push
+        reader whenever the set of open invoices changed, without a scan or an RPC call."""
+        if self.push is not None and network in self.rpcs:
+            _, _, ranked = self._plan(network, watched, True)
+            self.push.follow(network, ranked)
+
     def read_all_next(self, network: str) -> None:
         """Make the next full scan poll every account, pushed or not (after a socket was down)."""
         self._net_due.pop(network, None)
@@ -324,7 +331,12 @@ class SolanaChain:
 
     def _plan(self, network: str, watched: Iterable[WatchedAddress],
               unchosen: bool) -> tuple[dict[str, None], dict[str, str], list[str]]:
-        """(direct accounts, deposit accounts with their kind, and every account newest invoice first)."""
+        """(direct accounts, deposit accounts with their kind, and the accounts to subscribe in order).
+
+        The order is the budget's (SolanaPush.follow): newest invoice first, except that the account of the
+        asset a deposit buyer did not pick comes after every other (without push it is polled only every
+        `unchosen_every` seconds too); closed invoices' accounts are not subscribed at all.
+        """
         mint = self.usdc_mints[network]
         direct: dict[str, None] = {}
         picks: dict[str, set[str] | None] = {}  # deposit owner -> the assets picked (None: no pick)
@@ -348,11 +360,15 @@ class SolanaChain:
             for account in accounts:
                 opened[account] = max(opened.get(account, when), when)
         deposit: dict[str, str] = {}  # account -> kind ('SOL' lamports or 'USDC' token amount)
+        passed: set[str] = set()  # accounts of an asset the buyer did not pick
         for owner, picked in picks.items():
             for account, kind in ((owner, "SOL"), (self.token_account(owner, mint), "USDC")):
                 if picked is None or kind in picked or unchosen:
                     deposit[account] = kind
-        ranked = sorted((a for a in opened if opened[a] != float("-inf")), key=lambda a: (-opened[a], a))
+                if picked is not None and kind not in picked:
+                    passed.add(account)
+        ranked = sorted((a for a in opened if opened[a] != float("-inf")),
+                        key=lambda a: (a in passed, -opened[a], a))
         return direct, deposit, ranked
 
     def _changed_balances(self, network: str, accounts: Mapping[str, str],
