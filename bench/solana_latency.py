@@ -212,7 +212,8 @@ def main() -> int:
                 "solana_rpc_url_devnet": fake.url, "solana_rpc_url_mainnet": fake.url,
                 "solana_ws_url_devnet": pubsub.url, "solana_ws_url_mainnet": pubsub.url,
                 "solana_ws_max_subscriptions": args.max_subscriptions, "gateway_seed": SEED,
-                "solana_rpc_rate_limit": 100_000, "outbound_allowlist": ("127.0.0.1",)}
+                "solana_rpc_rate_limit": 100_000, "outbound_allowlist": ("127.0.0.1",),
+                "rate_sources": ("fixed",)}  # no live rate source: nothing outside 127.0.0.1
         now = datetime.now(UTC)
         setup = build_services(Settings.from_env({}, **base, solana_push=False))  # type: ignore[arg-type]
         wallets = [str(Keypair().pubkey()) for _ in range(WALLETS)]

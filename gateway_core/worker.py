@@ -52,7 +52,7 @@ def watch_chains(services: Services, locks: JobLocks | None = None) -> list[tupl
         ticked.append((chain, network))
         try:
             report = watch_tick(services.uow, services.chains[chain], network, services.clock, services.quoting,
-                                services.late_window)
+                                services.late_window, reads=lambda: services.uow(read_only=True))
         except Exception:
             log.exception("watch tick failed", extra={"chain": chain, "network": network})
             continue
@@ -78,7 +78,8 @@ def follow_push(services: Services, locks: JobLocks | None = None) -> PushReader
         return None
     reader = PushReader(services.uow, client, services.clock, services.quoting, services.late_window,
                         holds=locks.holds if locks is not None else lambda _family: True,
-                        refresh_every=services.settings.watch_interval_seconds)
+                        refresh_every=services.settings.watch_interval_seconds,
+                        reads=lambda: services.uow(read_only=True))
     reader.start()
     return reader
 

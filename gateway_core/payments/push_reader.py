@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection
+import time
+from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
 
 from gateway_core.adapters import wakeup
 from gateway_core.adapters.chains.solana import SolanaChain
 from gateway_core.payments.valuation import Quoting
 from gateway_core.payments.watch import UowFactory, watch_tick, watched_addresses
-from gateway_core.ports import Clock
+from gateway_core.ports import Clock, WatchedAddress
 
 log = logging.getLogger(__name__)
 CHAIN = "solana"
+MIN_GAP = 0.5  # seconds between two refreshes of the followed accounts, however many commits woke them
 
 
 def family(network: str) -> str:
@@ -37,10 +39,15 @@ def family(network: str) -> str:
 
 
 def read_pushed(uow_factory: UowFactory, client: SolanaChain, clock: Clock, quoting: Quoting, late_window: timedelta,
-                networks: Collection[str] | None = None) -> int:
+                networks: Collection[str] | None = None, reads: UowFactory | None = None,
+                known: Mapping[str, tuple[Collection[WatchedAddress], frozenset[str]]] | None = None) -> int:
     """Read, through the tick's own code path, the accounts that notifications (or new subscriptions) named
     since the last call, on `networks` (None: all); a network whose socket reconnected is read whole.
-    Returns the payments recorded."""
+
+    `known`: per network, the watched addresses the subscriptions were made from and every account they
+    name; a read whose accounts they all cover uses them instead of querying the open invoices again.
+    Returns the payments recorded.
+    """
     push = client.push
     if push is None:
         return 0
@@ -49,12 +56,15 @@ def read_pushed(uow_factory: UowFactory, client: SolanaChain, clock: Clock, quot
     for network in sorted(set(notified) | resync):
         if networks is not None and network not in networks:
             continue  # no longer ours: the holder of the family reads it
+        watched, accounts = (known or {}).get(network, (None, frozenset()))
         try:
             if network in resync:
                 client.read_all_next(network)
-                report = watch_tick(uow_factory, client, network, clock, quoting, late_window)
+                report = watch_tick(uow_factory, client, network, clock, quoting, late_window, reads=reads)
             else:
-                report = watch_tick(uow_factory, client, network, clock, quoting, late_window, only=notified[network])
+                only = notified[network]
+                report = watch_tick(uow_factory, client, network, clock, quoting, late_window, only=only, reads=reads,
+                                    watched=watched if accounts.issuperset(only) else None)
         except Exception:
             log.exception("pushed read failed", extra={"chain": CHAIN, "network": network})
             continue
@@ -67,13 +77,19 @@ class PushReader:
 
     def __init__(self, uow_factory: UowFactory, client: SolanaChain, clock: Clock, quoting: Quoting,
                  late_window: timedelta,
-                 holds: Callable[[str], bool] = lambda _family: True, refresh_every: float = 5.0) -> None:
+                 holds: Callable[[str], bool] = lambda _family: True, refresh_every: float = 5.0,
+                 reads: UowFactory | None = None, min_gap: float = MIN_GAP) -> None:
         assert client.push is not None, "push is off"
         self.push = client.push
         self.uow_factory, self.client, self.clock, self.late_window = uow_factory, client, clock, late_window
         self.quoting = quoting
-        self.holds, self.refresh_every = holds, refresh_every
+        # Read-only units of work for the reads (Services.uow(read_only=True)): on SQLite a read then takes
+        # no write turn, so following invoices and preparing a pushed read never queue behind writers.
+        self.reads = reads or uow_factory
+        self.holds, self.refresh_every, self.min_gap = holds, refresh_every, min_gap
         self.following: frozenset[str] = frozenset()  # networks whose family this worker holds
+        # network -> (watched addresses, every account they name) as of the last refresh
+        self._known: dict[str, tuple[Collection[WatchedAddress], frozenset[str]]] = {}
         self.refreshes = 0
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -99,14 +115,15 @@ class PushReader:
         follow nothing on the others."""
         before = self.following
         for network in self.push.networks():
-            with self.uow_factory() as uow:
+            with self.reads() as uow:
                 watched = watched_addresses(uow, CHAIN, network, self.clock, self.late_window)
             if watched and self.holds(family(network)):
                 # Ours before the first subscription: the reads it queues must not be skipped as another's.
                 self.following |= {network}
-                self.client.follow(network, watched)
+                self._known[network] = (watched, self.client.follow(network, watched))
             else:
                 self.client.follow(network, ())
+                self._known.pop(network, None)
                 self.following -= {network}
         if self.following != before:
             log.info("solana push follows", extra={"networks": sorted(self.following)})
@@ -114,16 +131,20 @@ class PushReader:
 
     def read(self) -> int:
         return read_pushed(self.uow_factory, self.client, self.clock, self.quoting, self.late_window,
-                           self.following)
+                           self.following, reads=self.reads, known=dict(self._known))
 
     def _follow_loop(self) -> None:
         while not self._stopped.is_set():
             seen = wakeup.watching.generation()
+            started = time.monotonic()
             try:
                 self.refresh()
             except Exception:  # the thread outlives any one refresh; the tick follows meanwhile
                 log.exception("push follow failed")
-            wakeup.watching.wait(seen, self.refresh_every)
+            if wakeup.watching.wait(seen, self.refresh_every) and not self._stopped.is_set():
+                # Many commits in a row (a burst of invoices, settlements) make one refresh a gap apart: each
+                # is a query of every open invoice, and a new account's catch-up read covers the wait.
+                self._stopped.wait(max(0.0, started + self.min_gap - time.monotonic()))
 
     def _read_loop(self) -> None:
         while not self._stopped.is_set():

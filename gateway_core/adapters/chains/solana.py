@@ -19,7 +19,8 @@ which the deposit job calls on its own schedule (ClusterFinality).
 
 With push (SolanaPush), a full scan names the accounts to subscribe; a notification's account is read by a
 narrowed scan (`only`) through the same reads, and an account under a live subscription with nothing in
-flight is polled every `push_net_every` seconds instead of every tick.
+flight is polled every `push_net_every` seconds instead of every tick. A narrowed scan records what is new
+and leaves cursors to the full scans (the next tick reads the account, which is then in flight).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,9 +125,10 @@ class SolanaChain:
         `only` narrows the scan to accounts a push notification named (with the account state it carried,
         which stands in for the balance poll); a full scan also tells the push which accounts to subscribe.
         """
-        # One scan at a time (the tick's and the push reader's share this client's state); the database work
-        # around it runs unlocked, so a pushed read waits for a tick's RPC calls at most.
-        with self._scanning:
+        # One read of an account at a time (the tick's and the push reader's share this client's state): a
+        # narrowed scan holds the lock throughout, a full scan account by account, so a pushed read waits for
+        # one account's read of the tick at most (not for a net pass over every account).
+        with self._scanning if only is not None else nullcontext():
             return self._scan(network, watched, cursor, scoped or {}, only)
 
     def _scan(self, network: str, watched: Collection[WatchedAddress], cursor: str | None,
@@ -140,13 +143,18 @@ class SolanaChain:
         now = self._now()
         unchosen = only is not None or now >= self._unchosen_due.get(network, float("-inf"))
         net = only is None and now >= self._net_due.get(network, float("-inf"))
+        each = self._scanning if only is None else nullcontext()
         try:
             for account, balance, slot in self._accounts_to_read(network, watched, scoped, unchosen, only, net):
                 position = scoped.get(account)
-                transfers, newest = self._read_account(network, rpc, account, (balance, slot), position, owners,
-                                                       mint, listed, rehand=only is None)
+                with each:
+                    transfers, newest = self._read_account(network, rpc, account, (balance, slot), position, owners,
+                                                           mint, listed, rehand=only is None)
                 found.extend(transfers)
-                if newest is not None and newest != position:
+                # Only a full scan moves cursors: it hands over again every signature it lists, where a pushed
+                # read skips those read before (maybe by a tick still recording them), so a cursor it moved
+                # could pass a transfer nobody has recorded yet if the process died just then.
+                if only is None and newest is not None and newest != position:
                     moved[account] = newest
         except (RpcUnavailable, RpcError) as exc:
             # Keep what was read completely; the rest is read after the backoff, from unchanged cursors.
@@ -173,12 +181,15 @@ class SolanaChain:
         for loop in loops.values():
             loop.close()
 
-    def follow(self, network: str, watched: Collection[WatchedAddress]) -> None:
+    def follow(self, network: str, watched: Collection[WatchedAddress]) -> frozenset[str]:
         """Have push subscribe the accounts of `watched` on `network` (and only those): called by the push
-        reader whenever the set of open invoices changed, without a scan or an RPC call."""
-        if self.push is not None and network in self.rpcs:
-            _, _, ranked = self._plan(network, watched, True)
-            self.push.follow(network, ranked)
+        reader whenever the set of open invoices changed, without a scan or an RPC call. Returns every
+        account `watched` names (subscribed or not)."""
+        if self.push is None or network not in self.rpcs:
+            return frozenset()
+        direct, deposit, ranked = self._plan(network, watched, True)
+        self.push.follow(network, ranked)
+        return frozenset(direct) | frozenset(deposit)
 
     def read_all_next(self, network: str) -> None:
         """Make the next full scan poll every account, pushed or not (after a socket was down)."""
