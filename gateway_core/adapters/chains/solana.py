@@ -19,8 +19,8 @@ which the deposit job calls on its own schedule (ClusterFinality).
 
 With push (SolanaPush), a full scan names the accounts to subscribe; a notification's account is read by a
 narrowed scan (`only`) through the same reads, and an account under a live subscription with nothing in
-flight is polled every `push_net_every` seconds instead of every tick. A narrowed scan records what is new
-and leaves cursors to the full scans (the next tick reads the account, which is then in flight).
+flight is polled every `push_net_every` seconds instead of every tick. A narrowed scan hands over only the
+signatures nobody read before, and moves an account's cursor only when it skipped none of them.
 """
 
 from __future__ import annotations
@@ -151,10 +151,7 @@ class SolanaChain:
                     transfers, newest = self._read_account(network, rpc, account, (balance, slot), position, owners,
                                                            mint, listed, rehand=only is None)
                 found.extend(transfers)
-                # Only a full scan moves cursors: it hands over again every signature it lists, where a pushed
-                # read skips those read before (maybe by a tick still recording them), so a cursor it moved
-                # could pass a transfer nobody has recorded yet if the process died just then.
-                if only is None and newest is not None and newest != position:
+                if newest is not None and newest != position:
                     moved[account] = newest
         except (RpcUnavailable, RpcError) as exc:
             # Keep what was read completely; the rest is read after the backoff, from unchanged cursors.
@@ -410,7 +407,7 @@ class SolanaChain:
         """
         balance, slot = reading
         _, until = parse_cursor(position)
-        complete = True
+        complete, skipped = True, False
         try:
             signatures = self._signatures(rpc, account, until, slot)
         except RpcError as exc:
@@ -432,7 +429,11 @@ class SolanaChain:
             self._saw_slot(network, info.get("slot"))
             known = self._read.get((network, info["signature"]))
             if known is not None and not rehand:
-                continue  # a pushed read brings only what is new; the tick hands the known ones over again
+                # A pushed read brings only what is new; the tick hands the known ones over again. It then
+                # leaves the cursor alone: a tick may have read this one and not recorded it yet, and a
+                # cursor moved past it would lose it if the process died just then.
+                skipped = True
+                continue
             if known is not None:
                 # Read before: hand its transfers over again rather than trust they were recorded (a failed
                 # record must not lose them); recording is idempotent, so this costs no RPC and no duplicate.
@@ -450,7 +451,7 @@ class SolanaChain:
             self._unsettled.add((network, account))  # polled every tick until nothing of it is in flight
         else:
             self._unsettled.discard((network, account))
-        if not complete:
+        if not complete or skipped:
             return transfers, None
         prefix = "" if balance is None else str(balance)
         return transfers, (f"{prefix}|{newest_final or ''}" if (prefix or newest_final) else None)
