@@ -117,7 +117,7 @@ def new_store(session: Any, mode: str, wallet: str, hook: str) -> Store:
 
 
 def paid_times(services: Services, numbers: list[str]) -> dict[str, float]:
-    with services.uow() as uow:
+    with services.uow(read_only=True) as uow:  # the measuring loop takes no write turn from the worker
         rows = uow.session.execute(
             select(Invoice.number, Event.created_at).join(Event, Event.invoice_id == Invoice.id)
             .where(Event.type == "invoice.paid", Invoice.number.in_(numbers))).all()

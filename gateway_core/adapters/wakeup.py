@@ -2,8 +2,8 @@
 polling stays as the safety net.
 
 Two kinds: `changes` (a transaction added an Event or a Delivery: the delivery dispatcher, the payment page's
-event stream) and `watching` (an invoice was opened, its asset picked or it closed: the Solana push reader,
-which follows the open invoices' accounts, issue 21). In one process: a transaction that wrote one signals it
+event stream) and `watching` (an invoice was opened or its asset picked: the Solana push reader, which
+follows the open invoices' accounts, issue 21). In one process: a transaction that wrote one signals it
 after it commits. Across processes on PostgreSQL: the same transaction sends NOTIFY on the kind's channel
 (delivered by the server at commit), and each process that waits runs one LISTEN thread that turns
 notifications into the local signals.
@@ -57,8 +57,10 @@ class Changes:
 
 changes = Changes()
 watching = Changes()
-# Invoice columns whose change alters which chain accounts are watched, and how.
-_WATCHED_COLUMNS = ("chosen_asset", "closed_at")
+# Invoice columns whose change alters which chain accounts are subscribed at once. A closing is left out: its
+# accounts are unsubscribed at the next tick (which follows the open invoices too), since waking the push reader
+# for every settlement cost more than a late unsubscription.
+_WATCHED_COLUMNS = ("chosen_asset",)
 
 
 WHERE = "SELECT current_database() || '/' || current_schema()"

@@ -2,9 +2,11 @@
 notifications name, through the watch tick's own code path.
 
 Two daemon threads per worker. The follower recomputes the accounts to subscribe whenever a committed
-transaction opened an invoice, recorded a buyer's asset pick or closed one (`wakeup.watching`: in process,
-or relayed from PostgreSQL's NOTIFY for invoices created by a web process), and every `refresh_every`
-seconds as the net; the request that created the invoice never waits on a socket. The reader reads each
+transaction opened an invoice or recorded a buyer's asset pick (`wakeup.watching`: in process, or relayed
+from PostgreSQL's NOTIFY for invoices created by a web process), at most every `min_gap` seconds, and every
+`refresh_every` seconds as the net; the request that created the invoice never waits on a socket. Closed
+invoices' accounts are unsubscribed by the next tick (its full scan follows the open invoices too) or
+refresh. The reader reads each
 batch of notifications as it arrives.
 
 Only the worker holding the Solana watcher's job family of a network (`watch:solana:<network>`,

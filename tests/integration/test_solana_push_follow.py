@@ -1,6 +1,7 @@
 """Push follows the open invoices (issue 21 point 2): accounts subscribed at creation and at the buyer's pick,
-unsubscribed at closing, woken by the commit and never by a tick; only the worker holding the Solana watcher's
-job family subscribes, and a standby takes over; the subscription budget in the logs and /metrics."""
+woken by the commit and never by a tick, and unsubscribed after closing at the next tick or refresh; only the
+worker holding the Solana watcher's job family subscribes, and a standby takes over; the subscription budget in
+the logs and /metrics."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from gateway_core.bootstrap import Services
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
 from gateway_core.payments.push_reader import PushReader
-from gateway_core.worker import expire_invoices, publish_status
+from gateway_core.worker import expire_invoices, publish_status, watch_chains
 from tests.conftest import running_services
 from tests.fakes.solana_rpc import FakeSolanaRpc
 from tests.fakes.solana_ws import FakeSolanaPubSub
@@ -106,8 +107,9 @@ def test_an_invoice_created_after_the_reader_connected_is_paid_by_push_before_an
     assert pubsub.notified["account"] >= 1 and signature in pubsub.confirmed_at
 
 
+@pytest.mark.parametrize("by", ["tick", "refresh"])
 def test_closing_an_invoice_unsubscribes_its_accounts_and_the_socket_closes_when_none_is_left(
-        worker, reader, sol_client, pubsub, clock, fee_payer) -> None:
+        worker, reader, sol_client, pubsub, clock, fee_payer, by) -> None:
     push = chain_of(worker).push
     assert push is not None
     key, _ = make_store(worker, mode="deposit", assets=("SOL",))
@@ -115,7 +117,12 @@ def test_closing_an_invoice_unsubscribes_its_accounts_and_the_socket_closes_when
     owner = option(invoice, "SOL")["address"]
     assert push.wait_for(live(worker, owner), WAIT), push.stats()
     clock.advance(hours=25)
-    expire_invoices(worker)  # the expiry job closes it (not the watcher's tick); its commit wakes the follower
+    expire_invoices(worker)  # the expiry job closes it
+    assert push.live("devnet", owner)  # a closing wakes nobody: ...
+    if by == "tick":
+        watch_chains(worker)  # ... the next tick follows the open invoices
+    else:
+        reader.refresh()  # ... or the follower's next periodic refresh
     assert push.wait_for(lambda: owner not in pubsub.subscribed() and not push.stats()["devnet"]["connected"],
                          WAIT), push.stats()
     assert push.stats()["devnet"]["wanted"] == 0 and reader.following == {"devnet"}  # still watched for late pay
