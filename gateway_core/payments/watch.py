@@ -88,8 +88,8 @@ def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock
     else:
         result = client.scan(network, watched, cursor, scoped=scoped, only=only)  # type: ignore[call-arg]
     # Parked transfers whose backoff has passed are tried again with what the scan found.
-    recorded = record_transfers(uow_factory, with_parked(uow_factory, client.chain, network, result.transfers,
-                                                         clock), clock, quoting)
+    found = with_parked(reads or uow_factory, client.chain, network, result.transfers, clock)
+    recorded = record_transfers(uow_factory, found, clock, quoting, reads=reads)
     if result.cursors:
         # Only after the transfers are recorded (or parked with their facts, payments/parked.py): a crash in
         # between re-reads them, never skips them.
