@@ -62,8 +62,8 @@ def worker(sol_settings: Settings, pubsub: FakeSolanaPubSub, clock: FrozenClock)
 def reader(worker: Services) -> Iterator[PushReader]:
     """The worker's push reader alone: no scheduler, no tick (the clock is frozen, the net refresh hours away)."""
     locks = JobLocks(worker.settings.database_url)  # on SQLite it holds every family
-    running = PushReader(worker.uow, chain_of(worker), worker.clock, worker.quoting, worker.late_window, holds=locks.holds,
-                         refresh_every=NEVER)
+    running = PushReader(worker.uow, chain_of(worker), worker.clock, worker.quoting, worker.late_window,
+                         holds=locks.holds, refresh_every=NEVER)
     running.start()
     yield running
     running.stop()
@@ -214,7 +214,8 @@ def test_only_the_holder_of_the_watch_family_subscribes_and_a_standby_takes_over
     with running_services(settings, clock) as one, running_services(settings, clock) as two:
         first, second = JobLocks(settings.database_url), JobLocks(settings.database_url)
         # The standby looks for a free family often, as a worker does every tick (here every 0.1 s).
-        holder = PushReader(one.uow, chain_of(one), clock, one.quoting, one.late_window, holds=first.holds, refresh_every=0.1)
+        holder = PushReader(one.uow, chain_of(one), clock, one.quoting, one.late_window, holds=first.holds,
+                            refresh_every=0.1)
         standby = PushReader(two.uow, chain_of(two), clock, two.quoting, two.late_window, holds=second.holds,
                              refresh_every=0.1)
         try:
