@@ -6,8 +6,7 @@ transaction opened an invoice or recorded a buyer's asset pick (`wakeup.watching
 from PostgreSQL's NOTIFY for invoices created by a web process), at most every `min_gap` seconds, and every
 `refresh_every` seconds as the net; the request that created the invoice never waits on a socket. Closed
 invoices' accounts are unsubscribed by the next tick (its full scan follows the open invoices too) or
-refresh. The reader reads each
-batch of notifications as it arrives.
+refresh. The reader reads each batch of notifications as it arrives.
 
 Only the worker holding the Solana watcher's job family of a network (`watch:solana:<network>`,
 adapters/job_locks.py) subscribes for it and reads: with several workers on PostgreSQL the others stand by,
@@ -144,8 +143,8 @@ class PushReader:
             except Exception:  # the thread outlives any one refresh; the tick follows meanwhile
                 log.exception("push follow failed")
             if wakeup.watching.wait(seen, self.refresh_every) and not self._stopped.is_set():
-                # Many commits in a row (a burst of invoices, settlements) make one refresh a gap apart: each
-                # is a query of every open invoice, and a new account's catch-up read covers the wait.
+                # Many commits in a row (a burst of new invoices) make one refresh a gap apart: each is a
+                # query of every open invoice, and a new account's catch-up read covers the wait.
                 self._stopped.wait(max(0.0, started + self.min_gap - time.monotonic()))
 
     def _read_loop(self) -> None:
