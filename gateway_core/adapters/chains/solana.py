@@ -101,6 +101,10 @@ class SolanaChain:
         self._net_due: dict[str, float] = {}
         self._scanning = threading.Lock()
         self._unsettled: set[tuple[str, str]] = set()  # accounts with something in flight: polled every tick
+        # network -> (accounts a pushed read listed completely since the last full scan began, their listings):
+        # the tick skips listing them again (a busy wallet is listed at each notification already), and takes
+        # their listings for finality instead.
+        self._pushed: dict[str, tuple[set[str], dict[str, dict[str, Any]]]] = {}
         self.page_size, self.drop_after, self.unchosen_every = page_size, drop_after, unchosen_every
         # network -> (when, signature -> its entry in the last scan's listings): finality without a status call.
         self._listed: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
@@ -144,8 +148,11 @@ class SolanaChain:
         unchosen = only is not None or now >= self._unchosen_due.get(network, float("-inf"))
         net = only is None and now >= self._net_due.get(network, float("-inf"))
         each = self._scanning if only is None else nullcontext()
+        fresh, carried = self._pushed.pop(network, (set(), {})) if only is None else (set(), {})
+        listed.update(carried)
         try:
-            for account, balance, slot in self._accounts_to_read(network, watched, scoped, unchosen, only, net):
+            for account, balance, slot in self._accounts_to_read(network, watched, scoped, unchosen, only, net,
+                                                                 fresh):
                 position = scoped.get(account)
                 with each:
                     transfers, newest = self._read_account(network, rpc, account, (balance, slot), position, owners,
@@ -299,14 +306,16 @@ class SolanaChain:
 
     def _accounts_to_read(self, network: str, watched: Iterable[WatchedAddress], scoped: Mapping[str, str],
                           unchosen: bool = True, only: Mapping[str, tuple[int, Account] | None] | None = None,
-                          net: bool = True) -> Iterable[tuple[str, int | None, int | None]]:
+                          net: bool = True, fresh: Collection[str] = (),
+                          ) -> Iterable[tuple[str, int | None, int | None]]:
         """(account, and for deposit accounts its current balance and that reading's slot) of every account to
         read this tick.
 
         A deposit owner's SOL account and USDC token account are both polled while the buyer has not picked
         an asset; after a pick, the other one only when `unchosen` (every `unchosen_every` seconds). With push,
-        an account under a live subscription with nothing in flight is polled only on `net` passes (every
-        `push_net_every` seconds): a payment to it arrives as a notification first.
+        an account under a live subscription with nothing in flight, or that a pushed read listed since the last
+        tick (`fresh`), is polled only on `net` passes (every `push_net_every` seconds): a payment to it
+        arrives as a notification first, and the pushed read's listing tells the finality of what is in flight.
         """
         direct, deposit, ranked = self._plan(network, watched, unchosen)
         if only is not None:
@@ -330,7 +339,8 @@ class SolanaChain:
             push.follow(network, ranked)
             if not net:
                 def quiet(account: str) -> bool:
-                    return push.live(network, account) and (network, account) not in self._unsettled
+                    return push.live(network, account) and (
+                        (network, account) not in self._unsettled or account in fresh)
                 direct = {a: None for a in direct if not quiet(a)}
                 deposit = {a: k for a, k in deposit.items() if not quiet(a)}
         for account in direct:
@@ -451,6 +461,10 @@ class SolanaChain:
             self._unsettled.add((network, account))  # polled every tick until nothing of it is in flight
         else:
             self._unsettled.discard((network, account))
+        if not rehand and complete:
+            accounts, entries = self._pushed.setdefault(network, (set(), {}))
+            accounts.add(account)
+            entries.update((info["signature"], info) for info in signatures)
         if not complete or skipped:
             return transfers, None
         prefix = "" if balance is None else str(balance)
