@@ -150,6 +150,7 @@ def phase(label: str, settings: Settings, fake: FakeSolanaRpc, pubsub: FakeSolan
     buyer = Buyer(fake, lamports=10**15, tokens={USDC_DEVNET: 10**15})
     moments = sorted(rng.uniform(0, spread) for _ in targets)
     signatures: dict[str, str] = {}  # invoice number -> signature
+    by_method_before = dict(fake.calls)
     calls_before, started = sum(fake.calls.values()), time.monotonic()
     for (number, address, reference), moment in zip(targets, moments, strict=True):
         pause = started + moment - time.monotonic()
@@ -169,6 +170,8 @@ def phase(label: str, settings: Settings, fake: FakeSolanaRpc, pubsub: FakeSolan
         time.sleep(0.25)
     window = time.monotonic() - started
     calls = sum(fake.calls.values()) - calls_before
+    by_method = {m: n - by_method_before.get(m, 0) for m, n in sorted(fake.calls.items())
+                 if n > by_method_before.get(m, 0)}
     worker.shutdown(wait=True)
     close = getattr(chain, "close", None)
     if close is not None:
@@ -186,7 +189,7 @@ def phase(label: str, settings: Settings, fake: FakeSolanaRpc, pubsub: FakeSolan
     print(f"  {label:<9} paid p50 {result['paid_p50_ms']:7.0f} ms  p99 {result['paid_p99_ms']:7.0f} ms   "
           f"webhook p50 {result['webhook_p50_ms']:7.0f} ms  p99 {result['webhook_p99_ms']:7.0f} ms   "
           f"rpc {result['rpc_calls_per_min']:6.0f}/min   ({len(to_paid)}/{len(numbers)} paid, "
-          f"{len(to_hook)} webhooks, {window:.0f} s)")
+          f"{len(to_hook)} webhooks, {window:.0f} s)\n            rpc calls by method: {by_method}")
     return result
 
 
