@@ -97,10 +97,9 @@ def test_an_invoice_created_after_the_reader_connected_is_paid_by_push_before_an
     create_invoice(sol_client, key)
     assert push.wait_for(live(worker, wallet), WAIT), push.stats()  # the reader is connected
     other_key, other_wallet = make_store(worker)
-    refreshes = reader.refreshes
     invoice = create_invoice(sol_client, other_key)  # its commit wakes the follower: no tick, no request wait
     assert push.wait_for(live(worker, other_wallet), WAIT), push.stats()
-    assert reader.refreshes > refreshes and pubsub.connections == 1  # on the socket already open
+    assert pubsub.connections == 1  # on the socket already open
     sol = option(invoice, "SOL")
     signature = buyer.pay_sol(other_wallet, sol["amount_base_units"], sol["reference"])
     assert until(lambda: status(sol_client, other_key, invoice["invoice_number"])["lifecycle_status"] == "paid")
