@@ -117,7 +117,7 @@ def new_store(session: Any, mode: str, wallet: str, hook: str) -> Store:
 
 
 def paid_times(services: Services, numbers: list[str]) -> dict[str, float]:
-    with services.uow() as uow:
+    with services.uow(read_only=True) as uow:  # the measuring loop takes no write turn from the worker
         rows = uow.session.execute(
             select(Invoice.number, Event.created_at).join(Event, Event.invoice_id == Invoice.id)
             .where(Event.type == "invoice.paid", Invoice.number.in_(numbers))).all()
@@ -150,6 +150,7 @@ def phase(label: str, settings: Settings, fake: FakeSolanaRpc, pubsub: FakeSolan
     buyer = Buyer(fake, lamports=10**15, tokens={USDC_DEVNET: 10**15})
     moments = sorted(rng.uniform(0, spread) for _ in targets)
     signatures: dict[str, str] = {}  # invoice number -> signature
+    by_method_before = dict(fake.calls)
     calls_before, started = sum(fake.calls.values()), time.monotonic()
     for (number, address, reference), moment in zip(targets, moments, strict=True):
         pause = started + moment - time.monotonic()
@@ -169,6 +170,8 @@ def phase(label: str, settings: Settings, fake: FakeSolanaRpc, pubsub: FakeSolan
         time.sleep(0.25)
     window = time.monotonic() - started
     calls = sum(fake.calls.values()) - calls_before
+    by_method = {m: n - by_method_before.get(m, 0) for m, n in sorted(fake.calls.items())
+                 if n > by_method_before.get(m, 0)}
     worker.shutdown(wait=True)
     close = getattr(chain, "close", None)
     if close is not None:
@@ -186,7 +189,7 @@ def phase(label: str, settings: Settings, fake: FakeSolanaRpc, pubsub: FakeSolan
     print(f"  {label:<9} paid p50 {result['paid_p50_ms']:7.0f} ms  p99 {result['paid_p99_ms']:7.0f} ms   "
           f"webhook p50 {result['webhook_p50_ms']:7.0f} ms  p99 {result['webhook_p99_ms']:7.0f} ms   "
           f"rpc {result['rpc_calls_per_min']:6.0f}/min   ({len(to_paid)}/{len(numbers)} paid, "
-          f"{len(to_hook)} webhooks, {window:.0f} s)")
+          f"{len(to_hook)} webhooks, {window:.0f} s)\n            rpc calls by method: {by_method}")
     return result
 
 
@@ -212,7 +215,8 @@ def main() -> int:
                 "solana_rpc_url_devnet": fake.url, "solana_rpc_url_mainnet": fake.url,
                 "solana_ws_url_devnet": pubsub.url, "solana_ws_url_mainnet": pubsub.url,
                 "solana_ws_max_subscriptions": args.max_subscriptions, "gateway_seed": SEED,
-                "solana_rpc_rate_limit": 100_000, "outbound_allowlist": ("127.0.0.1",)}
+                "solana_rpc_rate_limit": 100_000, "outbound_allowlist": ("127.0.0.1",),
+                "rate_sources": ("fixed",)}  # no live rate source: nothing outside 127.0.0.1
         now = datetime.now(UTC)
         setup = build_services(Settings.from_env({}, **base, solana_push=False))  # type: ignore[arg-type]
         wallets = [str(Keypair().pubkey()) for _ in range(WALLETS)]

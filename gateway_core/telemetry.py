@@ -7,6 +7,8 @@ web process can serve them at /metrics and /readyz can judge the watchers, acros
   watcher_lag{chain,network}          slots or blocks behind the head after the last tick (HeadLag)
   rate_age_seconds{pair}              how old the rate a quote would use is (set by the rate refresh)
   fee_payer_lamports{network}         the Solana fee payer's balance at the last check
+  solana_ws_subscriptions{network}    live Solana push subscriptions
+  solana_ws_fallback_accounts{network}  accounts beyond the subscription budget, polled instead
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ from gateway_core.adapters.chains.solana import SolanaChain
 from gateway_core.adapters.job_locks import JobLocks
 from gateway_core.adapters.models import Invoice, Quote
 from gateway_core.bootstrap import Services, dispatcher_for
+from gateway_core.payments import push_reader
 from gateway_core.payments.expiry import expire_due
+from gateway_core.payments.push_reader import PushReader
 from gateway_core.payments.valuation import value_awaiting
 from gateway_core.payments.watch import watch_tick
 from gateway_core.worker_status import publish
@@ -50,7 +52,7 @@ def watch_chains(services: Services, locks: JobLocks | None = None) -> list[tupl
         ticked.append((chain, network))
         try:
             report = watch_tick(services.uow, services.chains[chain], network, services.clock, services.quoting,
-                                services.late_window)
+                                services.late_window, reads=lambda: services.uow(read_only=True))
         except Exception:
             log.exception("watch tick failed", extra={"chain": chain, "network": network})
             continue
@@ -61,49 +63,25 @@ def watch_chains(services: Services, locks: JobLocks | None = None) -> list[tupl
 
 
 def read_pushed(services: Services) -> int:
-    """Read, through the tick's own code path, the Solana accounts that push notifications named since the
-    last call (all subscribed accounts of a network whose socket reconnected); returns payments recorded."""
+    """Read what Solana push notified since the last call, on every network (tests drive push with it)."""
     client = services.chains.get("solana")
-    push = getattr(client, "push", None)
-    if not isinstance(client, SolanaChain) or push is None:
+    if not isinstance(client, SolanaChain):
         return 0
-    notified, resync = push.take()
-    recorded = 0
-    for network in sorted(set(notified) | resync):
-        try:
-            if network in resync:
-                client.read_all_next(network)
-                report = watch_tick(services.uow, client, network, services.clock, services.quoting,
-                                    services.late_window)
-            else:
-                report = watch_tick(services.uow, client, network, services.clock, services.quoting,
-                                    services.late_window, only=notified[network])
-        except Exception:
-            log.exception("pushed read failed", extra={"chain": "solana", "network": network})
-            continue
-        recorded += report.recorded
-    return recorded
+    return push_reader.read_pushed(services.uow, client, services.clock, services.quoting, services.late_window)
 
 
-def follow_push(services: Services) -> threading.Thread | None:
-    """Open the Solana subscriptions and read what they report as it arrives, on a daemon thread."""
+def follow_push(services: Services, locks: JobLocks | None = None) -> PushReader | None:
+    """Solana push (issue 21): subscribe the open invoices' accounts and read what they report, in the worker
+    holding the Solana watcher's family of each network; the ticks stay the safety net."""
     client = services.chains.get("solana")
-    push = getattr(client, "push", None)
-    if push is None:
+    if not isinstance(client, SolanaChain) or client.push is None:
         return None
-    push.start()
-
-    def run() -> None:
-        while True:
-            push.ready.wait()
-            try:
-                read_pushed(services)
-            except Exception:  # the thread outlives any one read; the tick is the net meanwhile
-                log.exception("push reader failed")
-
-    thread = threading.Thread(target=run, name="solana-push-reader", daemon=True)
-    thread.start()
-    return thread
+    reader = PushReader(services.uow, client, services.clock, services.quoting, services.late_window,
+                        holds=locks.holds if locks is not None else lambda _family: True,
+                        refresh_every=services.settings.watch_interval_seconds,
+                        reads=lambda: services.uow(read_only=True))
+    reader.start()
+    return reader
 
 
 def expire_invoices(services: Services, locks: JobLocks | None = None) -> None:
@@ -166,12 +144,15 @@ def schedule(scheduler: BaseScheduler, services: Services, locks: JobLocks | Non
     stopped = threading.Event()
     owned = locks is None
     locks = locks or JobLocks(settings.database_url, enabled=settings.job_locks)
+    readers: list[PushReader] = []
 
     def _stop(_event: object) -> None:
         # Hand the families over and stop pumping on wake-ups as soon as this scheduler stops, not when the
         # process ends: an embedded worker (or a test's) may stop while its process goes on.
         stopped.set()
         wakeup.changes.signal()
+        for reader in readers:
+            reader.stop()
         if owned:
             locks.close()
 
@@ -186,7 +167,9 @@ def schedule(scheduler: BaseScheduler, services: Services, locks: JobLocks | Non
     # Live rates (issue 18): refresh whatever has outlived its cache period, a tenth of a period apart at most.
     scheduler.add_job(refresh_rates, "interval", args=[services, locks], id="refresh_rates",
                       seconds=max(1.0, settings.rate_cache_seconds / 10), **common)
-    follow_push(services)  # Solana push (issue 21): ticks stay the safety net
+    reader = follow_push(services, locks)  # Solana push (issue 21): ticks stay the safety net
+    if reader is not None:
+        readers.append(reader)
     scheduler.add_job(publish_status, "interval", args=[services, worker_id()], id="publish_status",
                       seconds=settings.watch_interval_seconds, **common)
     # Outbox dispatch (issue 4): the dispatcher lives as long as the process; sends outlive each pump. The

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -136,15 +137,50 @@ def configure_engine(engine: Engine) -> Engine:
 
 
 _TURN = "voltbridge_write_turn"
-_TURNS: dict[str, threading.Lock] = {}
+
+
+class Turn:
+    """A lock handed to its waiters in arrival order. A plain lock is not: a thread that releases it and at
+    once asks again (a job writing one invoice per transaction) usually wins it back before the woken waiter
+    runs, and a payment pushed in meanwhile waited out the whole loop (seconds, in bench/solana_latency.py)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Event] = deque()
+
+    def acquire(self, timeout: float = -1) -> bool:
+        with self._guard:
+            if not self._held and not self._waiters:
+                self._held = True
+                return True
+            waiter = threading.Event()
+            self._waiters.append(waiter)
+        if waiter.wait(None if timeout < 0 else timeout):
+            return True
+        with self._guard:
+            if waiter.is_set():  # handed over just as the wait timed out: ours after all
+                return True
+            self._waiters.remove(waiter)
+            return False
+
+    def release(self) -> None:
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().set()  # handed straight over: it stays held
+            else:
+                self._held = False
+
+
+_TURNS: dict[str, Turn] = {}
 _TURNS_LOCK = threading.Lock()
 
 
-def _turn_for(path: str | None) -> threading.Lock:
-    """One lock per database file in a process, whichever engines open it (the app's and the worker's)."""
+def _turn_for(path: str | None) -> Turn:
+    """One turn per database file in a process, whichever engines open it (the app's and the worker's)."""
     key = os.path.abspath(path) if path and path != ":memory:" else f"memory:{id(path)}"
     with _TURNS_LOCK:
-        return _TURNS.setdefault(key, threading.Lock())
+        return _TURNS.setdefault(key, Turn())
 
 
 def connection_lost(exc: BaseException) -> bool:

@@ -1,12 +1,15 @@
-"""Wake-up on committed status changes (issue 23): whoever waits for one (the delivery dispatcher, the payment
-page's event stream) is woken at once instead of at its next poll; polling stays as the safety net.
+"""Wake-up on committed changes (issue 23): whoever waits for one is woken at once instead of at its next poll;
+polling stays as the safety net.
 
-In one process: a transaction that added an Event or a Delivery signals `changes` after it commits. Across
-processes on PostgreSQL: the same transaction sends NOTIFY (delivered by the server at commit), and each
-process that waits runs one LISTEN thread that turns notifications into the local signal. The NOTIFY carries
-the sending process's name, and a relay skips its own process's: that process was signalled at commit already,
-and a second wake-up a few milliseconds later only made the dispatcher claim again and every open event stream
-read again, competing for the interpreter with the work the first one started.
+Two kinds: `changes` (a transaction added an Event or a Delivery: the delivery dispatcher, the payment page's
+event stream) and `watching` (an invoice was opened or its asset picked: the Solana push reader, which
+follows the open invoices' accounts, issue 21). In one process: a transaction that wrote one signals it
+after it commits. Across processes on PostgreSQL: the same transaction sends NOTIFY on the kind's channel
+(delivered by the server at commit), and each process that waits runs one LISTEN thread that turns
+notifications into the local signals. The NOTIFY carries the sending process's name, and a relay skips its own
+process's: that process was signalled at commit already, and a second wake-up a few milliseconds later only made
+the dispatcher claim again and every open event stream read again, competing for the interpreter with the work
+the first one started.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import event, text
-from sqlalchemy.orm import Session
+from sqlalchemy import event, inspect, text
+from sqlalchemy.orm import Session, scoped_session
 
 log = logging.getLogger(__name__)
-_FLAG = "voltbridge_status_changed"
-_SENT = "voltbridge_status_notified"
+_FLAG = "voltbridge_wakeup_kinds"
+_SENT = "voltbridge_wakeup_notified"
 
 
 class Changes:
@@ -59,10 +62,15 @@ class Changes:
 
 
 changes = Changes()
+watching = Changes()
+# Invoice columns whose change alters which chain accounts are subscribed at once. A closing is left out: its
+# accounts are unsubscribed at the next tick (which follows the open invoices too), since waking the push reader
+# for every settlement cost more than a late unsubscription.
+_WATCHED_COLUMNS = ("chosen_asset",)
 
 
 WHERE = "SELECT current_database() || '/' || current_schema()"
-_channels: dict[str, str] = {}
+_where: dict[str, str] = {}
 _BOOT = secrets.token_hex(4)  # with the pid: unique across hosts, and a forked child is not its parent
 
 
@@ -71,40 +79,70 @@ def sender() -> str:
     return f"{os.getpid()}-{_BOOT}"
 
 
-def channel_name(where: str) -> str:
-    """The NOTIFY channel of a database and schema (deployments and test runs sharing a server never mix)."""
-    return "voltbridge_" + hashlib.blake2b(where.encode(), digest_size=8).hexdigest()
+def channel_name(where: str, kind: str = "") -> str:
+    """The NOTIFY channel of a database and schema (deployments and test runs sharing a server never mix);
+    kind "" for status changes, "watch" for the watched invoices' set."""
+    name = "voltbridge_" + hashlib.blake2b(where.encode(), digest_size=8).hexdigest()
+    return f"{name}_{kind}" if kind else name
+
+
+def _kinds(session: Session) -> set[str]:
+    """What the flush wrote, by wake-up kind (the session's lists and histories still show it)."""
+    from gateway_core.adapters.models import Delivery, Event, Invoice, Quote
+
+    kinds = set()
+    if any(isinstance(obj, Event | Delivery) for obj in session.new):
+        kinds.add("")
+    if any(isinstance(obj, Invoice | Quote) for obj in session.new) or any(
+            isinstance(obj, Invoice) and any(inspect(obj).attrs[c].history.has_changes() for c in _WATCHED_COLUMNS)
+            for obj in session.dirty):
+        kinds.add("watch")
+    return kinds
 
 
 def _flushed(session: Session, _context: Any) -> None:
-    """After a flush that wrote an Event or a Delivery (the session's lists still show what it wrote)."""
-    from gateway_core.adapters.models import Delivery, Event
+    """After a flush: flag the kinds of change it wrote (notified at commit)."""
+    kinds = _kinds(session)
+    if kinds:
+        _flag(session, kinds)
 
-    if not any(isinstance(obj, Event | Delivery) for obj in session.new):
+
+def opened(session: Session | scoped_session[Session]) -> None:
+    """Flag the session's transaction as opening an invoice written with Core statements (invoices/insert.py),
+    which no flush shows: its commit wakes the Solana push reader like an ORM write would."""
+    _flag(session() if isinstance(session, scoped_session) else session, {"watch"})
+
+
+def _flag(session: Session, kinds: set[str]) -> None:
+    flagged: set[str] = session.info.setdefault(_FLAG, set())
+    flagged |= kinds
+    sent: set[str] = session.info.setdefault(_SENT, set())
+    new = kinds - sent
+    if not new:  # no connection lookup on every flush once the transaction's NOTIFY is sent
         return
-    session.info[_FLAG] = True
     nested = session.in_nested_transaction()
-    if session.info.get(_SENT) and not nested:
-        return
     connection = session.connection()
     if connection.dialect.name == "postgresql":  # NOTIFY is transactional: delivered at commit, never on rollback
         key = str(connection.engine.url)
-        if key not in _channels:
-            _channels[key] = channel_name(str(connection.execute(text(WHERE)).scalar_one()))
-        connection.execute(text("SELECT pg_notify(:channel, :sender)"),
-                           {"channel": _channels[key], "sender": sender()})
-    # One NOTIFY per transaction is enough, unless it was sent in a savepoint, which may yet roll back
+        if key not in _where:
+            _where[key] = str(connection.execute(text(WHERE)).scalar_one())
+        for kind in sorted(new):
+            connection.execute(text("SELECT pg_notify(:channel, :sender)"),
+                               {"channel": channel_name(_where[key], kind), "sender": sender()})
+    # One NOTIFY per kind and transaction is enough, unless it was sent in a savepoint, which may yet roll back
     # (the server delivers one of identical notifications of a transaction).
-    session.info[_SENT] = not nested
+    if not nested:
+        sent |= new
 
 
 def _committed(session: Session) -> None:
     # SQLAlchemy reports a savepoint's release as a commit too: nothing is visible to others until the
     # outermost transaction commits, so a waiter woken then would read too early and sleep through the change.
-    if not session.in_nested_transaction():
-        session.info.pop(_SENT, None)
-        if session.info.pop(_FLAG, False):
-            changes.signal()
+    if session.in_nested_transaction():
+        return
+    session.info.pop(_SENT, None)
+    for kind in session.info.pop(_FLAG, ()):
+        (watching if kind == "watch" else changes).signal()
 
 
 def _discard(session: Session) -> None:
@@ -156,11 +194,15 @@ def _relay(database_url: str) -> None:
         try:
             with psycopg.connect(url, autocommit=True, **params) as connection:
                 row = connection.execute(WHERE).fetchone()
-                connection.execute(f"LISTEN {channel_name(str(row[0] if row else ''))}")
+                where = str(row[0] if row else "")
+                watch = channel_name(where, "watch")
+                connection.execute(f"LISTEN {channel_name(where)}")
+                connection.execute(f"LISTEN {watch}")
                 changes.signal()  # anything committed while we were not listening: look now
-                for notification in connection.notifies():
-                    if notification.payload != sender():  # our own commits signalled us already
-                        changes.signal()
+                watching.signal()
+                for notify in connection.notifies():
+                    if notify.payload != sender():  # our own commits signalled us already
+                        (watching if notify.channel == watch else changes).signal()
         except Exception as exc:  # the safety net polls meanwhile; reconnect after a pause
             log.warning("status listener lost its connection", extra={"error": type(exc).__name__})
             time.sleep(1.0)

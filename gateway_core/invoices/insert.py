@@ -19,6 +19,7 @@ from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, class_mapper
 
+from gateway_core.adapters import wakeup
 from gateway_core.adapters.models import ApiKey, Event, Invoice, PlatformOrder, Quote, Store
 from gateway_core.domain.errors import InvalidApiKey, StoreNotFound
 from gateway_core.keys.api_keys import Caller, key_is_live
@@ -95,6 +96,8 @@ def write_new_invoice(session: Session, store: StoreSnapshot, draft: Draft, allo
     allocate_addresses(session, NewInvoice(invoice_id, number, store.network, store.settlement_mode, quotes),
                        allocators)
     connection.execute(statements.quote, quotes)
+    if store.network != "sandbox":  # the Solana push subscribes the new addresses once this commits
+        wakeup.opened(session)
     # The rows as models, so the outbox and the view read them as they read any invoice; its store, whose
     # notification settings the snapshot lacks, is read by the outbox only if a delivery needs it.
     invoice = _as_loaded(Invoice, {_ATTRIBUTE.get(column, column): value for column, value in draft.invoice.items()},

@@ -76,7 +76,8 @@ def transfer_from_payload(payload: dict[str, Any]) -> ObservedTransfer:
 
 def with_parked(uow_factory: UowFactory, chain: str, network: str, transfers: Iterable[ObservedTransfer],
                 clock: Clock) -> list[ObservedTransfer]:
-    """The scan's transfers plus the parked ones of this chain and network whose backoff has passed."""
+    """The scan's transfers plus the parked ones of this chain and network whose backoff has passed
+    (`uow_factory` only reads: a read-only one will do)."""
     found = list(transfers)
     seen = {transfer_key(t) for t in found}
     for payload in parked.due_payloads(uow_factory, parked.TRANSFER, f"{chain}:{network}", clock.now()):
@@ -88,8 +89,9 @@ def with_parked(uow_factory: UowFactory, chain: str, network: str, transfers: It
 
 
 def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransfer], clock: Clock,
-                     quoting: Quoting) -> int:
-    """Record transfers, one transaction per invoice; returns how many were new.
+                     quoting: Quoting, reads: UowFactory | None = None) -> int:
+    """Record transfers, one transaction per invoice; returns how many were new. `reads`: read-only units of
+    work for the lookups before the writes (on SQLite they then take no write turn).
 
     `quoting` values a payment to a quote whose lock lapsed past the grace (payments/valuation.py).
 
@@ -103,13 +105,13 @@ def record_transfers(uow_factory: UowFactory, transfers: Iterable[ObservedTransf
         return 0
     waiting: dict[str, datetime] = {}
     for scope in sorted({f"{t.chain}:{t.network}" for t in transfers}):
-        waiting.update(parked.parked_keys(uow_factory, parked.TRANSFER, scope))
+        waiting.update(parked.parked_keys(reads or uow_factory, parked.TRANSFER, scope))
     now = clock.now()
     # Parked and not due yet: safely kept, tried when their backoff has passed (with_parked brings them back).
     transfers = [t for t in transfers if waiting.get(transfer_key(t), now) <= now]
     recorded = 0
     handled: list[str] = []
-    for invoice_id, batch in _by_invoice(uow_factory, transfers, clock).items():
+    for invoice_id, batch in _by_invoice(uow_factory, transfers, clock, reads).items():
         keys = [transfer_key(t) for t, _ in batch]
         try:
             # A connection cut mid-batch is not the batch's fault: it is tried again at once, not parked.
@@ -140,12 +142,12 @@ def _record_batch(uow_factory: UowFactory, invoice_id: int | None,
     return recorded
 
 
-def _by_invoice(uow_factory: UowFactory, transfers: Sequence[ObservedTransfer], clock: Clock
-                ) -> dict[int | None, list[tuple[ObservedTransfer, Quote | None]]]:
+def _by_invoice(uow_factory: UowFactory, transfers: Sequence[ObservedTransfer], clock: Clock,
+                reads: UowFactory | None = None) -> dict[int | None, list[tuple[ObservedTransfer, Quote | None]]]:
     """The transfers grouped by the invoice each pays (None: unmatched); one that cannot be matched is parked."""
     groups: dict[int | None, list[tuple[ObservedTransfer, Quote | None]]] = {}
     try:
-        with uow_factory() as uow:
+        with (reads or uow_factory)() as uow:
             for transfer in transfers:
                 quote = match_quote(uow.session, transfer)
                 groups.setdefault(quote.invoice_id if quote else None, []).append((transfer, quote))

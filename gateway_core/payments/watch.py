@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -65,15 +65,19 @@ def scoped_cursors(uow: UnitOfWork, chain: str, network: str) -> dict[str, str]:
 
 
 def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock: Clock, quoting: Quoting,
-               late_window: timedelta = timedelta(hours=72), only: Mapping[str, Any] | None = None) -> TickReport:
+               late_window: timedelta = timedelta(hours=72), only: Mapping[str, Any] | None = None,
+               reads: UowFactory | None = None, watched: Collection[WatchedAddress] | None = None) -> TickReport:
     """Scan once and record what was found; every step is idempotent, so a crash mid-tick is harmless.
 
     One transfer or invoice that fails is parked (and retried later) rather than failing the tick.
     `only` narrows the scan to some accounts (a push notification: account -> what it said, or None) for
-    clients that read per account; the rest of the tick is the same.
+    clients that read per account; the rest of the tick is the same. `reads` gives read-only units of work
+    for the reads before the scan (on SQLite they then take no write turn); `watched`, the watched addresses
+    when the caller has them already (the push reader: those it subscribed).
     """
-    with uow_factory() as uow:
-        watched = watched_addresses(uow, client.chain, network, clock, late_window)
+    with (reads or uow_factory)() as uow:
+        if watched is None:
+            watched = watched_addresses(uow, client.chain, network, clock, late_window)
         row = uow.session.get(ChainCursor, (client.chain, network, ""))
         cursor = row.position if row else None
         scoped = scoped_cursors(uow, client.chain, network) if getattr(client, "scoped_cursors", False) else None
@@ -84,8 +88,8 @@ def watch_tick(uow_factory: UowFactory, client: ChainClient, network: str, clock
     else:
         result = client.scan(network, watched, cursor, scoped=scoped, only=only)  # type: ignore[call-arg]
     # Parked transfers whose backoff has passed are tried again with what the scan found.
-    recorded = record_transfers(uow_factory, with_parked(uow_factory, client.chain, network, result.transfers,
-                                                         clock), clock, quoting)
+    found = with_parked(reads or uow_factory, client.chain, network, result.transfers, clock)
+    recorded = record_transfers(uow_factory, found, clock, quoting, reads=reads)
     if result.cursors:
         # Only after the transfers are recorded (or parked with their facts, payments/parked.py): a crash in
         # between re-reads them, never skips them.

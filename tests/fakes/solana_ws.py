@@ -2,10 +2,12 @@
 
 Methods and shapes as Solana's nodes document them:
 - `accountSubscribe [pubkey, {commitment, encoding}]` -> `{"result": <subscription id>}`; each transaction
-  that writes the account sends `{"method": "accountNotification", "params": {"result": {"context":
-  {"slot"}, "value": <account, base64>}, "subscription": <id>}}` (built with solders' AccountNotification).
-- `logsSubscribe [{"mentions": [pubkey]}, {commitment}]` -> a subscription id; each transaction naming the
-  key sends `logsNotification` with `{"signature", "err", "logs"}`.
+  that writes the account (a failed one writes only its fee payer) sends `{"method": "accountNotification",
+  "params": {"result": {"context": {"slot"}, "value": <account, base64>}, "subscription": <id>}}` (built with
+  solders' AccountNotification).
+- `logsSubscribe [{"mentions": [pubkey]}, {commitment}]` -> a subscription id (one address only, as nodes
+  refuse more); each transaction naming the key, failed ones included, sends `logsNotification` with
+  `{"result": {"context": {"slot"}, "value": {"signature", "err", "logs"}}, "subscription": <id>}`.
 - `accountUnsubscribe` / `logsUnsubscribe [id]` -> `{"result": true}` (false for an unknown id).
 Transactions land confirmed in the fake ledger, so notifications go out at `confirmed` as they land.
 
@@ -136,7 +138,9 @@ class FakeSolanaPubSub:
 
     def _landed(self, record: TxRecord) -> None:
         self.confirmed_at[record.signature] = time.time()
-        writable = {key for key, _, w in record.keys if w}
+        # What the bank stores: every writable account of a transaction that succeeded; of a failed one, only
+        # the fee payer (its fee), so a failed payment notifies no recipient's account subscription.
+        writable = {key for key, _, w in (record.keys[:1] if record.err else record.keys) if w}
         mentioned = {key for key, _, _ in record.keys}
         context = RpcResponseContext(record.slot)
         outgoing: list[tuple[ServerConnection, str, str]] = []

@@ -54,6 +54,7 @@ def subscribed(svc: Services, *accounts: str) -> None:
     push.start()
     run_worker(svc)
     assert push.wait_for(lambda: all(push.live("devnet", a) for a in accounts), WAIT), push.stats()
+    read_pushed(svc)  # each new subscription's account is read once (catch-up): done before the test pays
 
 
 def read_notified(svc: Services) -> int:
@@ -76,6 +77,24 @@ def test_a_payment_is_seen_by_push_without_a_tick(pushed, sol_client, fake_rpc, 
     assert [p.tx_id for p in payments(pushed)] == [signature]
     # Only the notified account was read: no balance poll, no listing of any other account.
     assert fake_rpc.calls["getMultipleAccounts"] == 0 and fake_rpc.calls["getSignaturesForAddress"] == 1
+
+
+def test_the_tick_does_not_list_again_what_a_pushed_read_listed_since_the_last_tick(
+        pushed, sol_client, fake_rpc, buyer) -> None:
+    key, wallet = make_store(pushed)
+    invoice = create_invoice(sol_client, key)
+    subscribed(pushed, wallet)
+    sol = option(invoice, "SOL")
+    signature = buyer.pay_sol(wallet, sol["amount_base_units"], sol["reference"])
+    assert read_notified(pushed) == 1
+    fake_rpc.calls.clear()
+    run_worker(pushed)  # in flight, but listed by the pushed read since the last tick: no listing, no status call
+    assert fake_rpc.calls["getSignaturesForAddress"] == 0 and fake_rpc.calls["getSignatureStatuses"] == 0
+    fake_rpc.ledger.finalize(signature)
+    run_worker(pushed)  # nothing pushed since: the tick lists it and learns it is final
+    assert fake_rpc.calls["getSignaturesForAddress"] >= 1
+    assert [p.final for p in payments(pushed)] == [True]
+    assert status(sol_client, key, invoice["invoice_number"])["lifecycle_status"] != "paid"  # moved on
 
 
 def test_a_deposit_is_read_at_the_notified_balance(pushed, sol_client, fake_rpc, fee_payer, buyer) -> None:

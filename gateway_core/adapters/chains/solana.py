@@ -19,7 +19,8 @@ which the deposit job calls on its own schedule (ClusterFinality).
 
 With push (SolanaPush), a full scan names the accounts to subscribe; a notification's account is read by a
 narrowed scan (`only`) through the same reads, and an account under a live subscription with nothing in
-flight is polled every `push_net_every` seconds instead of every tick.
+flight is polled every `push_net_every` seconds instead of every tick. A narrowed scan hands over only the
+signatures nobody read before, and moves an account's cursor only when it skipped none of them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,6 +106,10 @@ class SolanaChain:
         self._net_due: dict[str, float] = {}
         self._scanning = threading.Lock()
         self._unsettled: set[tuple[str, str]] = set()  # accounts with something in flight: polled every tick
+        # network -> (accounts a pushed read listed completely since the last full scan began, their listings):
+        # the tick skips listing them again (a busy wallet is listed at each notification already), and takes
+        # their listings for finality instead.
+        self._pushed: dict[str, tuple[set[str], dict[str, dict[str, Any]]]] = {}
         self.page_size, self.drop_after, self.unchosen_every = page_size, drop_after, unchosen_every
         # network -> (when, signature -> its entry in the last scan's listings): finality without a status call.
         self._listed: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
@@ -129,9 +135,10 @@ class SolanaChain:
         `only` narrows the scan to accounts a push notification named (with the account state it carried,
         which stands in for the balance poll); a full scan also tells the push which accounts to subscribe.
         """
-        # One scan at a time (the tick's and the push reader's share this client's state); the database work
-        # around it runs unlocked, so a pushed read waits for a tick's RPC calls at most.
-        with self._scanning:
+        # One read of an account at a time (the tick's and the push reader's share this client's state): a
+        # narrowed scan holds the lock throughout, a full scan account by account, so a pushed read waits for
+        # one account's read of the tick at most (not for a net pass over every account).
+        with self._scanning if only is not None else nullcontext():
             return self._scan(network, watched, cursor, scoped or {}, only)
 
     def _scan(self, network: str, watched: Collection[WatchedAddress], cursor: str | None,
@@ -153,11 +160,16 @@ class SolanaChain:
         now = self._now()
         unchosen = only is not None or now >= self._unchosen_due.get(network, float("-inf"))
         net = only is None and now >= self._net_due.get(network, float("-inf"))
+        each = self._scanning if only is None else nullcontext()
+        fresh, carried = self._pushed.pop(network, (set(), {})) if only is None else (set(), {})
+        listed.update(carried)
         try:
-            for account, balance, slot in self._accounts_to_read(network, watched, scoped, unchosen, only, net):
+            for account, balance, slot in self._accounts_to_read(network, watched, scoped, unchosen, only, net,
+                                                                 fresh):
                 position = scoped.get(account)
-                transfers, newest = self._read_account(network, rpc, account, (balance, slot), position, owners,
-                                                       mint, listed, rehand=only is None)
+                with each:
+                    transfers, newest = self._read_account(network, rpc, account, (balance, slot), position, owners,
+                                                           mint, listed, rehand=only is None)
                 found.extend(transfers)
                 if newest is not None and newest != position:
                     moved[account] = newest
@@ -189,6 +201,16 @@ class SolanaChain:
             rpc.close()
         for loop in loops.values():
             loop.close()
+
+    def follow(self, network: str, watched: Collection[WatchedAddress]) -> frozenset[str]:
+        """Have push subscribe the accounts of `watched` on `network` (and only those): called by the push
+        reader whenever the set of open invoices changed, without a scan or an RPC call. Returns every
+        account `watched` names (subscribed or not)."""
+        if self.push is None or network not in self.rpcs:
+            return frozenset()
+        direct, deposit, ranked = self._plan(network, watched, True)
+        self.push.follow(network, ranked)
+        return frozenset(direct) | frozenset(deposit)
 
     def read_all_next(self, network: str) -> None:
         """Make the next full scan poll every account, pushed or not (after a socket was down)."""
@@ -301,14 +323,16 @@ class SolanaChain:
 
     def _accounts_to_read(self, network: str, watched: Iterable[WatchedAddress], scoped: Mapping[str, str],
                           unchosen: bool = True, only: Mapping[str, tuple[int, Account] | None] | None = None,
-                          net: bool = True) -> Iterable[tuple[str, int | None, int | None]]:
+                          net: bool = True, fresh: Collection[str] = (),
+                          ) -> Iterable[tuple[str, int | None, int | None]]:
         """(account, and for deposit accounts its current balance and that reading's slot) of every account to
         read this tick.
 
         A deposit owner's SOL account and USDC token account are both polled while the buyer has not picked
         an asset; after a pick, the other one only when `unchosen` (every `unchosen_every` seconds). With push,
-        an account under a live subscription with nothing in flight is polled only on `net` passes (every
-        `push_net_every` seconds): a payment to it arrives as a notification first.
+        an account under a live subscription with nothing in flight, or that a pushed read listed since the last
+        tick (`fresh`), is polled only on `net` passes (every `push_net_every` seconds): a payment to it
+        arrives as a notification first, and the pushed read's listing tells the finality of what is in flight.
         """
         direct, deposit, ranked = self._plan(network, watched, unchosen)
         if only is not None:
@@ -332,7 +356,8 @@ class SolanaChain:
             push.follow(network, ranked)
             if not net:
                 def quiet(account: str) -> bool:
-                    return push.live(network, account) and (network, account) not in self._unsettled
+                    return push.live(network, account) and (
+                        (network, account) not in self._unsettled or account in fresh)
                 direct = {a: None for a in direct if not quiet(a)}
                 deposit = {a: k for a, k in deposit.items() if not quiet(a)}
         for account in direct:
@@ -341,7 +366,12 @@ class SolanaChain:
 
     def _plan(self, network: str, watched: Iterable[WatchedAddress],
               unchosen: bool) -> tuple[dict[str, None], dict[str, str], list[str]]:
-        """(direct accounts, deposit accounts with their kind, and every account newest invoice first)."""
+        """(direct accounts, deposit accounts with their kind, and the accounts to subscribe in order).
+
+        The order is the budget's (SolanaPush.follow): newest invoice first, except that the account of the
+        asset a deposit buyer did not pick comes after every other (without push it is polled only every
+        `unchosen_every` seconds too); closed invoices' accounts are not subscribed at all.
+        """
         mint = self.usdc_mints[network]
         direct: dict[str, None] = {}
         picks: dict[str, set[str] | None] = {}  # deposit owner -> the assets picked (None: no pick)
@@ -365,11 +395,15 @@ class SolanaChain:
             for account in accounts:
                 opened[account] = max(opened.get(account, when), when)
         deposit: dict[str, str] = {}  # account -> kind ('SOL' lamports or 'USDC' token amount)
+        passed: set[str] = set()  # accounts of an asset the buyer did not pick
         for owner, picked in picks.items():
             for account, kind in ((owner, "SOL"), (self.token_account(owner, mint), "USDC")):
                 if picked is None or kind in picked or unchosen:
                     deposit[account] = kind
-        ranked = sorted((a for a in opened if opened[a] != float("-inf")), key=lambda a: (-opened[a], a))
+                if picked is not None and kind not in picked:
+                    passed.add(account)
+        ranked = sorted((a for a in opened if opened[a] != float("-inf")),
+                        key=lambda a: (a in passed, -opened[a], a))
         return direct, deposit, ranked
 
     def _changed_balances(self, network: str, accounts: Mapping[str, str],
@@ -400,7 +434,7 @@ class SolanaChain:
         """
         balance, slot = reading
         _, until = parse_cursor(position)
-        complete = True
+        complete, skipped = True, False
         try:
             signatures = self._signatures(rpc, account, until, slot)
         except RpcError as exc:
@@ -422,7 +456,11 @@ class SolanaChain:
             self._saw_slot(network, info.get("slot"))
             known = self._read.get((network, info["signature"]))
             if known is not None and not rehand:
-                continue  # a pushed read brings only what is new; the tick hands the known ones over again
+                # A pushed read brings only what is new; the tick hands the known ones over again. It then
+                # leaves the cursor alone: a tick may have read this one and not recorded it yet, and a
+                # cursor moved past it would lose it if the process died just then.
+                skipped = True
+                continue
             if known is not None:
                 # Read before: hand its transfers over again rather than trust they were recorded (a failed
                 # record must not lose them); recording is idempotent, so this costs no RPC and no duplicate.
@@ -440,7 +478,11 @@ class SolanaChain:
             self._unsettled.add((network, account))  # polled every tick until nothing of it is in flight
         else:
             self._unsettled.discard((network, account))
-        if not complete:
+        if not rehand and complete:
+            accounts, entries = self._pushed.setdefault(network, (set(), {}))
+            accounts.add(account)
+            entries.update((info["signature"], info) for info in signatures)
+        if not complete or skipped:
             return transfers, None
         prefix = "" if balance is None else str(balance)
         return transfers, (f"{prefix}|{newest_final or ''}" if (prefix or newest_final) else None)

@@ -6,8 +6,22 @@ from the persisted cursor), so a missed, late or duplicated notification costs l
 The tick keeps polling as the safety net; after a dropped socket every subscribed account is read once
 on reconnection, from its cursor, which covers whatever landed while the socket was down.
 
+Which accounts: the push reader (payments/push_reader.py) calls `follow` whenever the open invoices change
+(woken by the commit, adapters/wakeup.py), and the tick's full scan calls it too. An account newly subscribed
+is read once as if notified (from its cursor): whatever landed before its subscription was confirmed is seen
+at once, not at the tick's next net pass. A network with nothing to follow has no socket.
+
+Why `accountSubscribe` and not `logsSubscribe` with `mentions`: an account notification carries the account's
+new state (lamports, token amount), which stands in for the deposit job's balance poll, and it fires exactly
+when money moves into the account. `mentions` takes one key per subscription as well, but fires for every
+transaction naming the key (a busy merchant wallet's outgoing traffic included) and carries only the
+signature. What it would add, a failed attempt addressed to an invoice (it moves no money, so no account
+notification), is found by the tick's net pass (`PUSH_NET_EVERY`), which is soon enough for a refusal.
+
 Public endpoints cap subscriptions per connection: beyond `max_subscriptions` the accounts of the least
-recently opened invoices are left to polling (`stats` counts them; a change is logged).
+recently opened invoices are left to polling (`stats` counts them; a change is logged at WARNING, each
+reconciliation at INFO, and the gauges `solana_ws_subscriptions{network}` and
+`solana_ws_fallback_accounts{network}` go to /metrics).
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ from solders.account import Account
 from solders.pubkey import Pubkey
 from solders.rpc.responses import AccountNotification
 
+from gateway_core import telemetry
 from gateway_core.adapters.chains.solana_rpc import SolanaLoop
 
 log = logging.getLogger(__name__)
@@ -98,11 +113,17 @@ class SolanaPush:
             if wanted == endpoint.wanted and fallback == endpoint.fallback:
                 return
             if fallback != endpoint.fallback:
-                log.warning("solana subscriptions over budget, oldest invoices polled", extra={
-                    "network": network, "subscribed": len(wanted), "polled": fallback,
-                    "max_subscriptions": self.max_subscriptions})
+                log.log(logging.WARNING if fallback else logging.INFO,
+                        "solana subscriptions over budget, oldest invoices polled" if fallback
+                        else "solana subscriptions within budget again", extra={
+                            "network": network, "subscribed": len(wanted), "polled": fallback,
+                            "max_subscriptions": self.max_subscriptions})
             endpoint.wanted, endpoint.fallback = wanted, fallback
+        telemetry.gauge("solana_ws_fallback_accounts", fallback, network=network)
         self._poke(endpoint)
+
+    def networks(self) -> list[str]:
+        return list(self._endpoints)
 
     def live(self, network: str, account: str) -> bool:
         """Whether a confirmed subscription on an open socket covers `account`."""
@@ -156,6 +177,7 @@ class SolanaPush:
                     pause = self.backoff
                     self._changed()
                     await self._serve(network, endpoint, ws)
+                continue  # closed on purpose: nothing left to follow (or stopped)
             except Exception as exc:  # any failure of the socket: drop everything it owned and reconnect
                 if self._stopped:
                     break
@@ -163,6 +185,7 @@ class SolanaPush:
                     "network": network, "error": f"{type(exc).__name__}: {exc}", "seconds": pause})
             finally:
                 endpoint.connected, endpoint.live = False, {}
+                telemetry.gauge("solana_ws_subscriptions", 0, network=network)
                 self._changed()
             if self._stopped:
                 break
@@ -182,9 +205,13 @@ class SolanaPush:
         try:
             while not self._stopped:
                 endpoint.changed.clear()
-                await self._reconcile(endpoint, ws, by_id)
-                if first and endpoint.reconnects:
-                    # Reconnected: whatever landed while the socket was down is read from the cursors once.
+                if not endpoint.wanted:
+                    return  # nothing to follow (no open invoice, or another worker holds the family)
+                # Reconnected: whatever landed while the socket was down is read from the cursors once, by a
+                # full pass; otherwise each new subscription is read once by itself (`_reconcile`).
+                resync = first and endpoint.reconnects > 0
+                await self._reconcile(network, endpoint, ws, by_id, catch_up=not resync)
+                if resync:
                     with self._lock:
                         self._resync.add(network)
                         self.ready.set()
@@ -199,12 +226,16 @@ class SolanaPush:
         finally:
             reader.cancel()
 
-    async def _reconcile(self, endpoint: _Endpoint, ws: SolanaWsClient, by_id: dict[int, str]) -> None:
-        """Subscribe the wanted accounts not yet live, unsubscribe the ones no longer wanted."""
+    async def _reconcile(self, network: str, endpoint: _Endpoint, ws: SolanaWsClient, by_id: dict[int, str],
+                         catch_up: bool = True) -> None:
+        """Subscribe the wanted accounts not yet live, unsubscribe the ones no longer wanted; with `catch_up`,
+        queue each new subscription's account for one read (queued before it counts as live, so a caller who
+        saw it live finds the read waiting in `take`)."""
         with self._lock:
             wanted = list(endpoint.wanted)
         keep = set(wanted)
-        for account in [a for a in endpoint.live if a not in keep]:
+        dropped = [a for a in endpoint.live if a not in keep]
+        for account in dropped:
             subscription = endpoint.live.pop(account)
             by_id.pop(subscription.subscription_id, None)
             await ws.unsubscribe(subscription)
@@ -215,11 +246,19 @@ class SolanaPush:
                 ws.account_subscribe(pubkey=Pubkey.from_string(a), commitment=Confirmed, encoding="base64")
                 for a in batch))
             for account, subscription in zip(batch, subscriptions, strict=True):
-                endpoint.live[account] = subscription
                 by_id[subscription.subscription_id] = account
-        if missing:
-            log.info("solana subscriptions", extra={"url": endpoint.url, "subscribed": len(endpoint.live),
-                                                    "polled": endpoint.fallback})
+            if catch_up:
+                with self._lock:
+                    queued = self._notified.setdefault(network, {})
+                    for account in batch:
+                        queued.setdefault(account, None)
+                    self.ready.set()
+            for account, subscription in zip(batch, subscriptions, strict=True):
+                endpoint.live[account] = subscription
+        telemetry.gauge("solana_ws_subscriptions", len(endpoint.live), network=network)
+        if missing or dropped:
+            log.info("solana subscriptions", extra={"network": network, "subscribed": len(endpoint.live),
+                                                    "unsubscribed": len(dropped), "polled": endpoint.fallback})
 
     async def _read(self, network: str, ws: SolanaWsClient, by_id: dict[int, str]) -> None:
         while True:
