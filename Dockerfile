@@ -17,6 +17,7 @@ RUN pip install -e .
 
 # Everything the app reads at run time outside the Python packages (tests/unit/test_image.py checks the list).
 COPY templates ./templates
+COPY locales ./locales
 COPY static ./static
 COPY migrations ./migrations
 COPY docs ./docs

@@ -32,12 +32,13 @@ from bridge.checkout_wire import (
 from bridge.contracts.voltxt_wire import parse_amount
 from bridge.errors import Problem, register_format
 from bridge.extensions import services
-from bridge.i18n import COOKIE, available, catalogue, known, language_name, moment, pick, translate
-from bridge.i18n import number as local_number
+from bridge.i18n import COOKIE, language_name, pick
 from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.qr import qr_svg
 from bridge.ratelimit import StatusBucket, StreamSlots, retry_after, status_bucket
 from gateway_core.adapters import wakeup
+from gateway_core.adapters.i18n import available, catalogue, known, moment, translate
+from gateway_core.adapters.i18n import number as local_number
 from gateway_core.adapters.notify.email_render import colours
 from gateway_core.checkout_view import CheckoutState, Phase, checkout_state
 from gateway_core.domain import money

@@ -12,10 +12,12 @@ from flask.cli import with_appcontext
 
 from bridge.cli.group import decimal, group
 from bridge.extensions import services
+from gateway_core.adapters.i18n import available
 from gateway_core.adapters.rates.book import fixed_on_mainnet_warning
 from gateway_core.bootstrap import Services
 from gateway_core.stores.manage import create_store, find_store, list_stores, set_wallet, usdc_mints_for
 
+LANGUAGE_HELP = ("language of the merchant emails: " + ", ".join(available()))
 ALLOW_OFF_CURVE_HELP = ("accept Solana wallets off the ed25519 curve (program-derived, e.g. a multisig vault): "
                         "Solana Pay wallets cannot derive their USDC token account, so USDC paid by QR fails")
 
@@ -46,11 +48,12 @@ def store_group() -> None:
 @click.option("--tron-xpub", default=None,
               help="TRON account extended PUBLIC key (m/44'/195'/0'): USDT at a fresh address per invoice")
 @click.option("--allow-off-curve", is_flag=True, help=ALLOW_OFF_CURVE_HELP)
+@click.option("--language", default="en", show_default=True, help=LANGUAGE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object (for scripts)")
 @with_appcontext
 def store_create(name: str, network: str, email: str | None, wallets: tuple[str, ...], settlement: str,
                  fee_percent: Decimal, tolerance_percent: Decimal, as_json: bool,
-                 tron_xpub: str | None = None, allow_off_curve: bool = False) -> None:
+                 tron_xpub: str | None = None, allow_off_curve: bool = False, language: str = "en") -> None:
     """Create a store and print its API key (shown once). Every wallet is checked before it can take money."""
     svc = services()
     with svc.uow() as uow:
@@ -58,9 +61,10 @@ def store_create(name: str, network: str, email: str | None, wallets: tuple[str,
                              wallets=_wallets(wallets), settlement_mode=settlement,
                              platform_fee_percent=fee_percent, underpayment_tolerance_percent=tolerance_percent,
                              tron_xpub=tron_xpub, allow_off_curve=allow_off_curve,
-                             usdc_mints=usdc_mints_for(svc.settings), email_notifications=email is not None)
+                             usdc_mints=usdc_mints_for(svc.settings), email_notifications=email is not None,
+                             language=language)
     if as_json:
-        click.echo(json.dumps({"id": store.id, "name": store.name, "network": store.network,
+        click.echo(json.dumps({"id": store.id, "name": store.name, "network": store.network, "language": language,
                                "api_key": store.api_key, "webhook_secret": store.webhook_secret,
                                "wallets": store.wallets, "token_accounts": store.token_accounts}))
         return
@@ -99,6 +103,7 @@ def store_list() -> None:
 @click.option("--brand-color", default=None, help="email header colour, e.g. #4F46E5")
 @click.option("--support-email", default=None)
 @click.option("--website-url", default=None)
+@click.option("--language", default=None, help=LANGUAGE_HELP)
 @click.option("--logo", default=None, help="PNG, JPEG or WebP file (at most 256 KB) for the payment page and "
               "emails; '' removes it")
 @click.option("--wallet", "wallets", multiple=True,
@@ -140,6 +145,7 @@ def store_set(store: str, as_json: bool, contract: str | None, rotate_secret: bo
     click.echo(f"  notification_email   {view['notification_email'] or '-'}")
     click.echo(f"  brand_color          {view['brand_color'] or '-'}")
     click.echo(f"  support_email        {view['support_email'] or '-'}")
+    click.echo(f"  language             {view['language']}")
     for hook in view["contract_webhooks"]:
         click.echo(f"  {hook['contract'] + ' webhook':<20} {hook['url']}")
 

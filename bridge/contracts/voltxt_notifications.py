@@ -30,7 +30,7 @@ from gateway_core.stores.branding import set_logo
 bp = Blueprint("voltxt_notifications", __name__, url_prefix="/api/plugin")
 voltxt_limits.answer_in_voltxt_format(bp)
 SETTINGS_FIELDS = ("webhook_url", "webhook_events", "email_notifications", "notification_email", "brand_color",
-                   "support_email", "website_url")
+                   "support_email", "website_url", "language")
 
 
 @bp.record_once

@@ -12,7 +12,8 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
 from bridge.errors import Problem
-from bridge.i18n import COOKIE, fixed, pick, translate
+from bridge.i18n import COOKIE, pick
+from gateway_core.adapters.i18n import fixed, translate
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 login_manager = LoginManager()

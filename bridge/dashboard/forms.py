@@ -6,7 +6,9 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
+from bridge.i18n import languages
 from gateway_core.accounts.members import ROLES
+from gateway_core.adapters.i18n import DEFAULT as DEFAULT_LANGUAGE
 from gateway_core.keys.api_keys import KEY_KINDS
 from gateway_core.stores.manage import NETWORKS, SETTLEMENT_MODES
 
@@ -34,6 +36,8 @@ class StoreForm(FlaskForm):
     settlement_mode = SelectField("Settlement", choices=list(SETTLEMENT_MODES))
     tron_xpub = StringField("TRON account xpub (optional: a fresh USDT address per invoice)",
                             validators=[Optional(), Length(max=128)])
+    language = SelectField("Language of the store's emails", default=DEFAULT_LANGUAGE,
+                           choices=lambda: languages())
 
     def wallets(self) -> dict[str, str]:
         """The addresses given, by asset (checked by the core's store creation)."""

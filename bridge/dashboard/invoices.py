@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from bridge.dashboard.access import store_for
 from bridge.dashboard.blueprint import bp, language, page
 from bridge.extensions import services
-from bridge.i18n import translate
+from gateway_core.adapters.i18n import translate
 from gateway_core.domain import money
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.domain.lifecycle import Status

@@ -10,6 +10,7 @@ from bridge.dashboard.access import signed_in, store_for
 from bridge.dashboard.blueprint import bp, page
 from bridge.dashboard.forms import MemberForm, StoreForm, first_error
 from bridge.extensions import services
+from bridge.i18n import language_name
 from gateway_core.accounts.members import create_store_for, members_of, remove_member, set_member, stores_of
 from gateway_core.domain.errors import GatewayError
 
@@ -37,7 +38,8 @@ def store_new() -> Page:
             created = create_store_for(uow, svc.vault, signed_in().account.id, name=form.name.data or "",
                                        network=form.network.data or "", wallets=form.wallets(),
                                        settlement_mode=form.settlement_mode.data or "direct",
-                                       tron_xpub=(form.tron_xpub.data or "").strip() or None)
+                                       tron_xpub=(form.tron_xpub.data or "").strip() or None,
+                                       language=form.language.data or "en")
     except GatewayError as exc:
         return page("store_new.html", 422, form=form, error=exc.message, errors=exc.errors)
     # The store's first VOLTXT key is shown on this response only.
@@ -49,6 +51,7 @@ def _store_page(store_id: int, status: int = 200, **extra: object) -> Page:
     with svc.uow(read_only=True) as uow:
         found = store_for(uow, store_id)
         return page("store.html", status, store=found.store, role=found.role, may=found.may,
+                    language=language_name(found.store.language),
                     members=members_of(uow, store_id), form=extra.pop("form", None) or MemberForm(formdata=None),
                     **extra)
 

@@ -111,6 +111,8 @@ class Store(Base):
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     brand_color: Mapped[str | None] = mapped_column(String(16))
     support_email: Mapped[str | None] = mapped_column(String(320))
+    # Issue 19: the language of the store's merchant emails (a file under locales/).
+    language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     # TRON (issue 6): the merchant's account xpub (m/44'/195'/0') and the next deposit address index.
     tron_xpub: Mapped[str | None] = mapped_column(String(128))
     tron_next_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -12,7 +12,7 @@ from gateway_core.domain.errors import InvalidState, ValidationFailed
 from gateway_core.domain.lifecycle import OPEN
 from gateway_core.invoices.manage import choose_asset, public_invoice
 from gateway_core.ports import Clock
-from gateway_core.stores.branding import logo_digest
+from gateway_core.stores.branding import PAGE_BOX, LogoImage, logo_image
 from gateway_core.views import InvoiceView
 
 SIMULATE_MODES = ("full", "partial", "overpay")
@@ -51,7 +51,7 @@ class StoreContact:
     support_email: str | None
     website_url: str | None
     brand_color: str | None
-    logo_digest: str | None = None
+    logo: LogoImage | None = None
 
 
 def store_contact(uow: UnitOfWork, store_id: int) -> StoreContact:
@@ -59,4 +59,5 @@ def store_contact(uow: UnitOfWork, store_id: int) -> StoreContact:
     store = uow.session.get(Store, store_id)
     if store is None:
         return StoreContact(None, None, None)
-    return StoreContact(store.support_email, store.website_url, store.brand_color, logo_digest(uow, store_id))
+    return StoreContact(store.support_email, store.website_url, store.brand_color,
+                        logo_image(uow, store_id, PAGE_BOX))

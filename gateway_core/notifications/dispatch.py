@@ -33,7 +33,7 @@ from gateway_core.keys.api_keys import signing_key
 from gateway_core.notifications.dispatch_rows import Attempt, any_due, claim, record
 from gateway_core.notifications.outbox import enqueue_dead_letter_notice
 from gateway_core.ports import Clock, DeliveryChannel, HttpResult, Mailer, OutgoingEmail, WebhookTransport
-from gateway_core.stores.branding import logo_digest
+from gateway_core.stores.branding import EMAIL_BOX, logo_image
 
 log = logging.getLogger(__name__)
 KEY_CACHE_SECONDS = 30.0
@@ -65,6 +65,7 @@ class Job:
     credentials: Mapping[str, str] | None = None
     # Why this delivery could not even be prepared (its key or credentials): it fails one attempt, alone.
     problem: str | None = None
+    language: str = "en"  # of the store's emails
 
     @property
     def slot(self) -> int:
@@ -194,7 +195,7 @@ class Dispatcher:
         return Job(row.id, token, row.channel, row.endpoint_id, row.url, row.secret, row.recipient, row.body,
                    dict(row.headers or {}), row.event_id, row.event_type, row.is_redelivery, store_id,
                    row.store_name, row.brand_color, keys[store_id][0] if store_id in keys else None,
-                   self._channel_credentials(uow.session, row))
+                   self._channel_credentials(uow.session, row), language=row.language or "en")
 
     def _channel_credentials(self, session: Session, row: Any) -> dict[str, str] | None:
         """A registered channel's secrets for this delivery, cached like the store keys."""
@@ -264,11 +265,11 @@ class Dispatcher:
         assert job.recipient is not None
         sender = sender_address(self.mail_from, self.public_url, job.store_name)
         with self.uow_factory() as uow:
-            digest = logo_digest(uow, job.store_id)
-        logo_url = f"{self.public_url.rstrip('/')}/logo/{digest}" if digest and self.public_url else None
+            logo = logo_image(uow, job.store_id, EMAIL_BOX) if self.public_url else None
         email = build_email(job.event_type, loads(job.body), brand_color=job.brand_color, sender=sender,
                             recipient=job.recipient, event_id=job.event_id, delivery_id=job.delivery_id, date=at,
-                            logo_url=logo_url)
+                            logo_url=f"{self.public_url.rstrip('/')}/logo/{logo.digest}" if logo else None,
+                            logo_size=(logo.width, logo.height) if logo else None, lang=job.language)
         started = time.monotonic()
         try:
             self.mailer.send(email)

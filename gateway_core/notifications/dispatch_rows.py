@@ -93,7 +93,8 @@ def claim(session: Session, *, now: datetime, token: str, lease: timedelta, limi
                    select(endpoints.url).where(endpoints.id == d.endpoint_id).scalar_subquery().label("url"),
                    select(endpoints.secret).where(endpoints.id == d.endpoint_id).scalar_subquery().label("secret"),
                    select(stores.name).where(stores.id == d.store_id).scalar_subquery().label("store_name"),
-                   select(stores.brand_color).where(stores.id == d.store_id).scalar_subquery().label("brand_color"))
+                   select(stores.brand_color).where(stores.id == d.store_id).scalar_subquery().label("brand_color"),
+                   select(stores.language).where(stores.id == d.store_id).scalar_subquery().label("language"))
     )
     rows = list(session.execute(statement))
     rows.sort(key=lambda r: (r.next_attempt_at, r.id))  # RETURNING has no order

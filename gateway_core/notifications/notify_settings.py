@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from gateway_core.adapters.db import UnitOfWork
+from gateway_core.adapters.i18n import checked_language
 from gateway_core.adapters.models import ContractWebhook, Store, WebhookEndpoint
 from gateway_core.contracts.voltxt_payloads import STORE_EVENTS
 from gateway_core.domain.errors import StoreNotFound, ValidationFailed
@@ -36,6 +37,7 @@ class SettingsChange:
     brand_color: Any = _UNSET
     support_email: Any = _UNSET
     website_url: Any = _UNSET
+    language: Any = _UNSET
 
     def sent(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v is not _UNSET}
@@ -92,6 +94,11 @@ def parse_change(fields: dict[str, Any]) -> SettingsChange:
             errors["brand_color"] = "must be a colour like #4F46E5"
         else:
             values["brand_color"] = color
+    if "language" in fields:
+        try:
+            values["language"] = checked_language(fields["language"])
+        except ValidationFailed as exc:
+            errors.update(exc.errors or {})
     if errors:
         raise ValidationFailed("Request validation failed", errors=errors)
     return SettingsChange(**values)
@@ -193,6 +200,7 @@ def settings_view(uow: UnitOfWork, store: Store) -> dict[str, Any]:
         "brand_color": store.brand_color,
         "support_email": store.support_email,
         "website_url": store.website_url,
+        "language": store.language,
         # Other contracts' webhooks (`voltbridge store set <store> --contract …`); their secrets are shown there.
         "contract_webhooks": [{"contract": h.contract, "url": h.url, "updated_at": h.updated_at}
                               for h in contract_hooks],

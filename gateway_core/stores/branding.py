@@ -70,9 +70,34 @@ def set_logo(uow: UnitOfWork, store_id: int, data: bytes | None, now: datetime) 
     return logo
 
 
-def logo_digest(uow: UnitOfWork, store_id: int) -> str | None:
-    """The digest of the store's logo (its URL is /logo/<digest>), without loading the image."""
-    return uow.session.execute(select(StoreLogo.digest).where(StoreLogo.store_id == store_id)).scalar_one_or_none()
+# The boxes a logo is drawn in, in CSS pixels: the payment page's header and the emails' (which add a margin).
+PAGE_BOX = (160, 40)
+EMAIL_BOX = (200, 48)
+
+
+@dataclass(frozen=True)
+class LogoImage:
+    """A stored logo as a page or an email draws it: its digest (URL /logo/<digest>) and its drawn size, which
+    the <img> carries as width and height so nothing moves when the image arrives."""
+
+    digest: str
+    width: int
+    height: int
+
+
+def fit(width: int, height: int, box: tuple[int, int]) -> tuple[int, int]:
+    """The size of a width x height image scaled down (never up) to fit the box, keeping its proportions."""
+    scale = min(1.0, box[0] / width, box[1] / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def logo_image(uow: UnitOfWork, store_id: int, box: tuple[int, int]) -> LogoImage | None:
+    """The store's logo as drawn in `box` (PAGE_BOX or EMAIL_BOX), without loading the image."""
+    row = uow.session.execute(select(StoreLogo.digest, StoreLogo.width, StoreLogo.height)
+                              .where(StoreLogo.store_id == store_id)).first()
+    if row is None:
+        return None
+    return LogoImage(row[0], *fit(row[1], row[2], box))
 
 
 def logo_by_digest(uow: UnitOfWork, digest: str) -> tuple[str, bytes] | None:

@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from gateway_core.adapters.chains.addresses import BadAddress, solana_pubkey, tron_address, usdc_token_account
 from gateway_core.adapters.db import UnitOfWork
+from gateway_core.adapters.i18n import DEFAULT as DEFAULT_LANGUAGE
+from gateway_core.adapters.i18n import checked_language
 from gateway_core.adapters.models import Store, StoreWallet
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.config import Settings
@@ -99,6 +101,7 @@ def create_store(
     allow_off_curve: bool = False,
     usdc_mints: Mapping[str, str] | None = None,
     email_notifications: bool = False,
+    language: str = DEFAULT_LANGUAGE,
 ) -> NewStore:
     """Create a store and its first VOLTXT key. Sandbox stores get sandbox wallets for every asset."""
     network = canonical_network(network)
@@ -118,8 +121,10 @@ def create_store(
     if network == "sandbox":  # our own ledger's addresses, made here: nothing to check
         for code in ASSET_ORDER:
             wallets.setdefault(code, new_tron_address() if code == "USDT" else new_solana_pubkey())
+    language = checked_language(language)
     store = Store(
         name=name,
+        language=language,
         network=network,
         notification_email=email,
         email_notifications=email_notifications and bool(email),

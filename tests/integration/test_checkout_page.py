@@ -189,7 +189,7 @@ def test_strings_live_in_one_catalogue() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    strings = json.loads((root / "bridge/locales/en.json").read_text())
+    strings = json.loads((root / "locales/en.json").read_text())
     used = set(re.findall(r'\bt\(\s*"([a-z_]+)"\s*[,)]', (root / "static/checkout.js").read_text()))
     for template in (root / "templates/checkout").glob("*.html"):
         used |= set(re.findall(r'\bt\(\s*["\']([a-z_]+)["\']\s*[,)]', template.read_text()))

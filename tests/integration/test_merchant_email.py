@@ -43,14 +43,14 @@ def paid_payload(services: Any, store_id: int, amount: str, asset: str, network:
 
 
 @pytest.mark.parametrize(("amount", "asset", "paid", "raw"), [
-    ("5", "USDT", "5 USDT", "5000000 base units (6 decimals)"),
-    ("16.5", "USDC", "16.5 USDC", "16500000 base units (6 decimals)"),
-    ("99.99", "SOL", "0.6666 SOL", "666600000 base units (9 decimals)"),
+    ("5", "USDT", "5 USDT", "5,000,000 base units (6 decimals)"),
+    ("16.5", "USDC", "16.5 USDC", "16,500,000 base units (6 decimals)"),
+    ("99.99", "SOL", "0.6666 SOL", "666,600,000 base units (9 decimals)"),
 ])
 def test_the_breakdown_is_in_the_asset_paid(services, store, amount, asset, paid, raw) -> None:
     context = paid_payload(services, store.id, amount, asset)
     _, text, html = render("payment_completed", context, None)
-    assert f"Customer paid:    {paid}  [{raw}]" in text
+    assert f"Customer paid:   {paid}  [{raw}]" in text
     assert f"<strong>{paid}</strong><br><small" in html and raw in html  # the raw units only as small print
     for part in (text, html):
         assert "lamports" not in part and "Account rent" not in part  # no rent without a deposit account

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-LOCALES = Path(__file__).resolve().parents[2] / "bridge" / "locales"
+LOCALES = Path(__file__).resolve().parents[2] / "locales"
 REQUIRED = ("es", "pt-BR", "fr", "de", "it", "tr", "id", "vi", "zh-Hans")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
