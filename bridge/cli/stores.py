@@ -64,7 +64,7 @@ def store_create(name: str, network: str, email: str | None, wallets: tuple[str,
                              usdc_mints=usdc_mints_for(svc.settings), email_notifications=email is not None,
                              language=language)
     if as_json:
-        click.echo(json.dumps({"id": store.id, "name": store.name, "network": store.network, "language": language,
+        click.echo(json.dumps({"id": store.id, "name": store.name, "network": store.network, "language": store.language,
                                "api_key": store.api_key, "webhook_secret": store.webhook_secret,
                                "wallets": store.wallets, "token_accounts": store.token_accounts}))
         return

@@ -43,6 +43,7 @@ class NewStore:
     wallets: dict[str, str]
     # USDC: the associated token account payments arrive at, derived from the wallet.
     token_accounts: dict[str, str] = field(default_factory=dict)
+    language: str = DEFAULT_LANGUAGE  # of the store's merchant emails
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def create_store(
     uow.session.flush()
     key = issue_key(uow, vault, store.id)
     return NewStore(store.id, store.name, store.network, key.api_key, store.webhook_secret, dict(wallets),
-                    {w.asset: w.token_account for w in checked if w.token_account})
+                    {w.asset: w.token_account for w in checked if w.token_account}, store.language)
 
 
 def set_wallet(uow: UnitOfWork, ref: str | int, code: str, address: str, *, allow_off_curve: bool = False,

@@ -86,7 +86,7 @@ def test_the_merchant_gets_a_multipart_email_with_summary_details_links_and_bran
         assert "Jane Buyer" in part and "buyer@example.com" in part
         assert "0.6666 SOL" in part and "99.99 USD" in part and "100%" in part
         assert tx_link in part and address_link in part
-        assert "666600000 base units (9 decimals)" in part and "lamports" not in part and "Bright Shop" in part
+        assert "666,600,000 base units (9 decimals)" in part and "lamports" not in part and "Bright Shop" in part
         assert "Account rent" not in part  # direct settlement: no deposit account, no rent
         assert "help@bright.test" in part and "0.006666 SOL (1%)" in part
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
@@ -97,9 +97,9 @@ def test_the_merchant_gets_a_multipart_email_with_summary_details_links_and_bran
 
 def test_deposit_mode_email_shows_the_rent(nsvc_deposit_email) -> None:
     text = nsvc_deposit_email
-    assert "Customer paid:    0.6666 SOL  [666600000 base units (9 decimals)]" in text
-    assert "Account rent:     0.00203928 SOL  [2039280 base units (9 decimals)]" in text
-    assert "Held by deposit:  0.66863928 SOL" in text
+    assert "Customer paid:   0.6666 SOL  [666,600,000 base units (9 decimals)]" in text
+    assert "Account rent:    0.00203928 SOL  [2,039,280 base units (9 decimals)]" in text
+    assert "Held by the deposit account: 0.66863928 SOL" in text
 
 
 @pytest.fixture
@@ -209,5 +209,5 @@ def test_a_payment_dropped_before_finality_reaches_the_merchant_by_email(databas
     alert = by_subject[dropped]
     for part in (alert.get_body(("plain",)).get_content(), alert.get_body(("html",)).get_content()):
         unfolded = " ".join(part.split())  # text lines are folded at 78 characters
-        assert transfer.tx_id in unfolded and "order_9" in unfolded and "pending again" in unfolded
+        assert transfer.tx_id in unfolded and "order_9" in unfolded and "which is awaiting payment again" in unfolded
         assert "hold it until a new payment completes" in unfolded

@@ -21,6 +21,7 @@ from gateway_core.ports import OutgoingEmail
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates" / "email"
 DEFAULT_COLOR = "#4F46E5"
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+_SPACES = re.compile(r"[ \t\r\n]+")
 
 
 @pass_context
@@ -161,7 +162,8 @@ def render(event_type: str, context: dict[str, Any], brand_color: str | None, lo
 
     values = {**context, "event_type": event_type, **colours(brand_color), "network_tag": tag, "paid": paid,
               "rent": rent, "logo_url": logo_url, "logo_size": logo_size, "lang": lang, "t": t}
-    subject = " ".join(env.get_template(f"{folder}/subject.txt").render(values).split())
+    # ASCII whitespace only: str.split() would also take the no-break spaces that group digits (fr, de's "50 %").
+    subject = _SPACES.sub(" ", env.get_template(f"{folder}/subject.txt").render(values)).strip()
     if tag:
         subject = f"[{tag}] {subject}"
     text = env.get_template(f"{folder}/body.txt").render(values)
