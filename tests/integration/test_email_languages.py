@@ -18,8 +18,8 @@ from gateway_core.adapters.notify.email_render import TEMPLATES, render
 from gateway_core.bootstrap import dispatcher_for
 from gateway_core.stores.manage import create_store
 from tests.conftest import post_json
-from tests.integration.dashboard_support import make_user, post_form, sign_in
 from tests.e2e.test_email_browser import EVENTS, contexts
+from tests.integration.dashboard_support import make_user, post_form, sign_in
 from tests.integration.test_merchant_email import paid_payload
 
 ROOT = Path(__file__).resolve().parents[2]
