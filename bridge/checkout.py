@@ -22,7 +22,6 @@ from bridge.checkout_view import phase_detail, receipt, way_back
 from bridge.checkout_wire import (
     PAYABLE,
     cancel_link,
-    paid_in,
     payment_amount,
     payment_request,
     qr_payload,
@@ -37,7 +36,7 @@ from bridge.jsonio import dumps, json_response, read_json_object
 from bridge.qr import qr_svg
 from bridge.ratelimit import StatusBucket, StreamSlots, retry_after, status_bucket
 from gateway_core.adapters import wakeup
-from gateway_core.adapters.i18n import available, catalogue, known, moment, translate
+from gateway_core.adapters.i18n import available, catalogue, known, moment, number_symbols, percent, translate
 from gateway_core.adapters.i18n import number as local_number
 from gateway_core.adapters.notify.email_render import colours
 from gateway_core.checkout_view import CheckoutState, Phase, checkout_state
@@ -207,18 +206,22 @@ def pay_page(number: str) -> Response:
     def t(key: str, **values: object) -> str:
         return translate(lang, key, **values)
 
+    def num(value: Decimal) -> str:
+        return local_number(value, lang)
+
     options = []
     for option in state.options:
-        amount = plain(option.units(payment_amount(option)))
+        # The amount a wallet takes stays plain (data-value, the copy button, QR, links); people read it localised.
+        amount = option.units(payment_amount(option))
         url = payment_request(option, view, svc.settings)
-        title = t("qr_title", amount=amount, asset=option.asset) if option.chain == "solana" else \
+        title = t("qr_title", amount=num(amount), asset=option.asset) if option.chain == "solana" else \
             t("qr_title_address", asset=option.asset)
         holds = int((option.locked_until - svc.clock.now()).total_seconds()) if option.locked_until else None
-        options.append({"option": option, "amount": amount, "due": local_number(option.units(option.amount_due), lang),
-                        "paid": plain(option.units(paid_in(option))),
+        options.append({"option": option, "amount": plain(amount), "amount_text": num(amount),
+                        "due": num(option.units(option.amount_due)),
                         "url": url, "qr": qr_svg(qr_payload(option, view, svc.settings), title),
                         "chain_label": t(CHAIN_LABEL[option.chain]),
-                        "rate": t("rate_line", asset=option.asset, rate=plain(option.rate),
+                        "rate": t("rate_line", asset=option.asset, rate=num(option.rate),
                                   currency=option.rate_currency),
                         "sources": t("rate_sources", sources=", ".join(option.rate_sources))
                         if option.rate_sources else "",
@@ -232,14 +235,15 @@ def pay_page(number: str) -> Response:
         "redirect_seconds": current_app.config["CHECKOUT_REDIRECT_SECONDS"],
         "has_return": return_url(view, Phase.PAID) is not None,
         "strings": catalogue(lang),
+        "numbers": number_symbols(lang),  # the script writes amounts that arrive later as Babel does
     }
     html = render_template(
         "checkout/pay.html", lang=lang, t=t, view=view, state=state, options=options, data=data,
         panel=_current_panel(state, request.args.get("change") == "1"), cancel_url=cancel_link(view),
         sandbox=view.network == "sandbox", fiat=local_number(view.fiat_amount, lang),
         countdown=countdown(data["status"]["seconds_left"], state.phase, t("expired_short")),
-        detail=phase_detail(state, t), contact=contact, way_back=way_back(view, contact),
-        receipt=receipt(view, state, contact, t, lambda at: moment(at, lang), lambda n: local_number(n, lang)),
+        detail=phase_detail(state, t, num), progress=percent(state.progress_percent, lang), contact=contact,
+        way_back=way_back(view, contact), receipt=receipt(view, state, contact, t, lambda at: moment(at, lang), num),
         printable=False, languages=_languages(lang),
     )
     return _remember(_secure(Response(html, mimetype="text/html")))
@@ -327,10 +331,10 @@ def pay_request(number: str, asset: str) -> Response:
         raise InvoiceNotFound("Asset not offered by this invoice")
     lang = _language()
     settings = services().settings
-    amount = plain(option.units(payment_amount(option)))
+    amount = option.units(payment_amount(option))
     title = translate(lang, "qr_title" if option.chain == "solana" else "qr_title_address",
-                      amount=amount, asset=option.asset)
-    return _secure(json_response({"asset": option.asset, "amount": amount,
+                      amount=local_number(amount, lang), asset=option.asset)
+    return _secure(json_response({"asset": option.asset, "amount": plain(amount),
                                   "payment_url": payment_request(option, view, settings),
                                   "qr_svg": str(qr_svg(qr_payload(option, view, settings), title))}))
 

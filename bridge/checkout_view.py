@@ -10,7 +10,6 @@ from bridge.checkout_wire import cancel_link, is_web_url, return_url
 from gateway_core.checkout_view import CheckoutState, Phase
 from gateway_core.contracts.voltxt_payloads import explorer_urls
 from gateway_core.domain import money
-from gateway_core.domain.money import plain
 from gateway_core.invoices.checkout import StoreContact
 from gateway_core.views import InvoiceView
 
@@ -18,12 +17,13 @@ Translate = Callable[..., str]
 EXPLORER_NAMES = {"solana": "Solana Explorer", "tron": "Tronscan"}
 
 
-def phase_detail(state: CheckoutState, t: Translate) -> str:
-    """The line under the phase's title, filled with the state's amounts (the page's script fills it the same)."""
+def phase_detail(state: CheckoutState, t: Translate, num: Callable[[Any], str]) -> str:
+    """The line under the phase's title, its amounts written by `num` (the page's script fills it the same)."""
     display = state.display
-    return t(f"phase_{state.phase.value}_detail", paid=plain(display.units(state.amount_paid)),
-             due=plain(display.units(state.amount_due)), remaining=plain(display.units(state.amount_remaining)),
-             asset=state.display_asset, confirmations=state.confirmations, target=state.confirmations_target)
+    return t(f"phase_{state.phase.value}_detail", paid=num(display.units(state.amount_paid)),
+             due=num(display.units(state.amount_due)), remaining=num(display.units(state.amount_remaining)),
+             asset=state.display_asset, confirmations=num(state.confirmations),
+             target=num(state.confirmations_target))
 
 
 def way_back(view: InvoiceView, contact: StoreContact) -> str | None:

@@ -30,6 +30,22 @@
     return text;
   }
 
+  // A plain decimal string ("-1234.5") as the page's language writes it, every digit kept: the same separators
+  // Babel used on the server (data.numbers), so an amount that arrives later looks like the ones served.
+  var numbers = data.numbers || {decimal: ".", group: ",", minus: "-", percent: "{n}%"};
+  function num(value) {
+    var text = String(value), sign = "";
+    if (text.charAt(0) === "-") { sign = numbers.minus; text = text.slice(1); }
+    var parts = text.split("."), whole = parts[0], grouped = "";
+    while (whole.length > 3) {
+      grouped = numbers.group + whole.slice(-3) + grouped;
+      whole = whole.slice(0, -3);
+    }
+    return sign + whole + grouped + (parts.length > 1 ? numbers.decimal + parts[1] : "");
+  }
+
+  function percent(value) { return numbers.percent.split("{n}").join(num(value)); }
+
   function bound(name, scope) { return (scope || root).querySelector('[data-bind="' + name + '"]'); }
 
   function setText(node, text) { if (node && node.textContent !== text) { node.textContent = text; } }
@@ -59,8 +75,8 @@
 
   function detail(doc) {
     return t("phase_" + doc.phase + "_detail", {
-      paid: doc.amount_paid, due: doc.amount_due, remaining: doc.amount_remaining, asset: doc.asset,
-      confirmations: doc.confirmations, target: doc.confirmations_required
+      paid: num(doc.amount_paid), due: num(doc.amount_due), remaining: num(doc.amount_remaining), asset: doc.asset,
+      confirmations: num(doc.confirmations), target: num(doc.confirmations_required)
     });
   }
 
@@ -76,7 +92,7 @@
     setText(bound("detail"), detail(doc));
     var progress = bound("progress");
     progress.value = Math.min(100, parseFloat(doc.progress_percent));
-    setText(progress, doc.progress_percent + "%");
+    setText(progress, percent(doc.progress_percent));
     Array.prototype.forEach.call(root.querySelectorAll('[data-choose-form] button'), function (button) {
       button.classList.toggle("is-chosen", button.value === doc.chosen_asset);
     });
@@ -84,7 +100,7 @@
       var panel = root.querySelector('[data-panel-id="pay-' + opt.asset + '"]');
       if (!panel) { return; }
       if (opt.rate_currency) {
-        setText(bound("rate", panel), t("rate_line", {asset: opt.asset, rate: opt.rate, currency: opt.rate_currency}));
+        setText(bound("rate", panel), t("rate_line", {asset: opt.asset, rate: num(opt.rate), currency: opt.rate_currency}));
       }
       var sources = bound("rate-sources", panel);
       if (sources && opt.rate_sources.length) { setText(sources, t("rate_sources", {sources: opt.rate_sources.join(", ")})); }
@@ -127,7 +143,9 @@
   function refreshRequest(asset, panel) {
     fetchJSON(urls.request + encodeURIComponent(asset)).then(function (body) {
       bound("qr", panel).innerHTML = body.qr_svg;
-      setText(bound("amount", panel), body.amount);
+      var amount = bound("amount", panel);
+      amount.setAttribute("data-value", body.amount);  // what the copy button copies: the plain amount
+      setText(amount, num(body.amount));
       var link = bound("wallet-link", panel);
       if (link) { link.setAttribute("href", body.payment_url); }
     }).catch(function () { /* the next status update tries again */ });
@@ -315,7 +333,7 @@
   Array.prototype.forEach.call(root.querySelectorAll("[data-copy]"), function (button) {
     button.addEventListener("click", function () {
       var node = document.getElementById(button.getAttribute("data-copy"));
-      var text = node.textContent.trim();
+      var text = (node.getAttribute("data-value") || node.textContent).trim();  // amounts copy plain, for wallets
       var fallback = function () {
         selectText(node);
         var ok = false;
@@ -342,7 +360,7 @@
         headers: {"Content-Type": "application/json", "Accept": "application/json"},
         body: JSON.stringify(body)
       }).then(function (sent) {
-        setText(result, t("simulate_sent", {amount: sent.amount, asset: sent.asset}));
+        setText(result, t("simulate_sent", {amount: num(sent.amount), asset: sent.asset}));
       }).catch(function (error) {
         setText(result, t("simulate_failed", {message: error.message}));
       });

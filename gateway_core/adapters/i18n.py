@@ -92,7 +92,7 @@ def number_symbols(lang: str) -> dict[str, str]:
     """The separators number() uses, for the payment page's script to write amounts that arrive later the same way."""
     locale = babel_locale(lang)
     return {"decimal": get_decimal_symbol(locale), "group": get_group_symbol(locale),
-            "minus": get_minus_sign_symbol(locale)}
+            "minus": get_minus_sign_symbol(locale), "percent": percent(7, lang).replace("7", "{n}")}
 
 
 def fixed(value: Decimal, lang: str) -> str:

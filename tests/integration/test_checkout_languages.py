@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
-from tests.conftest import tick
-from tests.integration.test_checkout_page import Page, create, pay
+import json
+import re
+
+from tests.conftest import post_json, tick
+from tests.integration.test_checkout_page import Page, create, pay, status
+from tests.qr_decode import decode_svg
+from tests.solana_pay_parser import parse
 
 
 def get(client, path: str, **headers: str) -> Page:
@@ -51,3 +56,42 @@ def test_the_receipt_is_translated_with_local_dates(client, store, services) -> 
     assert "1 SOL = 150 USD" in html and " UTC</time>" in html
     when = services.clock.now()
     assert when.strftime("%d.%m.%Y") in html  # German date order
+
+
+def test_amounts_rates_and_percentages_are_local_while_machine_values_stay_plain(client, store, services) -> None:
+    number = create(client, store.api_key, amount="370368", fiat_currency="JPY")  # 2,469.12 USDC; 1 SOL = 22,500 JPY
+    assert post_json(client, f"/pay/{number}/asset", {"asset": "USDC"}).status_code == 200
+    pay(client, number, asset="USDC", mode="partial")  # half: 1,234.56 USDC
+    tick(services)
+    tick(services)
+
+    german = get(client, f"/pay/{number}?lang=de")
+    assert german.say("fiat-amount") == "370.368 JPY"
+    assert german.say("detail") == "1.234,56 USDC erhalten. Sende die restlichen 1.234,56 USDC."
+    assert german.text["pay-USDC-amount"] == "1.234,56"
+    assert german.say("quote-SOL").startswith("1 SOL = 22.500 JPY") and german.say("quote-USDC").startswith(
+        "1 USDC = 150 JPY")
+    assert german.text["progress"] == "50\xa0%"
+    assert german.say("choose-USDC").endswith("2.469,12 USDC")
+
+    french = get(client, f"/pay/{number}?lang=fr")
+    assert french.text["pay-USDC-amount"] == "1\u202f234,56"  # a narrow no-break space groups French digits
+    assert french.text["detail"] == "1\u202f234,56 USDC reçus. Envoyez les 1\u202f234,56 USDC restants."
+    assert "22\u202f500 JPY" in french.text["quote-SOL"] and french.text["fiat-amount"].startswith("370\u202f368")
+
+    # What machines and wallets read stays as the contract writes it, whatever the language.
+    for doc in (german, french):
+        assert doc.first(id="pay-USDC-amount")["data-value"] == "1234.56"
+        link = doc.first(data_testid="wallet-link-USDC")["href"]
+        assert parse(link, decimals=6).amount == "1234.56"
+    html = client.get(f"/pay/{number}?lang=fr").get_data(as_text=True)
+    data = json.loads(re.search(r'<script type="application/json" id="checkout-data">(.*?)</script>', html,
+                                re.S).group(1))  # type: ignore[union-attr]
+    assert data["status"]["amount_remaining"] == "1234.56" and data["status"]["progress_percent"] == "50"
+    assert data["numbers"] == {"decimal": ",", "group": "\u202f", "minus": "-", "percent": "{n}\xa0%"}
+    assert status(client, number)["amount_remaining"] == "1234.56"
+    request = client.get(f"/pay/{number}/request/USDC?lang=fr", headers={"Accept-Language": "fr"}).get_json()
+    assert request["amount"] == "1234.56"
+    (scanned,) = decode_svg(request["qr_svg"])
+    assert scanned.startswith("solana:") and parse(scanned, decimals=6).amount == "1234.56"
+    assert "<title>QR code" not in request["qr_svg"] and "1\u202f234,56" in request["qr_svg"]  # its title is read

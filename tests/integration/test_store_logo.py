@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from bridge.cli import main
-from gateway_core.adapters.models import Store
+from gateway_core.adapters.models import Email, Store
 from gateway_core.adapters.notify.email_render import render
+from gateway_core.bootstrap import dispatcher_for
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.stores.branding import MAX_BYTES, check_logo
-from tests.conftest import post_json
+from tests.conftest import post_json, tick
 from tests.integration.test_checkout_page import create, page
 
 LOGO_API = "/api/plugin/store/logo"
@@ -81,6 +83,34 @@ def test_the_api_sets_the_logo_the_gateway_serves_it_and_the_page_and_emails_sho
     assert removed.status_code == 200 and removed.get_json()["data"]["logo"] is None
     assert client.get(path).status_code == 404
     assert "store-logo" not in page(client, number).text
+
+
+def test_the_logo_tag_carries_the_size_it_is_drawn_at_on_the_page_and_in_emails(client, store, services) -> None:
+    """width and height on every <img>: the page and the mail client keep its box before the image arrives."""
+    response = post_json(client, LOGO_API, {"api_key": store.api_key,
+                                            "logo": base64.b64encode(image("PNG", (600, 100))).decode()})
+    assert response.status_code == 200
+    digest = response.get_json()["data"]["logo"]["url"].rsplit("/", 1)[1]
+    number = create(client, store.api_key)
+    tag = page(client, number).first(data_testid="store-logo")
+    assert (tag["width"], tag["height"]) == ("160", "27")  # 600x100 fitted to the header's 160x40
+    with services.uow() as uow:
+        row = uow.session.get(Store, store.id)
+        row.email_notifications, row.notification_email = True, "owner@shop.test"
+    assert client.post(f"/pay/{number}/simulate", json={"mode": "full"}).status_code == 201
+    tick(services)
+    dispatcher = dispatcher_for(services)
+    try:
+        dispatcher.run_until_idle()
+    finally:
+        dispatcher.shutdown(wait=False)
+    with services.uow() as uow:
+        bodies = [e.html_body for e in uow.session.execute(select(Email)).scalars()]
+    assert bodies
+    for html in bodies:  # 600x100 fitted to the emails' 200x48
+        assert f'<img src="https://gateway.test/logo/{digest}" width="200" height="33" alt="Test Shop"' in html
+    _, _, bare = render("email_test", _email_context(), None, "https://gateway.test/logo/x")
+    assert '<img src="https://gateway.test/logo/x" alt="Test Shop"' in bare  # no size known: no attributes
 
 
 def test_the_api_refuses_svg_and_bad_base64_in_its_error_format(client, store) -> None:
