@@ -54,7 +54,8 @@ def test_live_amounts_are_local_and_copies_stay_plain(browser: Any, gateway: Sta
         page.wait_for_selector('main#checkout[data-phase="partial"]', timeout=20_000)
         page.wait_for_function("document.querySelector('#pay-USDC-amount').dataset.value === '1234.56'")
         assert page.inner_text("#pay-USDC-amount") == "1\u202f234,56"
-        assert page.inner_text("[data-bind=detail]") == "1\u202f234,56 USDC reçus. Envoyez les 1\u202f234,56 USDC restants."
+        assert page.inner_text("[data-bind=detail]") == (
+            "1\u202f234,56 USDC reçus. Envoyez les 1\u202f234,56 USDC restants.")
         assert page.text_content("[data-bind=progress]") == "50\u00a0%"
         assert page.inner_text("[data-panel-id=pay-SOL] [data-bind=rate]") == "1 SOL = 22\u202f500 JPY"
         page.click("#pay-USDC-amount + .copy")
