@@ -128,7 +128,18 @@
       return response.ok ? response.text() : "";
     }).then(function (html) {
       var found = html && new DOMParser().parseFromString(html, "text/html").querySelector("[data-receipt]");
-      if (found && !slot.querySelector("[data-receipt]")) { slot.appendChild(document.importNode(found, true)); }
+      if (!found || slot.querySelector("[data-receipt]")) { return; }
+      var receipt = document.importNode(found, true);
+      var links = receipt.querySelector(".receipt-links");
+      if (links && !links.querySelector("[data-testid=receipt-link]")) {  // the printable page has no link to itself
+        var link = document.createElement("a");
+        link.className = "link-button";
+        link.href = urls.receipt;
+        link.setAttribute("data-testid", "receipt-link");
+        link.textContent = t("printable_receipt");
+        links.appendChild(link);
+      }
+      slot.appendChild(receipt);
     }).catch(function () { /* the page still says paid; a reload shows the receipt */ });
   }
 

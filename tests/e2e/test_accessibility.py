@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from gateway_core.adapters.i18n import available
 from gateway_core.adapters.notify.email_render import render
 from tests.e2e.checkout_states import PHONE, STATES, StateGateway, bring_to, serve
 from tests.e2e.test_checkout_browser import CHROMIUM, LAUNCH_ARGS
@@ -107,5 +108,8 @@ def test_no_serious_violation_in_any_email(browser: Any, services: Any, store: A
             for colour in ("#0F766E", "#FDE047"):  # a dark and a light brand colour
                 page.set_content(render(event, context, colour)[2])
                 assert violations(page) == [], (event, colour)
+            for lang in available():  # every language (lang attribute, no string missing or empty)
+                page.set_content(render(event, context, "#0F766E", lang=lang)[2])
+                assert violations(page) == [], (event, lang)
     finally:
         page.close()

@@ -1,16 +1,22 @@
-"""Every merchant email's HTML in Chromium at 600 px (a desktop mail client's column) and 390 px (a phone):
-nothing scrolls sideways, however long the description, order number or transaction id."""
+"""Every merchant email's HTML, in every language, in Chromium at 600 px (a desktop mail client's column) and
+390 px (a phone): nothing scrolls sideways, however long the description, order number, transaction id or
+translation."""
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
+from gateway_core.adapters.i18n import available
 from gateway_core.adapters.notify.email_render import render
 from gateway_core.contracts.voltxt_payloads import STORE_EVENTS
+from gateway_core.stores.branding import EMAIL_BOX, fit
 from tests.e2e.test_checkout_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS
 from tests.e2e.test_checkout_layout import backend
 from tests.integration.test_merchant_email import paid_payload
@@ -44,17 +50,26 @@ def contexts(services: Any, store_id: int) -> dict[str, dict[str, Any]]:
 
 
 def test_every_email_fits_a_desktop_and_a_phone_column(browser: Any, services: Any, store: Any) -> None:
-    bodies = {event: render(event, context, "#0F766E")[2]
-              for event, context in contexts(services, store.id).items()}
+    logo = "data:image/png;base64," + base64.b64encode(_png()).decode()
+    bodies = {(lang, event): render(event, context, "#0F766E", logo, logo_size=fit(600, 100, EMAIL_BOX),
+                                    lang=lang)[2]
+              for event, context in contexts(services, store.id).items() for lang in available()}
     for width in (600, 390):
         page = browser.new_page(viewport={"width": width, "height": 900})
         try:
-            for event, html in bodies.items():
+            for (lang, event), html in bodies.items():
                 page.set_content(html)
                 scroll = page.evaluate("document.documentElement.scrollWidth")
-                assert scroll <= width, f"{event} scrolls sideways at {width} px ({scroll} px wide)"
-                if width == 390:
+                assert scroll <= width, f"{event} ({lang}) scrolls sideways at {width} px ({scroll} px wide)"
+                if width == 390 and lang in ("en", "de"):
                     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(ARTIFACTS / f"email-{event}-{width}{backend()}.png"), full_page=True)
+                    page.screenshot(path=str(ARTIFACTS / f"email-{event}-{lang}-{width}{backend()}.png"),
+                                    full_page=True)
         finally:
             page.close()
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (600, 100), (15, 118, 110)).save(out, format="PNG")
+    return out.getvalue()
