@@ -154,3 +154,29 @@ def backend() -> str:
     """'-sqlite' or '-postgresql': both runs of a test may take screenshots at the same time (xdist)."""
     found = re.search(r"\[(\w+)", os.environ.get("PYTEST_CURRENT_TEST", ""))
     return f"-{found.group(1)}" if found else ""
+
+
+@pytest.mark.parametrize("state", ("choose", "awaiting-USDC", "partial", "paid", "underpaid"))
+def test_longer_languages_keep_what_the_buyer_needs_on_the_phones_first_screen(
+        browser: Any, gateway: StateGateway, state: str) -> None:
+    """German and Vietnamese run longest of the ten; the phone's first screen still holds everything needed."""
+    number, phase = bring_to(gateway, state)
+    for locale, lang in (("de-DE", "de"), ("vi-VN", "vi")):
+        context = browser.new_context(viewport=PHONE, locale=locale)
+        page = context.new_page()
+        try:
+            page.goto(f"{gateway.base}/pay/{number}")
+            page.wait_for_selector(f'main#checkout[data-phase="{phase}"]', timeout=20_000)
+            assert page.get_attribute("html", "lang") == lang
+            if phase == "paid":
+                page.wait_for_selector("[data-panel-id=paid] [data-receipt]", timeout=10_000)
+            panel = page.get_attribute("main#checkout", "data-panel")
+            _shot(page, f"{state}-390-{lang}")
+            for selector in needed(state, phase, panel):
+                box = page.locator(selector).first.bounding_box()
+                assert box is not None, f"{selector} is not shown in {state} ({lang})"
+                assert box["y"] + box["height"] <= PHONE["height"], f"{selector} is below the first screen ({lang})"
+            assert abs(page.evaluate(SLACK, ".card")) < 1.5
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        finally:
+            context.close()
