@@ -1,7 +1,7 @@
 """store language (issue 19): the language of a store's merchant emails, English unless set
 
 Revision ID: 0014_h19_store_language
-Revises: 0013_worker_metrics
+Revises: 0014_payment_valuation
 Create Date: 2026-12-07 02:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0014_h19_store_language'
-down_revision = '0013_worker_metrics'
+down_revision = '0014_payment_valuation'
 branch_labels = None
 depends_on = None
 

@@ -22,7 +22,8 @@ from tests.e2e.test_checkout_layout import backend
 from tests.integration.test_merchant_email import paid_payload
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
-EVENTS = (*STORE_EVENTS, "payment_dropped", "email_test", "delivery_failed")
+EVENTS = (*STORE_EVENTS, "payment_dropped", "payment_to_lapsed_quote", "payment_valued", "email_test",
+          "delivery_failed")
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,11 @@ def contexts(services: Any, store_id: int) -> dict[str, dict[str, Any]]:
         "invoice_number": paid["invoice"]["invoice_number"], "url": "https://shop.example/" + "hook" * 30,
         "attempts": 15, "last_status_code": 500, "last_error": "server error", "channel": "webhook",
         "first_attempt_at": "2026-12-06T10:00:00Z"}, "event_id": "evt_" + "f" * 24, "timestamp": "2026-12-06T16:00:00Z"}
-    return {event: dropped if event == "payment_dropped" else failed if event == "delivery_failed" else paid
-            for event in EVENTS}
+    lapsed = {**paid, "alert": {"tx_id": "5" + "q" * 86, "amount": "16.5", "asset": "USDC", "rate": "0.9998",
+                                "rated_at": "2026-12-06T15:59:00.000Z"}}
+    special = {"payment_dropped": dropped, "delivery_failed": failed, "payment_to_lapsed_quote": lapsed,
+               "payment_valued": lapsed}
+    return {event: special.get(event, paid) for event in EVENTS}
 
 
 def test_every_email_fits_a_desktop_and_a_phone_column(browser: Any, services: Any, store: Any) -> None:
