@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 from PIL import Image
+from playwright.sync_api import expect
 
 from gateway_core.stores.branding import EMAIL_BOX, PAGE_BOX, fit
 from tests.e2e.checkout_states import PHONE, StateGateway, serve
@@ -52,14 +53,15 @@ def test_live_amounts_are_local_and_copies_stay_plain(browser: Any, gateway: Sta
         assert page.inner_text("#pay-USDC-amount") == "2\u202f469,12"
         gateway.simulate(number, mode="partial")  # while the page is open: the script writes what arrives
         page.wait_for_selector('main#checkout[data-phase="partial"]', timeout=20_000)
-        page.wait_for_function("document.querySelector('#pay-USDC-amount').dataset.value === '1234.56'")
+        # Waits that poll from Python: the page's policy forbids the eval a string predicate would need.
+        expect(page.locator("#pay-USDC-amount")).to_have_attribute("data-value", "1234.56", timeout=20_000)
         assert page.inner_text("#pay-USDC-amount") == "1\u202f234,56"
         assert page.inner_text("[data-bind=detail]") == (
             "1\u202f234,56 USDC reçus. Envoyez les 1\u202f234,56 USDC restants.")
         assert page.text_content("[data-bind=progress]") == "50\u00a0%"
         assert page.inner_text("[data-panel-id=pay-SOL] [data-bind=rate]") == "1 SOL = 22\u202f500 JPY"
         page.click("#pay-USDC-amount + .copy")
-        page.wait_for_function("window.__copied !== undefined")
+        expect(page.locator("[data-bind=live-note]")).to_have_text("Copié dans le presse-papiers")
         assert page.evaluate("window.__copied") == "1234.56"  # the wallet gets the plain amount
         href = page.get_attribute("[data-testid=wallet-link-USDC]", "href")
         assert href is not None and "amount=1234.56" in href
