@@ -1,6 +1,6 @@
 """store language (issue 19): the language of a store's merchant emails, English unless set
 
-Revision ID: 0017_h19_store_language
+Revision ID: 0017_store_language
 Revises: 0016_invoice_list
 Create Date: 2026-12-07 02:00:00
 """
@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0017_h19_store_language'
+revision = '0017_store_language'
 down_revision = '0016_invoice_list'
 branch_labels = None
 depends_on = None
