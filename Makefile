@@ -36,11 +36,9 @@ system: ## Debian packages the suite drives (Chromium, PHP, PHPUnit), installed 
 
 # The lint runs beside the suite, not before it: it is one process, and the suite's workers often wait (servers,
 # sockets) with a core to spare. Its output follows the suite's; either one failing fails `make test`.
-# worksteal: a worker that runs out of tests takes some of another's queue, so no long test waits at the end
-# behind others queued on the same worker.
 test: system $(STAMP) ## Lint, type-check and run the whole suite in parallel (SQLite; PostgreSQL with TEST_DATABASE_URL)
 	@$(MAKE) --no-print-directory lint > $(VENV)/lint.log 2>&1 & lint=$$!; \
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal; tests=$$?; \
+	$(BIN)/pytest -q -n $(TEST_WORKERS); tests=$$?; \
 	wait $$lint; linted=$$?; echo "== make lint"; cat $(VENV)/lint.log; \
 	[ $$linted -eq 0 ] || echo "make lint failed" >&2; [ $$linted -eq 0 ] && [ $$tests -eq 0 ]
 
