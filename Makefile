@@ -34,8 +34,13 @@ lint: $(STAMP) ## ruff, mypy and the import layers (lint-imports)
 system: ## Debian packages the suite drives (Chromium, PHP, PHPUnit), installed when missing
 	@scripts/system-packages
 
-test: system lint ## Lint, type-check and run the whole suite in parallel (SQLite; PostgreSQL with TEST_DATABASE_URL)
-	$(BIN)/pytest -q -n $(TEST_WORKERS)
+# The lint runs beside the suite, not before it: it is one process, and the suite's workers often wait (servers,
+# sockets) with a core to spare. Its output follows the suite's; either one failing fails `make test`.
+test: system $(STAMP) ## Lint, type-check and run the whole suite in parallel (SQLite; PostgreSQL with TEST_DATABASE_URL)
+	@$(MAKE) --no-print-directory lint > $(VENV)/lint.log 2>&1 & lint=$$!; \
+	$(BIN)/pytest -q -n $(TEST_WORKERS); tests=$$?; \
+	wait $$lint; linted=$$?; echo "== make lint"; cat $(VENV)/lint.log; \
+	[ $$linted -eq 0 ] || echo "make lint failed" >&2; [ $$linted -eq 0 ] && [ $$tests -eq 0 ]
 
 bench: $(STAMP) ## Benchmarks under bench/ (each prints its figures; its last line is one JSON object)
 	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script; done

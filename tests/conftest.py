@@ -27,6 +27,40 @@ from gateway_core.worker import expire_invoices, watch_chains
 from storefront_adapters import install_channels
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
+
+def _compile_url_builders_once() -> None:
+    """Werkzeug compiles two URL-builder functions for every rule of every app it binds (an AST, then
+    `compile()`): two thirds of the CPU time of `create_app`, which the suite calls for almost every test. The
+    code generated depends only on the rule's text, its parsed parts and its defaults, and the function takes
+    the rule as its `self`: so each distinct builder is compiled once per test process and shared. Werkzeug's
+    own behaviour is unchanged; a Werkzeug without this private method is simply left alone."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = getattr(Rule, "_compile_builder", None)
+    if compile_builder is None or getattr(compile_builder, "shared", False):
+        return
+    builders: dict[Any, Any] = {}
+
+    def shared_builder(rule: Rule, append_unknown: bool = True) -> Any:
+        defaults = rule.defaults or {}
+        if any(is_dynamic and part in defaults for is_dynamic, part in rule._trace):
+            return compile_builder(rule, append_unknown)  # a converted default is baked in: not shared
+        key = (rule.rule, append_unknown, tuple(rule._trace), tuple(defaults))
+        if key not in builders:
+            builders[key] = compile_builder(rule, append_unknown)
+        return builders[key]
+
+    shared_builder.shared = True  # type: ignore[attr-defined]
+    Rule._compile_builder = shared_builder  # type: ignore[method-assign]
+
+
+_compile_url_builders_once()
+
+
+
+# Passwords hashed with argon2id's cheapest parameters in this process and every process the suite starts (the
+# accounts tests hash and verify hundreds of times); the same library, hash format and code paths.
+os.environ["ARGON2_PROFILE"] = "test"
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 

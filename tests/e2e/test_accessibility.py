@@ -13,7 +13,7 @@ import pytest
 from gateway_core.adapters.i18n import available
 from gateway_core.adapters.notify.email_render import render
 from tests.e2e.checkout_states import PHONE, STATES, StateGateway, bring_to, serve
-from tests.e2e.test_checkout_browser import CHROMIUM, LAUNCH_ARGS
+from tests.e2e.test_checkout_browser import CHROMIUM
 from tests.e2e.test_email_browser import contexts
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
@@ -28,16 +28,6 @@ RUN = """async () => {
 @pytest.fixture
 def gateway(database_url: str, tmp_path: Path) -> Iterator[StateGateway]:
     yield from serve(database_url, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def violations(page: Any) -> list[str]:

@@ -166,16 +166,6 @@ def _serve(database_url: str, tmp_path: Path, **overrides: Any) -> Iterator[Gate
             db.engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def _shot(page: Any, name: str) -> None:
     # One file per database: the sqlite and postgresql runs of a test may take screenshots at the same time.
     backend = re.search(r"\[(\w+)\]", os.environ.get("PYTEST_CURRENT_TEST", ""))

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.checkout_states import DESKTOP, PHONE, STATES, StateGateway, bring_to, serve
-from tests.e2e.test_checkout_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS
+from tests.e2e.test_checkout_browser import ARTIFACTS, CHROMIUM
 from tests.qr_decode import decode_png, svg_modules
 from tests.solana_pay_parser import parse
 
@@ -43,16 +43,6 @@ PAYING = ("choose", "awaiting", "partial")
 @pytest.fixture
 def gateway(database_url: str, tmp_path: Path) -> Iterator[StateGateway]:
     yield from serve(database_url, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def needed(state: str, phase: str, panel: str) -> list[str]:

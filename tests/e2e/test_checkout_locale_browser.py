@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from gateway_core.stores.branding import EMAIL_BOX, PAGE_BOX, fit
 from tests.e2e.checkout_states import PHONE, StateGateway, serve
-from tests.e2e.test_checkout_browser import CHROMIUM, LAUNCH_ARGS
+from tests.e2e.test_checkout_browser import CHROMIUM
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
 # Records what the copy buttons write instead of touching the real clipboard.
@@ -28,16 +28,6 @@ CLIPBOARD = """Object.defineProperty(navigator, "clipboard", {configurable: true
 @pytest.fixture
 def gateway(database_url: str, tmp_path: Path) -> Iterator[StateGateway]:
     yield from serve(database_url, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_live_amounts_are_local_and_copies_stay_plain(browser: Any, gateway: StateGateway) -> None:

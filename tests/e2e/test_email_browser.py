@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +16,13 @@ from gateway_core.adapters.i18n import available
 from gateway_core.adapters.notify.email_render import render
 from gateway_core.contracts.voltxt_payloads import STORE_EVENTS
 from gateway_core.stores.branding import EMAIL_BOX, fit
-from tests.e2e.test_checkout_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS
+from tests.e2e.test_checkout_browser import ARTIFACTS, CHROMIUM
 from tests.e2e.test_checkout_layout import backend
 from tests.integration.test_merchant_email import paid_payload
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
 EVENTS = (*STORE_EVENTS, "payment_dropped", "payment_to_lapsed_quote", "payment_valued", "email_test",
           "delivery_failed")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def contexts(services: Any, store_id: int) -> dict[str, dict[str, Any]]:

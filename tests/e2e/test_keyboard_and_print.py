@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.checkout_states import DESKTOP, PHONE, STATES, StateGateway, bring_to, serve
-from tests.e2e.test_checkout_browser import CHROMIUM, LAUNCH_ARGS
+from tests.e2e.test_checkout_browser import CHROMIUM
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
 # Every control a sighted buyer can see and use: links, buttons and form fields that are displayed.
@@ -25,16 +25,6 @@ CLIPBOARD = """Object.defineProperty(navigator, "clipboard", {configurable: true
 @pytest.fixture
 def gateway(database_url: str, tmp_path: Path) -> Iterator[StateGateway]:
     yield from serve(database_url, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_tab_reaches_every_visible_control_in_every_state(browser: Any, gateway: StateGateway) -> None:

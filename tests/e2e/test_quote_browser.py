@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_checkout_browser import PHONE, Gateway, _open, _serve, _shot, browser  # noqa: F401
+from tests.e2e.test_checkout_browser import PHONE, Gateway, _open, _serve, _shot
 from tests.e2e.test_checkout_browser import pytestmark as needs_chromium
 from tests.fakes.price_apis import SOURCES, Market, PriceServer
 from tests.solana_pay_parser import parse
@@ -42,7 +42,7 @@ def live_gateway(database_url: str, tmp_path: Path, prices: PriceServer) -> Iter
 
 
 def test_the_page_shows_the_rate_and_its_countdown_and_refreshes_the_amount_after_a_lapse(
-        browser: Any, live_gateway: Gateway, prices: PriceServer) -> None:  # noqa: F811
+        browser: Any, live_gateway: Gateway, prices: PriceServer) -> None:
     created = live_gateway.create_invoice()
     number = created["invoice_number"]
     sol = next(o for o in created["payment_options"] if o["currency"] == "SOL")

@@ -2,7 +2,9 @@
 separate `voltbridge worker`, as production runs it: the socket learns of the payment from the database.
 
 SQLite only (the processes share the instance folder's file); the Werkzeug path is covered by
-tests/integration/test_venta_socket.py.
+tests/integration/test_venta_socket.py. The schema, the store, its key and the sandbox payment are made in this
+process on the same instance folder (the commands that make them are tests/integration/test_cli.py's): only
+the processes under test pay for a Python start.
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from bridge.migrate import upgrade
+from gateway_core.bootstrap import Services, build_services
+from gateway_core.config import Settings
+from gateway_core.keys.api_keys import issue_key
+from gateway_core.payments.sandbox import simulate_payment
+from gateway_core.stores.manage import create_store
 from tests.e2e.test_run_command import _free_port, _voltbridge
 
 START_SECONDS = 45.0
@@ -41,11 +48,20 @@ def env(tmp_path: Path) -> dict[str, str]:
     return values
 
 
-def cli(env: dict[str, str], cwd: Path, *args: str) -> str:
-    done = subprocess.run([_voltbridge(), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=90,
-                          check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+def migrated(env: dict[str, str]) -> Settings:
+    """The instance folder's database migrated, as `voltbridge db upgrade` does it."""
+    settings = Settings.from_env(env)
+    upgrade(settings.database_url)
+    return settings
+
+
+@pytest.fixture
+def svc(env: dict[str, str]) -> Iterator[Services]:
+    """Services of this process on the instance folder the processes under test share."""
+    services = build_services(migrated(env))
+    yield services
+    if services.engine is not None:
+        services.engine.dispose()
 
 
 @pytest.fixture
@@ -83,11 +99,10 @@ def wait_ready(base: str, web: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"voltbridge web did not start\n{log.read_text(errors='replace')}")
 
 
-def test_socket_under_gunicorn_reports_the_payment_the_worker_saw(env, tmp_path, processes) -> None:
-    cli(env, tmp_path, "db", "upgrade")
-    store: dict[str, Any] = json.loads(cli(env, tmp_path, "store", "create", "--name", "Kiosk", "--network",
-                                           "sandbox", "--json"))
-    key = json.loads(cli(env, tmp_path, "key", "create", str(store["id"]), "--kind", "venta", "--json"))["api_key"]
+def test_socket_under_gunicorn_reports_the_payment_the_worker_saw(env, tmp_path, processes, svc) -> None:
+    with svc.uow() as uow:
+        store = create_store(uow, svc.vault, name="Kiosk", network="sandbox")
+        key = issue_key(uow, svc.vault, store.id, "venta").api_key
     base = env["PUBLIC_URL"]
     web = start(env, tmp_path, "web", "web", "--host", "127.0.0.1", "--port", env["PORT"], "--workers", "2",
                 "--threads", "4")
@@ -102,14 +117,15 @@ def test_socket_under_gunicorn_reports_the_payment_the_worker_saw(env, tmp_path,
     assert session["ws"].startswith(f"ws://127.0.0.1:{env['PORT']}/")
 
     with connect(session["ws"], open_timeout=10) as ws:
-        paid = cli(env, tmp_path, "simulate", "pay", session["ref"])
+        with svc.uow() as uow:  # what `voltbridge simulate pay` does: the worker process picks it up
+            paid = simulate_payment(uow, session["ref"], svc.clock, None, None).tx_id
         messages = []
         while not messages or messages[-1]["type"] != "confirmed":
             messages.append(json.loads(ws.recv(timeout=30)))
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=10)
         assert ws.close_code == 1000
-    assert messages[-1]["code"] == "PAYMENT_CONFIRMED" and messages[-1]["txSig"] in paid
+    assert messages[-1]["code"] == "PAYMENT_CONFIRMED" and messages[-1]["txSig"] == paid
     assert all(m["type"] == "update" for m in messages[:-1])
     polled = requests.get(f"{base}/v1/checkout/{session['ref']}", headers={"x-api-key": key}, timeout=10).json()
     assert polled["status"] == "confirmed" and polled["event"] == messages[-1]

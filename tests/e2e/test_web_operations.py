@@ -12,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.test_venta_gunicorn import START_SECONDS, cli, env, processes, start, wait_ready  # noqa: F401
+from tests.e2e.test_venta_gunicorn import START_SECONDS, env, migrated, processes, start, wait_ready  # noqa: F401
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -28,7 +28,7 @@ def _until(condition, what: str, seconds: float = START_SECONDS):  # type: ignor
 
 
 def test_readiness_and_metrics_across_gunicorn_processes(env, tmp_path: Path, processes) -> None:  # noqa: F811
-    cli(env, tmp_path, "db", "upgrade")
+    migrated(env)
     env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
     base = env["PUBLIC_URL"]
     web = start(env, tmp_path, "web", "web", "--host", "127.0.0.1", "--port", env["PORT"], "--workers", "2",

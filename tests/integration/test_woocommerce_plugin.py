@@ -275,7 +275,8 @@ def test_checkout_and_signed_webhooks_move_the_order(gateway: dict[str, Any], tm
 
         with svc.uow() as uow:
             paid = public_invoice(uow, number, svc.clock)
-            callbacks = uow.session.query(Delivery).filter_by(invoice_number=number, channel="callback").all()
+            callbacks = (uow.session.query(Delivery).filter_by(invoice_number=number, channel="callback")
+                         .order_by(Delivery.id).all())
             assert [(d.event_type, d.status, d.last_status_code) for d in callbacks] == [
                 ("payment_received", "delivered", 200), ("payment_completed", "delivered", 200)]
         settled = _phpunit({**env, "VB_EXPECT_TX": paid.payment_tx_id or ""}, "--testsuite", "gateway",
