@@ -50,10 +50,11 @@ class Dashboard:
     found: dict[str, list[str]] = field(default_factory=dict)  # axe findings per page
 
     def check(self, page: Any, name: str) -> None:
-        """axe-core on the page as it is now, then a full-page screenshot at each width."""
-        self.found[name] = violations(page)
+        """At each width: axe-core on the page as it is now (a table scrolls only on a phone), then a full-page
+        screenshot."""
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
+            self.found[f"{name}@{width}"] = violations(page)
             page.screenshot(path=str(self.shots / f"dashboard-{name}-{width}-{self.backend}.png"), full_page=True)
         page.set_viewport_size({"width": WIDTHS[0], "height": 900})
 
