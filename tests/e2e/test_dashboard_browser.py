@@ -201,6 +201,7 @@ def test_a_merchant_signs_up_takes_payment_fixes_a_webhook_and_exports(browser: 
             expect(copy).to_have_count(1)
             expect(copy).to_contain_text("delivered")
             expect(copy.locator("tbody tr").first).to_contain_text("200 ✓")
+            d.check(page, "invoice-redelivered")
 
             # Export the list as CSV from the page and check its rows.
             page.goto(invoices)
