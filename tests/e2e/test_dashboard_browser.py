@@ -4,7 +4,8 @@ A real gateway serves HTTP on 127.0.0.1; the worker's jobs are run by the test (
 dispatcher until idle) on a frozen clock the web side shares, so nothing waits on time. Webhooks go to a real
 receiver (tests/fakes/receiver.py) told to fail, then to succeed. On every page reached, axe-core must find no
 serious or critical violation, and screenshots at 1280 and 390 px wide are saved under ARTIFACTS_DIR (default:
-a pytest temporary directory; the path is printed).
+a pytest temporary directory; the path is printed). The browser is the one Chromium the e2e tests share
+(tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from gateway_core.clock import FrozenClock
 from gateway_core.notifications.dispatch import Dispatcher
 from tests.conftest import running_services
 from tests.e2e.test_accessibility import violations
-from tests.e2e.test_checkout_browser import CHROMIUM, LAUNCH_ARGS, _free_port
+from tests.e2e.test_checkout_browser import CHROMIUM, _free_port
 from tests.fakes.receiver import Receiver
 from tests.integration.notify_support import deliveries, notify_settings_for, pay
 
@@ -65,16 +66,6 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     where.mkdir(parents=True, exist_ok=True)
     print(f"\ndashboard screenshots: {where}")
     return where
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
