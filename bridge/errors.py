@@ -43,6 +43,8 @@ STATUS_BY_CODE = {
     "EMAIL_NOT_ENABLED": 422,
     "DELIVERY_NOT_FOUND": 404,
     "PAYMENT_NOT_FOUND": 404,
+    "ENDPOINT_NOT_FOUND": 404,
+    "EMAIL_NOT_FOUND": 404,
     "FORBIDDEN": 403,  # the dashboard (issue 22): a member whose role does not allow the action
     "INVALID_CREDENTIALS": 401,
     "SIGNUP_CLOSED": 403,

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from flask import Flask
 
-from bridge.dashboard import access, auth, inbox, invoice_page, invoices, keys, stores  # noqa: F401  (routes register on bp)
+# Their routes register on bp.
+from bridge.dashboard import (  # noqa: F401
+    access,
+    auth,
+    inbox,
+    invoice_page,
+    invoices,
+    keys,
+    mailbox,
+    notifications,
+    overview,
+    stores,
+)
 from bridge.dashboard.blueprint import bp, csrf, login_manager, render_problem
 from bridge.errors import register_format
 from bridge.extensions import services

@@ -29,11 +29,12 @@ def render_problem(problem: Problem, request_id: str) -> Response:
 
 
 def _secure(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CSP
+    # A page with a narrower need (the mailbox's sandboxed email frame) sets its own policy first.
+    response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["Cache-Control"] = "no-store"  # pages show secrets once and per-user data
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
+    response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 
 

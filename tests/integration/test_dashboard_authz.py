@@ -9,7 +9,16 @@ import pytest
 from sqlalchemy import select
 
 from gateway_core.accounts.members import members_of
-from gateway_core.adapters.models import ApiKey, Delivery, InvoiceDecision, Payment, Store
+from gateway_core.adapters.models import (
+    ApiKey,
+    ContractWebhook,
+    Delivery,
+    Email,
+    InvoiceDecision,
+    Payment,
+    Store,
+    WebhookEndpoint,
+)
 from gateway_core.invoices.manage import cancel_invoice
 from tests.integration.dashboard_support import add_member, csrf_token, make_store, make_user, sign_in
 from tests.integration.invoice_page_support import new_invoice, unmatched_payment
@@ -31,13 +40,27 @@ STORE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/dashboard/stores/{store}/invoices/{invoice}/deliveries/{delivery}/redeliver", {}),
     ("GET", "/dashboard/stores/{store}/inbox", {}),
     ("POST", "/dashboard/stores/{store}/inbox/{payment}/attach", {"invoice": "{invoice}"}),
+    ("GET", "/dashboard/stores/{store}/notifications", {}),
+    ("POST", "/dashboard/stores/{store}/notifications/settings",
+     {"webhook_url": "", "email_notifications": "1", "notification_email": "intruder@other.test"}),
+    ("POST", "/dashboard/stores/{store}/notifications/test", {"channel": "store"}),
+    ("POST", "/dashboard/stores/{store}/deliveries/{delivery}/redeliver", {}),
+    ("POST", "/dashboard/stores/{store}/endpoints/{endpoint}/rotate", {}),
+    ("POST", "/dashboard/stores/{store}/contract-webhooks",
+     {"contract": "veltpay", "url": "https://intruder.test/hook", "rotate": "1"}),
+    ("GET", "/dashboard/stores/{store}/overview", {}),
+    ("GET", "/dashboard/mailbox/{email}", {}),
+    ("GET", "/dashboard/mailbox/{email}/html", {}),
 ]
+# The email itself, served into the mailbox's sandboxed frame under its own policy (inline styles, as sent).
+EMAIL_FRAME = "/dashboard/mailbox/{email}/html"
 # What a viewer may open (read only); everything else in the store answers them 403.
 VIEWER_READS = {"/dashboard/stores/{store}", "/dashboard/stores/{store}/invoices",
                 "/dashboard/stores/{store}/invoices/export.csv", "/dashboard/stores/{store}/invoices/{invoice}",
-                "/dashboard/stores/{store}/inbox"}
+                "/dashboard/stores/{store}/inbox", "/dashboard/stores/{store}/notifications",
+                "/dashboard/stores/{store}/overview", "/dashboard/mailbox/{email}", EMAIL_FRAME}
 # The rules' converters, for the placeholders of the paths above.
-RULES = {"{store}": "<int:store_id>", "{user}": "<int:user_id>", "{key}": "<int:key_id>",
+RULES = {"{endpoint}": "<int:endpoint_id>", "{email}": "<int:email_id>", "{store}": "<int:store_id>", "{user}": "<int:user_id>", "{key}": "<int:key_id>",
          "{invoice}": "<string(maxlength=32):number>", "{delivery}": "<int:delivery_id>",
          "{payment}": "<int:payment_id>", "export.csv": "export.<any(csv, json):fmt>"}
 ACCOUNT_ROUTES: list[tuple[str, str, dict[str, str]]] = [
@@ -45,6 +68,7 @@ ACCOUNT_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("GET", "/dashboard/stores/new", {}),
     ("POST", "/dashboard/stores/new", {"name": "Anon", "network": "sandbox"}),
     ("GET", "/dashboard/account", {}),
+    ("GET", "/dashboard/mailbox", {}),
     ("POST", "/dashboard/account", {"current_password": "x", "new_password": "y" * 12}),
     ("POST", "/dashboard/sign-out", {}),
     ("POST", "/dashboard/sign-out-everywhere", {}),
@@ -71,8 +95,15 @@ def shop(services) -> dict[str, Any]:
         cancel_invoice(uow, uow.session.get(Store, store_id), invoice, services.clock)  # for a delivery row
     with services.uow() as uow:
         delivery_id = uow.session.execute(select(Delivery.id).where(Delivery.invoice_number == invoice)).scalar()
+        endpoint = uow.session.execute(select(WebhookEndpoint).where(WebhookEndpoint.store_id == store_id)).scalar_one()
+        email = Email(store_id=store_id, message_id="<m1@shop.test>", sender="gw@shop.test",
+                      recipient="owner@shop.test", subject="Payment received", text_body="Paid.",
+                      html_body='<p style="color: green">Paid.</p>', transport="log")
+        uow.session.add(email)
+        uow.session.flush()
+        extra = {"endpoint": endpoint.id, "secret": endpoint.secret, "email": email.id}
     return {"store": store_id, "user": owner.id, "key": key_id, "invoice": invoice, "delivery": delivery_id,
-            "payment": payment_id}
+            "payment": payment_id, **extra}
 
 
 def _call(client: Any, method: str, path: str, form: dict[str, str], shop: dict[str, Any] | None = None) -> Any:
@@ -90,6 +121,13 @@ def _unchanged(services, shop: dict[str, Any]) -> None:
         assert uow.session.execute(select(Delivery.id).where(Delivery.is_redelivery)).first() is None
         assert uow.session.execute(select(Payment.invoice_id).where(Payment.id == shop["payment"])).scalar() is None
         assert uow.session.execute(select(InvoiceDecision.id)).first() is None
+        store = uow.session.get(Store, shop["store"])
+        assert store is not None and store.webhook_url == "http://127.0.0.1:9/hook"
+        assert store.notification_email is None and not store.email_notifications
+        assert uow.session.execute(select(ContractWebhook.id)).first() is None
+        assert uow.session.get(WebhookEndpoint, shop["endpoint"]).secret == shop["secret"]
+        tests = select(Delivery.id).where(Delivery.event_type == "webhook_test")
+        assert uow.session.execute(tests).first() is None
 
 
 def _rule(path: str) -> str:
@@ -146,7 +184,8 @@ def test_every_post_without_or_with_a_wrong_csrf_token_is_refused(services, clie
 
 def test_owner_pages_work_without_scripts_inline_styles_or_other_hosts(services, client, shop) -> None:
     sign_in(client, "owner@shop.test")
-    pages = [p.format(**shop) for m, p, _ in STORE_ROUTES + ACCOUNT_ROUTES if m == "GET" and "/export." not in p]
+    pages = [p.format(**shop) for m, p, _ in STORE_ROUTES + ACCOUNT_ROUTES if m == "GET" and "/export." not in p
+             and p != EMAIL_FRAME]
     for path in pages:
         answer = client.get(path)
         html = answer.get_data(as_text=True)
@@ -157,3 +196,6 @@ def test_owner_pages_work_without_scripts_inline_styles_or_other_hosts(services,
         # Every form that posts carries its token; a GET form (the invoice filter) must not put it in the URL.
         assert html.count('<form method="post"') == html.count('name="csrf_token"'), path
         assert html.count("<form") == html.count('<form method="post"') + html.count('<form method="get"'), path
+    frame = client.get(EMAIL_FRAME.format(**shop))
+    policy = frame.headers["Content-Security-Policy"]
+    assert "sandbox" in policy and "default-src 'none'" in policy and "script-src" not in policy
