@@ -79,6 +79,11 @@ def _window(uow: UnitOfWork, store_id: int, since: datetime, days: int) -> Windo
     return Window(days, {str(k): int(v) for k, v in by_status.items()}, received, fiat, int(dead))
 
 
+def _plain(value: Decimal) -> Decimal:
+    """Without trailing zeros or an exponent: 0.000001, not 0.000001000 or 1E-6."""
+    return Decimal(format(value.normalize(), "f"))
+
+
 def operator_alerts(uow: UnitOfWork, network: str, now: datetime, limits: Thresholds) -> list[Alert]:
     """What the workers last published that needs an operator: fee payer low, a watcher behind, stale rates."""
     alerts = []
@@ -87,7 +92,7 @@ def operator_alerts(uow: UnitOfWork, network: str, now: datetime, limits: Thresh
     for name, encoded, value in rows:
         labels = json.loads(encoded)
         if name == FEE_PAYER and labels.get("network") == network and value < limits.fee_payer_low_lamports:
-            alerts.append(Alert("fee_payer_low", network, Decimal(value).scaleb(-9)))
+            alerts.append(Alert("fee_payer_low", network, _plain(Decimal(value).scaleb(-9))))
         elif name == LAG and labels.get("network") == network and value > limits.watch_max_lag:
             alerts.append(Alert("watcher_behind", labels.get("chain", "?"), Decimal(value)))
         elif name == RATE_AGE and value > Decimal(str(limits.rate_max_age_seconds)):
