@@ -60,7 +60,8 @@ VIEWER_READS = {"/dashboard/stores/{store}", "/dashboard/stores/{store}/invoices
                 "/dashboard/stores/{store}/inbox", "/dashboard/stores/{store}/notifications",
                 "/dashboard/stores/{store}/overview", "/dashboard/mailbox/{email}", EMAIL_FRAME}
 # The rules' converters, for the placeholders of the paths above.
-RULES = {"{endpoint}": "<int:endpoint_id>", "{email}": "<int:email_id>", "{store}": "<int:store_id>", "{user}": "<int:user_id>", "{key}": "<int:key_id>",
+RULES = {"{store}": "<int:store_id>", "{user}": "<int:user_id>", "{key}": "<int:key_id>",
+         "{endpoint}": "<int:endpoint_id>", "{email}": "<int:email_id>",
          "{invoice}": "<string(maxlength=32):number>", "{delivery}": "<int:delivery_id>",
          "{payment}": "<int:payment_id>", "export.csv": "export.<any(csv, json):fmt>"}
 ACCOUNT_ROUTES: list[tuple[str, str, dict[str, str]]] = [
