@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_dashboard_string_key_exists() -> None:
-    strings = json.loads((ROOT / "bridge/locales/en.json").read_text(encoding="utf-8"))
+    strings = json.loads((ROOT / "locales/en.json").read_text(encoding="utf-8"))
     used: set[str] = set()
     for template in (ROOT / "templates/dashboard").glob("*.html"):
         used |= set(re.findall(r'\bt\(\s*["\']([a-z_]+)["\']\s*[,)]', template.read_text(encoding="utf-8")))
