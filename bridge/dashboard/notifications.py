@@ -16,7 +16,7 @@ from bridge.dashboard.access import store_for
 from bridge.dashboard.blueprint import bp, language, page
 from bridge.dashboard.charts import latency_bars
 from bridge.extensions import services
-from bridge.i18n import translate
+from gateway_core.adapters.i18n import translate
 from gateway_core.contracts.registry import formats
 from gateway_core.domain.errors import GatewayError, ValidationFailed
 from gateway_core.notifications.contract_webhooks import contract_webhook, set_contract_webhook
