@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from flask import Flask
 
-from bridge.dashboard import access, auth, inbox, invoice_page, invoices, keys, stores  # noqa: F401  (routes register on bp)
+from bridge.dashboard import (  # noqa: F401  (their routes register on bp)
+    access,
+    auth,
+    inbox,
+    invoice_page,
+    invoices,
+    keys,
+    recovery,
+    stores,
+)
 from bridge.dashboard.blueprint import bp, csrf, login_manager, render_problem
 from bridge.errors import register_format
 from bridge.extensions import services

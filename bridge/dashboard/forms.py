@@ -27,6 +27,14 @@ class PasswordForm(FlaskForm):
     new_password = PasswordField("New password", validators=[InputRequired(), Length(max=256)])
 
 
+class EmailForm(FlaskForm):
+    email = StringField("Email", validators=[InputRequired(), Length(max=320)])
+
+
+class NewPasswordForm(FlaskForm):
+    new_password = PasswordField("New password", validators=[InputRequired(), Length(max=256)])
+
+
 class StoreForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
     network = SelectField("Network", choices=list(NETWORKS))

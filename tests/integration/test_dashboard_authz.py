@@ -49,7 +49,8 @@ ACCOUNT_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/dashboard/sign-out", {}),
     ("POST", "/dashboard/sign-out-everywhere", {}),
 ]
-PUBLIC_ROUTES = {"/dashboard/sign-in", "/dashboard/sign-up"}
+PUBLIC_ROUTES = {"/dashboard/sign-in", "/dashboard/sign-up", "/dashboard/forgot-password",
+                 "/dashboard/password/<token>"}
 
 
 @pytest.fixture
