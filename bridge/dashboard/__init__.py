@@ -10,6 +10,7 @@ from flask import Flask
 
 from bridge.dashboard import (  # noqa: F401  (their routes register on bp)
     access,
+    admin,
     auth,
     inbox,
     invoice_page,
@@ -17,6 +18,7 @@ from bridge.dashboard import (  # noqa: F401  (their routes register on bp)
     keys,
     recovery,
     stores,
+    two_factor,
 )
 from bridge.dashboard.blueprint import bp, csrf, login_manager, render_problem
 from bridge.errors import register_format

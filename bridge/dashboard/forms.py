@@ -35,6 +35,15 @@ class NewPasswordForm(FlaskForm):
     new_password = PasswordField("New password", validators=[InputRequired(), Length(max=256)])
 
 
+class CodeForm(FlaskForm):
+    code = StringField("Code", validators=[InputRequired(), Length(max=32)])
+
+
+class DisableTwoFactorForm(FlaskForm):
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=256)])
+    code = StringField("Code", validators=[InputRequired(), Length(max=32)])
+
+
 class StoreForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
     network = SelectField("Network", choices=list(NETWORKS))

@@ -67,6 +67,33 @@ def request_reset(uow: UnitOfWork, secret: str, email: str, link_for: Callable[[
                   link_for, clock)
 
 
+def invite(uow: UnitOfWork, secret: str, email: str, link_for: Callable[[str], str], clock: Clock) -> bool:
+    """Make sure an account exists for `email`: a new one (no password yet, not an admin) is emailed an invite
+    link, and so is one still waiting for its first password; an account already in use is left alone.
+    Whether an email went out. Works with open sign-up off: an invite is how accounts are added then."""
+    email = normalise_email(email)
+    user = uow.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+    if user is None:
+        user = User(email=email, password_hash=UNSET_PASSWORD, is_admin=False, created_at=clock.now())
+        uow.session.add(user)
+        uow.session.flush()
+    elif user.password_hash != UNSET_PASSWORD:
+        return False
+    send_link(uow, secret, user, "invite", link_for, clock)
+    return True
+
+
+def is_invited(password_hash: str) -> bool:
+    """Invited and not yet arrived (no password set)."""
+    return password_hash == UNSET_PASSWORD
+
+
+def people(uow: UnitOfWork) -> list[tuple[Account, bool]]:
+    """Every account, oldest first, with whether it is an invite not yet taken up."""
+    users = uow.session.execute(select(User).order_by(User.id)).scalars()
+    return [(Account(u.id, u.email, u.is_admin), is_invited(u.password_hash)) for u in users]
+
+
 def link_user(uow: UnitOfWork, secret: str, token: str, clock: Clock) -> tuple[User, str]:
     """The user and purpose of a link still good to use, else InvalidLink (tampered, expired or used)."""
     try:

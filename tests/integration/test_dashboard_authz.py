@@ -48,9 +48,14 @@ ACCOUNT_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/dashboard/account", {"current_password": "x", "new_password": "y" * 12}),
     ("POST", "/dashboard/sign-out", {}),
     ("POST", "/dashboard/sign-out-everywhere", {}),
+    ("GET", "/dashboard/account/two-factor", {}),
+    ("GET", "/dashboard/admin/users", {}),
+    ("POST", "/dashboard/admin/users", {"email": "intruder@shop.test"}),
+    ("POST", "/dashboard/account/two-factor", {"code": "123456"}),
+    ("POST", "/dashboard/account/two-factor/disable", {"password": "x", "code": "123456"}),
 ]
 PUBLIC_ROUTES = {"/dashboard/sign-in", "/dashboard/sign-up", "/dashboard/forgot-password",
-                 "/dashboard/password/<token>"}
+                 "/dashboard/password/<token>", "/dashboard/sign-in/code"}
 
 
 @pytest.fixture
