@@ -13,10 +13,12 @@ from bridge.dashboard import (  # noqa: F401  (their routes register on bp)
     admin,
     auth,
     inbox,
+    integrations,
     invoice_page,
     invoices,
     keys,
     recovery,
+    store_edit,
     stores,
     two_factor,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import redirect, url_for
+from flask import redirect, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -61,7 +61,7 @@ def _store_page(store_id: int, status: int = 200, **extra: object) -> Page:
 @bp.route("/stores/<int:store_id>")
 @login_required
 def store_page(store_id: int) -> Page:
-    return _store_page(store_id)
+    return _store_page(store_id, notice=t("dash_store_saved") if request.args.get("saved") else None)
 
 
 @bp.route("/stores/<int:store_id>/members", methods=["POST"])

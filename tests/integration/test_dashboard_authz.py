@@ -31,11 +31,15 @@ STORE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/dashboard/stores/{store}/invoices/{invoice}/deliveries/{delivery}/redeliver", {}),
     ("GET", "/dashboard/stores/{store}/inbox", {}),
     ("POST", "/dashboard/stores/{store}/inbox/{payment}/attach", {"invoice": "{invoice}"}),
+    ("GET", "/dashboard/stores/{store}/edit", {}),
+    ("POST", "/dashboard/stores/{store}/edit", {"name": "Taken over", "platform_fee_percent": "0",
+                                                "underpayment_tolerance_percent": "0", "default_expiry_hours": "24"}),
+    ("GET", "/dashboard/stores/{store}/integrations", {}),
 ]
 # What a viewer may open (read only); everything else in the store answers them 403.
 VIEWER_READS = {"/dashboard/stores/{store}", "/dashboard/stores/{store}/invoices",
                 "/dashboard/stores/{store}/invoices/export.csv", "/dashboard/stores/{store}/invoices/{invoice}",
-                "/dashboard/stores/{store}/inbox"}
+                "/dashboard/stores/{store}/inbox", "/dashboard/stores/{store}/integrations"}
 # The rules' converters, for the placeholders of the paths above.
 RULES = {"{store}": "<int:store_id>", "{user}": "<int:user_id>", "{key}": "<int:key_id>",
          "{invoice}": "<string(maxlength=32):number>", "{delivery}": "<int:delivery_id>",
@@ -96,6 +100,7 @@ def _unchanged(services, shop: dict[str, Any]) -> None:
         assert uow.session.execute(select(Delivery.id).where(Delivery.is_redelivery)).first() is None
         assert uow.session.execute(select(Payment.invoice_id).where(Payment.id == shop["payment"])).scalar() is None
         assert uow.session.execute(select(InvoiceDecision.id)).first() is None
+        assert uow.session.get(Store, shop["store"]).name == "Shop"  # type: ignore[union-attr]
 
 
 def _rule(path: str) -> str:
