@@ -15,10 +15,17 @@ from bridge.extensions import SERVICES, db
 from gateway_core.adapters.db import configure_engine, engine_options, normalise_url
 from gateway_core.bootstrap import Services, build_services
 from gateway_core.config import Settings
+from gateway_core.keys.usage import KEY_USAGE
 from gateway_core.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("bridge")
+
+
+def _record_key_use(app: Flask) -> None:
+    with app.app_context():
+        svc = app.extensions[SERVICES]
+        KEY_USAGE.flush(svc.uow, svc.clock)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None, **overrides: Any) -> Flask:
@@ -61,6 +68,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.after_request
     def _stamp(response: Any) -> Any:
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        if KEY_USAGE.due():  # API keys' "last used": written at most once a minute, after the response is sent
+            response.call_on_close(lambda: _record_key_use(app))
         return response
 
     from bridge import checkout, health

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from flask import Flask
 
-# Their routes register on bp.
-from bridge.dashboard import (  # noqa: F401
+from bridge.dashboard import (  # noqa: F401  (their routes register on bp)
     access,
+    admin,
     auth,
     inbox,
+    integrations,
     invoice_page,
     invoices,
     keys,
     mailbox,
     notifications,
     overview,
+    recovery,
+    store_edit,
     stores,
+    two_factor,
 )
 from bridge.dashboard.blueprint import bp, csrf, login_manager, render_problem
 from bridge.errors import register_format

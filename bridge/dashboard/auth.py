@@ -7,14 +7,16 @@ from flask_login import login_required, login_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.dashboard.access import DashboardUser, sign_in_wait, signed_in
-from bridge.dashboard.blueprint import bp, page
-from bridge.dashboard.forms import PasswordForm, SignInForm, SignUpForm
+from bridge.dashboard.blueprint import bp, page, t
+from bridge.dashboard.forms import CodeForm, PasswordForm, SignInForm, SignUpForm
 from bridge.extensions import services
 from bridge.ratelimit import retry_after
+from gateway_core.accounts import two_factor
 from gateway_core.accounts.sessions import open_session, revoke_all, revoke_session
 from gateway_core.accounts.users import (
     Account,
     InvalidCredentials,
+    account_of,
     change_password,
     check_password,
     create_user,
@@ -23,15 +25,17 @@ from gateway_core.accounts.users import (
 from gateway_core.domain.errors import GatewayError
 
 Page = tuple[str, int] | BaseResponse
+PENDING = "second_factor"  # the session key of a sign-in waiting for its two-factor code
+PENDING_SECONDS = 300
 
 
-def _start_session(account: Account) -> BaseResponse:
+def _start_session(account: Account, target: str | None = None) -> BaseResponse:
     svc = services()
     with svc.uow() as uow:
         opened = open_session(uow, account.id, svc.clock)
     session.clear()  # a fresh cookie (and CSRF token) for the signed-in session
     login_user(DashboardUser(opened.token, opened.id, account))
-    return redirect(_next_page())
+    return redirect(target or _next_page())
 
 
 def _next_page() -> str:
@@ -65,9 +69,42 @@ def sign_in() -> Page:
     try:
         with svc.uow(read_only=True) as uow:
             account = check_password(uow, form.email.data or "", form.password.data or "")
+            second_factor = two_factor.is_enabled(uow, account.id)
     except InvalidCredentials as exc:
         return page("sign_in.html", 401, form=form, signup=_signup_open(), error=exc.message)
+    if second_factor:
+        # The password is right; no session until the code is too. The pending sign-in lives in the signed
+        # cookie for a few minutes.
+        session.clear()
+        session[PENDING] = {"user": account.id, "email": account.email, "at": svc.clock.now().timestamp(),
+                            "next": _next_page()}
+        return redirect(url_for("dashboard.sign_in_code"))
     return _start_session(account)
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+def sign_in_code() -> Page:
+    svc = services()
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or svc.clock.now().timestamp() - float(pending.get("at", 0)) > PENDING_SECONDS:
+        session.pop(PENDING, None)
+        return redirect(url_for("dashboard.sign_in"))
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return page("sign_in_code.html", 400 if form.is_submitted() else 200, form=form)
+    wait = sign_in_wait(str(pending["email"]))
+    if wait > 0:
+        body, status = page("sign_in_code.html", 429, form=form, error=t("dash_too_many"))
+        return Response(body, status, headers={"Retry-After": retry_after(wait)})
+    try:
+        with svc.uow() as uow:
+            two_factor.check_code(uow, svc.vault, int(pending["user"]), form.code.data or "", svc.clock)
+            account = account_of(uow, int(pending["user"]))
+    except two_factor.WrongCode:
+        return page("sign_in_code.html", 401, form=form, error=t("dash_wrong_code"))
+    if account is None:
+        return redirect(url_for("dashboard.sign_in"))
+    return _start_session(account, str(pending["next"]))
 
 
 @bp.route("/sign-up", methods=["GET", "POST"])

@@ -48,6 +48,11 @@ def language() -> str:
     return pick(request.accept_languages, request.cookies.get(COOKIE))
 
 
+def t(key: str, **values: object) -> str:
+    """A dashboard string in the visitor's language (for views; pages use the t() of the context)."""
+    return translate(language(), key, **values)
+
+
 @bp.context_processor
 def _strings() -> dict[str, Any]:
     """t(key) for the pages: the payment page's locale files, in the language the browser asks for."""

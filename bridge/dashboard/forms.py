@@ -27,6 +27,23 @@ class PasswordForm(FlaskForm):
     new_password = PasswordField("New password", validators=[InputRequired(), Length(max=256)])
 
 
+class EmailForm(FlaskForm):
+    email = StringField("Email", validators=[InputRequired(), Length(max=320)])
+
+
+class NewPasswordForm(FlaskForm):
+    new_password = PasswordField("New password", validators=[InputRequired(), Length(max=256)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code", validators=[InputRequired(), Length(max=32)])
+
+
+class DisableTwoFactorForm(FlaskForm):
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=256)])
+    code = StringField("Code", validators=[InputRequired(), Length(max=32)])
+
+
 class StoreForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
     network = SelectField("Network", choices=list(NETWORKS))
@@ -41,6 +58,25 @@ class StoreForm(FlaskForm):
 
     def wallets(self) -> dict[str, str]:
         """The addresses given, by asset (checked by the core's store creation)."""
+        given = {"SOL": self.wallet_sol.data, "USDC": self.wallet_usdc.data, "USDT": self.wallet_usdt.data}
+        return {asset: address.strip() for asset, address in given.items() if address and address.strip()}
+
+
+class StoreEditForm(FlaskForm):
+    """Every field optional: the page shows the current values; owners see the wallet fields too."""
+
+    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    platform_fee_percent = StringField("Fee (%)", validators=[InputRequired(), Length(max=12)])
+    underpayment_tolerance_percent = StringField("Underpayment tolerance (%)",
+                                                 validators=[InputRequired(), Length(max=12)])
+    default_expiry_hours = StringField("Default expiry (hours)", validators=[InputRequired(), Length(max=6)])
+    settlement_mode = SelectField("Settlement", choices=list(SETTLEMENT_MODES), validators=[Optional()])
+    wallet_sol = StringField("SOL wallet", validators=[Optional(), Length(max=128)])
+    wallet_usdc = StringField("USDC wallet", validators=[Optional(), Length(max=128)])
+    wallet_usdt = StringField("USDT wallet (TRON)", validators=[Optional(), Length(max=128)])
+    tron_xpub = StringField("TRON account xpub (empty: none)", validators=[Optional(), Length(max=128)])
+
+    def wallets(self) -> dict[str, str]:
         given = {"SOL": self.wallet_sol.data, "USDC": self.wallet_usdc.data, "USDT": self.wallet_usdt.data}
         return {asset: address.strip() for asset, address in given.items() if address and address.strip()}
 

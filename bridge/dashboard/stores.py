@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import redirect, url_for
+from flask import redirect, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.dashboard.access import signed_in, store_for
-from bridge.dashboard.blueprint import bp, page
+from bridge.dashboard.blueprint import bp, page, t
 from bridge.dashboard.forms import MemberForm, StoreForm, first_error
+from bridge.dashboard.recovery import link_for
 from bridge.extensions import services
 from bridge.i18n import language_name
+from gateway_core.accounts.links import invite
 from gateway_core.accounts.members import create_store_for, members_of, remove_member, set_member, stores_of
 from gateway_core.domain.errors import GatewayError
 
@@ -59,7 +61,7 @@ def _store_page(store_id: int, status: int = 200, **extra: object) -> Page:
 @bp.route("/stores/<int:store_id>")
 @login_required
 def store_page(store_id: int) -> Page:
-    return _store_page(store_id)
+    return _store_page(store_id, notice=t("dash_store_saved") if request.args.get("saved") else None)
 
 
 @bp.route("/stores/<int:store_id>/members", methods=["POST"])
@@ -73,9 +75,13 @@ def member_set(store_id: int) -> Page:
         return _store_page(store_id, 400, form=form, error=first_error(form))
     try:
         with svc.uow() as uow:
+            # Someone with no account yet gets one, and an emailed link to choose its password.
+            invited = invite(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock)
             set_member(uow, store_id, form.email.data or "", form.role.data or "")
     except GatewayError as exc:
         return _store_page(store_id, 422, form=form, error=exc.message)
+    if invited:
+        return _store_page(store_id, notice=t("dash_invite_sent"))
     return redirect(url_for("dashboard.store_page", store_id=store_id))
 
 

@@ -72,6 +72,11 @@ def user_count(uow: UnitOfWork) -> int:
     return int(uow.session.execute(select(func.count(User.id))).scalar_one())
 
 
+def account_of(uow: UnitOfWork, user_id: int) -> Account | None:
+    user = uow.session.get(User, user_id)
+    return None if user is None else _account(user)
+
+
 def check_password(uow: UnitOfWork, email: str, password: str) -> Account:
     """The account these credentials open, or InvalidCredentials (the same for an unknown email)."""
     user = uow.session.execute(select(User).where(User.email == email.strip().lower())).scalar_one_or_none()

@@ -168,6 +168,8 @@ class ApiKey(Base):
     hint: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column()
+    # Written at most once a minute per key (gateway_core.keys.usage), not on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column()
     # Contracts whose keys have a public id besides the secret (VeltPay's key_id; the secret is `encrypted`).
     public_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Requests per minute for this key where its contract limits them (None: the contract's default).
@@ -402,7 +404,8 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    # NULL for account emails (password reset, invite), which belong to no store.
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
     event_ref: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     # The public event id receivers dedupe on (webhook-id): the same across retries and redeliveries.
     event_id: Mapped[str] = mapped_column(String(40), index=True)
@@ -457,7 +460,7 @@ class Email(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"), index=True)
-    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
     message_id: Mapped[str] = mapped_column(String(255))
     sender: Mapped[str] = mapped_column(String(320))
     recipient: Mapped[str] = mapped_column(String(320))
@@ -654,6 +657,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))  # argon2id, with its parameters
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Two-factor: the TOTP secret (encrypted by the KeyVault) once confirmed, and the last time step a code was
+    # accepted for, so one code signs in once.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
 
 class UserSession(Base):
@@ -666,6 +673,17 @@ class UserSession(Base):
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class RecoveryCode(Base):
+    """A two-factor recovery code (its SHA-256: the codes are random), good once."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_digest: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column()
 
 
 class StoreMember(Base):

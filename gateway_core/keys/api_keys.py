@@ -21,6 +21,7 @@ from gateway_core.adapters.models import ApiKey, Store
 from gateway_core.adapters.secrets import KeyVault, digests_match, key_digest
 from gateway_core.domain.errors import GatewayError, InvalidApiKey, StoreNotFound
 from gateway_core.domain.identifiers import API_KEY_LENGTH, new_api_key
+from gateway_core.keys.usage import KEY_USAGE
 from gateway_core.ports import Clock
 from gateway_core.views import StoreSnapshot
 
@@ -139,6 +140,7 @@ def bucket_name(kind: str, digest: str) -> str:
 
 
 def caller_of(key: ValidKey, digest: str, kind: str) -> Caller:
+    KEY_USAGE.seen(digest)
     return Caller(StoreSnapshot.of(key.store), digest, kind, key.expires_at, key.per_minute)
 
 
@@ -192,6 +194,8 @@ class KeyCache:
             with uow(read_only=True) as read:
                 found = caller_of(valid_key(read, digest, clock, kind), digest, kind)
             self.put(found)
+        else:
+            KEY_USAGE.seen(digest)
         return found
 
 
@@ -236,6 +240,7 @@ class KeyInfo:
     created_at: datetime
     expires_at: datetime | None
     live: bool
+    last_used_at: datetime | None = None  # to about a minute (gateway_core.keys.usage)
 
 
 def list_keys(uow: UnitOfWork, store_id: int, clock: Clock) -> list[KeyInfo]:
@@ -244,7 +249,7 @@ def list_keys(uow: UnitOfWork, store_id: int, clock: Clock) -> list[KeyInfo]:
     rows = uow.session.scalars(select(ApiKey).where(ApiKey.store_id == store_id)
                                .order_by(ApiKey.created_at.desc(), ApiKey.id.desc()))
     return [KeyInfo(k.id, k.kind, k.hint, k.public_id, k.created_at, k.expires_at,
-                    k.expires_at is None or k.expires_at > now) for k in rows]
+                    k.expires_at is None or k.expires_at > now, k.last_used_at) for k in rows]
 
 
 class KeyNotFound(GatewayError):

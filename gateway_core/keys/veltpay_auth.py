@@ -24,6 +24,7 @@ from gateway_core.adapters.models import ApiKey, VeltpaySignature
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.domain.errors import InvalidApiKey
 from gateway_core.keys.api_keys import key_is_live
+from gateway_core.keys.usage import KEY_USAGE
 from gateway_core.ports import Clock
 
 WINDOW_SECONDS = 300
@@ -90,6 +91,7 @@ def authenticate_request(uow: UnitOfWork, vault: KeyVault, clock: Clock, signed:
         raise RequestRejected("invalid_signature",
                               "X-Signature does not match: sign ts\\nMETHOD\\npath?query\\nsha256hex(body) "
                               "with the key's secret")
+    KEY_USAGE.seen_public_id(signed.key_id)
     if signed.method.upper() in READS:
         return Authenticated(store_id, replay=False)
     replay = _spend(uow, signed.key_id, expected, sent_at + timedelta(seconds=WINDOW_SECONDS + 1), clock.now())

@@ -57,7 +57,7 @@ class Job:
     event_id: str
     event_type: str
     is_redelivery: bool
-    store_id: int
+    store_id: int | None  # None: an account email (reset, invite)
     store_name: str
     brand_color: str | None
     api_key: str | None
@@ -265,7 +265,7 @@ class Dispatcher:
         assert job.recipient is not None
         sender = sender_address(self.mail_from, self.public_url, job.store_name)
         with self.uow_factory() as uow:
-            logo = logo_image(uow, job.store_id, EMAIL_BOX) if self.public_url else None
+            logo = logo_image(uow, job.store_id, EMAIL_BOX) if self.public_url and job.store_id is not None else None
         email = build_email(job.event_type, loads(job.body), brand_color=job.brand_color, sender=sender,
                             recipient=job.recipient, event_id=job.event_id, delivery_id=job.delivery_id, date=at,
                             logo_url=f"{self.public_url.rstrip('/')}/logo/{logo.digest}" if logo else None,
@@ -342,7 +342,7 @@ class Dispatcher:
                 log.warning("delivery dead-lettered", extra={"delivery_id": delivery_id,
                                                              "event_id": delivery.event_id,
                                                              "attempts": delivery.attempts})
-                store = session.get(Store, delivery.store_id)
+                store = session.get(Store, delivery.store_id) if delivery.store_id is not None else None
                 if store is not None:
                     enqueue_dead_letter_notice(session, delivery, store, now)
 

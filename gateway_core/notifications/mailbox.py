@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Email, Store
@@ -23,7 +23,7 @@ class EmailNotFound(GatewayError):
 @dataclass(frozen=True)
 class MailSummary:
     id: int
-    store_id: int
+    store_id: int | None  # None: an account email (password reset, invite), read by the server admin only
     store_name: str
     recipient: str
     subject: str
@@ -34,7 +34,7 @@ class MailSummary:
 @dataclass(frozen=True)
 class Mail:
     id: int
-    store_id: int
+    store_id: int | None
     store_name: str
     message_id: str
     sender: str
@@ -49,8 +49,8 @@ class Mail:
 def mailbox(uow: UnitOfWork, store_ids: Sequence[int] | None, before_id: int | None = None,
             size: int = PAGE_SIZE) -> tuple[list[MailSummary], int | None]:
     """The newest emails of these stores (None: every store, for the server admin), keyset-paged on the id."""
-    query = select(Email.id, Email.store_id, Store.name, Email.recipient, Email.subject, Email.transport,
-                   Email.created_at).join(Store, Store.id == Email.store_id)
+    query = select(Email.id, Email.store_id, func.coalesce(Store.name, ""), Email.recipient, Email.subject,
+                   Email.transport, Email.created_at).outerjoin(Store, Store.id == Email.store_id)
     if store_ids is not None:
         if not store_ids:
             return [], None
@@ -64,10 +64,10 @@ def mailbox(uow: UnitOfWork, store_ids: Sequence[int] | None, before_id: int | N
 
 def mail(uow: UnitOfWork, email_id: int) -> Mail:
     """One email in full (the caller checks that the reader may see its store)."""
-    row = uow.session.execute(select(Email, Store.name).join(Store, Store.id == Email.store_id)
+    row = uow.session.execute(select(Email, Store.name).outerjoin(Store, Store.id == Email.store_id)
                               .where(Email.id == email_id)).first()
     if row is None:
         raise EmailNotFound("Email not found")
     e, name = row
-    return Mail(e.id, e.store_id, name, e.message_id, e.sender, e.recipient, e.subject, e.text_body, e.html_body,
+    return Mail(e.id, e.store_id, name or "", e.message_id, e.sender, e.recipient, e.subject, e.text_body, e.html_body,
                 e.transport, e.created_at)

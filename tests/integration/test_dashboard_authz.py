@@ -51,6 +51,10 @@ STORE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("GET", "/dashboard/stores/{store}/overview", {}),
     ("GET", "/dashboard/mailbox/{email}", {}),
     ("GET", "/dashboard/mailbox/{email}/html", {}),
+    ("GET", "/dashboard/stores/{store}/edit", {}),
+    ("POST", "/dashboard/stores/{store}/edit", {"name": "Taken over", "platform_fee_percent": "0",
+                                                "underpayment_tolerance_percent": "0", "default_expiry_hours": "24"}),
+    ("GET", "/dashboard/stores/{store}/integrations", {}),
 ]
 # The email itself, served into the mailbox's sandboxed frame under its own policy (inline styles, as sent).
 EMAIL_FRAME = "/dashboard/mailbox/{email}/html"
@@ -58,7 +62,8 @@ EMAIL_FRAME = "/dashboard/mailbox/{email}/html"
 VIEWER_READS = {"/dashboard/stores/{store}", "/dashboard/stores/{store}/invoices",
                 "/dashboard/stores/{store}/invoices/export.csv", "/dashboard/stores/{store}/invoices/{invoice}",
                 "/dashboard/stores/{store}/inbox", "/dashboard/stores/{store}/notifications",
-                "/dashboard/stores/{store}/overview", "/dashboard/mailbox/{email}", EMAIL_FRAME}
+                "/dashboard/stores/{store}/overview", "/dashboard/mailbox/{email}", EMAIL_FRAME,
+                "/dashboard/stores/{store}/integrations"}
 # The rules' converters, for the placeholders of the paths above.
 RULES = {"{store}": "<int:store_id>", "{user}": "<int:user_id>", "{key}": "<int:key_id>",
          "{endpoint}": "<int:endpoint_id>", "{email}": "<int:email_id>",
@@ -73,8 +78,14 @@ ACCOUNT_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/dashboard/account", {"current_password": "x", "new_password": "y" * 12}),
     ("POST", "/dashboard/sign-out", {}),
     ("POST", "/dashboard/sign-out-everywhere", {}),
+    ("GET", "/dashboard/account/two-factor", {}),
+    ("GET", "/dashboard/admin/users", {}),
+    ("POST", "/dashboard/admin/users", {"email": "intruder@shop.test"}),
+    ("POST", "/dashboard/account/two-factor", {"code": "123456"}),
+    ("POST", "/dashboard/account/two-factor/disable", {"password": "x", "code": "123456"}),
 ]
-PUBLIC_ROUTES = {"/dashboard/sign-in", "/dashboard/sign-up"}
+PUBLIC_ROUTES = {"/dashboard/sign-in", "/dashboard/sign-up", "/dashboard/forgot-password",
+                 "/dashboard/password/<token>", "/dashboard/sign-in/code"}
 
 
 @pytest.fixture
@@ -129,6 +140,7 @@ def _unchanged(services, shop: dict[str, Any]) -> None:
         assert uow.session.get(WebhookEndpoint, shop["endpoint"]).secret == shop["secret"]
         tests = select(Delivery.id).where(Delivery.event_type == "webhook_test")
         assert uow.session.execute(tests).first() is None
+        assert store.name == "Shop"
 
 
 def _rule(path: str) -> str:

@@ -55,15 +55,18 @@ def test_owner_manages_members(services, client) -> None:
     added = post_form(client, f"{page}/members", {"email": "clerk@shop.test", "role": "viewer"}, token_from=page)
     assert added.status_code == 302
     assert "clerk@shop.test" in client.get(page).get_data(as_text=True)
+    # Someone without an account is invited (test_dashboard_invites.py follows the emailed link).
     unknown = post_form(client, f"{page}/members", {"email": "nobody@shop.test", "role": "viewer"}, token_from=page)
-    assert unknown.status_code == 422
+    assert unknown.status_code == 200 and "Invitation sent." in unknown.get_data(as_text=True)
+    bad = post_form(client, f"{page}/members", {"email": "not an email", "role": "viewer"}, token_from=page)
+    assert bad.status_code == 422
     last_owner = post_form(client, f"{page}/members/{owner.id}/remove", token_from=page)
     assert last_owner.status_code == 422 and "needs an owner" in last_owner.get_data(as_text=True)
     with services.uow() as uow:
         clerk = next(m for m in members_of(uow, store_id) if m.email == "clerk@shop.test")
     assert post_form(client, f"{page}/members/{clerk.user_id}/remove", token_from=page).status_code == 302
     with services.uow() as uow:
-        assert [m.email for m in members_of(uow, store_id)] == ["owner@shop.test"]
+        assert [m.email for m in members_of(uow, store_id)] == ["owner@shop.test", "nobody@shop.test"]
 
 
 def test_keys_create_list_rotate_revoke(services, client) -> None:

@@ -94,4 +94,4 @@ def sender_address(mail_from: str, public_url: str, display_name: str) -> str:
         host = urlsplit(public_url).hostname or "localhost"
         host = host if "." in host and not host.replace(".", "").isdigit() else "localhost"
         address = f"voltbridge@{host}"
-    return formataddr((f"{display_name} via voltbridge", address))
+    return formataddr((f"{display_name} via voltbridge" if display_name else "voltbridge", address))
