@@ -180,7 +180,11 @@ def test_beyond_the_budget_the_count_and_the_fallback_are_logged_and_in_metrics(
                     return (figures.get(("solana_ws_subscriptions", labels)),
                             figures.get(("solana_ws_fallback_accounts", labels)))
 
-                assert push.wait_for(lambda: gauges() == (2, 2), WAIT), (gauges(), push.stats())
+                def logged() -> bool:  # the gauges may be set a moment before the log lines are written
+                    messages = [r.getMessage() for r in caplog.records]
+                    return any("over budget" in m for m in messages) and "solana subscriptions" in messages
+
+                assert push.wait_for(lambda: gauges() == (2, 2) and logged(), WAIT), (gauges(), push.stats())
             new_owner, old_owner = option(new, "SOL")["address"], option(old, "SOL")["address"]
             assert push.live("devnet", new_owner) and not push.live("devnet", old_owner)  # the older falls back
             over = [r for r in caplog.records if "over budget" in r.getMessage()]

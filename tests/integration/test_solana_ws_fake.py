@@ -8,6 +8,7 @@ The adapter subscribes with `accountSubscribe` (adapters/chains/solana_push.py s
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from solana.rpc.commitment import Confirmed
@@ -29,7 +30,10 @@ def _run(pubsub: FakeSolanaPubSub, script: Any) -> Any:
         async with SolanaWsClient(pubsub.url, request_timeout=WAIT) as ws:
             return await asyncio.wait_for(script(ws), WAIT)
 
-    return asyncio.run(main())
+    # In a thread of its own: the shared Playwright browser of a test process keeps an event loop running in the
+    # main thread, where asyncio.run refuses to start another.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 def test_logs_subscribe_with_mentions_notifies_each_transaction_naming_the_key(fake_rpc: FakeSolanaRpc,
