@@ -175,7 +175,11 @@ def test_no_endpoint_ever_has_more_than_its_cap_claimed(nsvc, shop):
         with nsvc.uow() as uow:
             sending = dict(uow.session.execute(select(Delivery.endpoint_id, func.count()).where(
                 Delivery.status == "sending").group_by(Delivery.endpoint_id)).all())
-        assert list(sending.values()) == [dispatcher.claim_cap]  # only the dead endpoint's, and only its cap
+        # Only the dead endpoint's: at most its cap, and topped up until a claim could no longer add a full
+        # per_endpoint to it (how close to the cap depends on how the first claims split the two endpoints).
+        assert len(sending) == 1
+        (held,) = sending.values()
+        assert dispatcher.claim_cap - dispatcher.per_endpoint < held <= dispatcher.claim_cap
         assert len(dead.received) == dispatcher.per_endpoint
     assert dispatcher.drain(timeout=60)  # hung up on: the dead endpoint's sends fail at once
     dispatcher.shutdown(wait=False)
