@@ -22,6 +22,10 @@ from urllib.parse import urlsplit
 Labels = tuple[tuple[str, str], ...]
 _lock = threading.Lock()
 _samples: dict[tuple[str, Labels], Decimal] = {}
+# A per-tick gauge remembers the publish round it was last set in: a worker that stops setting it (it lost its
+# job family's lock to a standby) must stop publishing it, or its last value would look current for ever.
+_expiring: dict[tuple[str, Labels], tuple[int, int]] = {}  # key -> (round set in, rounds it stays fresh)
+_round = 0
 
 
 def _key(name: str, labels: dict[str, str]) -> tuple[str, Labels]:
@@ -35,16 +39,32 @@ def count(name: str, amount: int = 1, **labels: str) -> None:
         _samples[key] = _samples.get(key, Decimal(0)) + amount
 
 
-def gauge(name: str, value: int | Decimal, **labels: str) -> None:
-    """Set a gauge (integers and Decimals only: balances are base units)."""
+def gauge(name: str, value: int | Decimal, *, fresh_rounds: int | None = None, **labels: str) -> None:
+    """Set a gauge (integers and Decimals only: balances are base units). One set every tick passes
+    fresh_rounds: unless set again within that many publish rounds, it is no longer published."""
+    key = _key(name, labels)
     with _lock:
-        _samples[_key(name, labels)] = Decimal(value)
+        _samples[key] = Decimal(value)
+        if fresh_rounds is not None:
+            _expiring[key] = (_round, fresh_rounds)
 
 
 def snapshot() -> dict[tuple[str, Labels], Decimal]:
     """Every figure recorded in this process so far."""
     with _lock:
         return dict(_samples)
+
+
+def publish_round() -> tuple[dict[tuple[str, Labels], Decimal], set[tuple[str, Labels]]]:
+    """What to publish this round: every figure but the per-tick gauges not set lately; and those, whose
+    published rows should go. Starts the next round."""
+    global _round
+    with _lock:
+        stale = {key for key, (at, fresh) in _expiring.items() if _round - at >= fresh}
+        for key in stale:
+            del _expiring[key], _samples[key]
+        _round += 1
+        return dict(_samples), stale
 
 
 def endpoint_label(url: str) -> str:
@@ -75,5 +95,6 @@ class HeadLag:
 
     def _publish(self, network: str, lag: int) -> int:
         lag = max(0, lag)
-        gauge("watcher_lag", lag, chain=self.chain, network=network)
+        # Three rounds, as /readyz counts a worker gone after three ticks without a heartbeat.
+        gauge("watcher_lag", lag, fresh_rounds=3, chain=self.chain, network=network)
         return lag

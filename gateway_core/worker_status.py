@@ -31,11 +31,14 @@ class Figure:
 
 def publish(uow: UnitOfWork, worker: str, now: datetime) -> None:
     """This worker's heartbeat and every figure its adapters recorded, one row each (upserted)."""
-    samples = telemetry.snapshot()
+    samples, stale = telemetry.publish_round()
     samples[(HEARTBEAT, ())] = Decimal(int(now.timestamp()))
     session = uow.session
+    for name, labels in stale:
+        session.execute(delete(WorkerMetric).where(
+            WorkerMetric.name == name, WorkerMetric.labels == _encoded(labels), WorkerMetric.worker == worker))
     for (name, labels), value in samples.items():
-        encoded = json.dumps(dict(labels), sort_keys=True, separators=(",", ":"))
+        encoded = _encoded(labels)
         changed = session.execute(
             update(WorkerMetric)
             .where(WorkerMetric.name == name, WorkerMetric.labels == encoded, WorkerMetric.worker == worker)
@@ -44,6 +47,10 @@ def publish(uow: UnitOfWork, worker: str, now: datetime) -> None:
         if not changed:
             session.add(WorkerMetric(name=name, labels=encoded, worker=worker, value=value, updated_at=now))
     session.execute(delete(WorkerMetric).where(WorkerMetric.updated_at < now - FORGET_AFTER))
+
+
+def _encoded(labels: telemetry.Labels) -> str:
+    return json.dumps(dict(labels), sort_keys=True, separators=(",", ":"))
 
 
 def figures(uow: UnitOfWork) -> list[Figure]:

@@ -120,3 +120,26 @@ def test_readiness_names_an_unreachable_database(settings: Settings, clock: Froz
         answer = app.test_client().get("/readyz")
     assert answer.status_code == 503
     assert answer.get_json() == {"status": "unready", "reason": "database unreachable"}
+
+
+def test_a_worker_that_stops_watching_stops_publishing_its_lag(
+        client: Any, services: Services, clock: FrozenClock, settings: Settings) -> None:
+    """The worker lost the watch family to a standby: its last lag (far behind) must not hold /readyz at 503
+    while it keeps beating, nor linger in /metrics."""
+    lag = ("voltbridge_watcher_lag", (("chain", "tron"), ("network", "handover-test"), ("worker", "w1")))
+    telemetry.gauge("watcher_lag", settings.watch_max_lag + 5, fresh_rounds=3, chain="tron", network="handover-test")
+    try:
+        beat(services)
+        assert client.get("/readyz").status_code == 503
+        assert scrape(client)[lag] == settings.watch_max_lag + 5
+        for _ in range(2):  # no longer set, still within its three rounds
+            clock.advance(seconds=settings.watch_interval_seconds)
+            beat(services)
+        assert client.get("/readyz").status_code == 503
+        clock.advance(seconds=settings.watch_interval_seconds)
+        beat(services)
+        assert client.get("/readyz").get_json() == {"status": "ready"}
+        assert lag not in scrape(client)
+        assert ("watcher_lag", (("chain", "tron"), ("network", "handover-test"))) not in telemetry.snapshot()
+    finally:  # a failure above must not leave a lag behind for the next test in this process
+        telemetry.gauge("watcher_lag", 0, fresh_rounds=1, chain="tron", network="handover-test")
