@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
-from bridge.dashboard.access import signed_in, store_for
+from bridge.dashboard.access import signed_in, store_action, store_for
 from bridge.dashboard.blueprint import bp, page
 from bridge.dashboard.forms import first_error
 from bridge.extensions import services
@@ -42,15 +42,14 @@ def inbox_page(store_id: int) -> Page:
     return _inbox_page(store_id)
 
 
+def _attach_invalid(form: AttachForm, store_id: int, payment_id: int) -> Page:
+    return _inbox_page(store_id, 400, error=first_error(form), failed=payment_id)
+
+
 @bp.route("/stores/<int:store_id>/inbox/<int:payment_id>/attach", methods=["POST"])
-@login_required
-def inbox_attach(store_id: int, payment_id: int) -> Page:
+@store_action("edit", AttachForm, _attach_invalid)
+def inbox_attach(store_id: int, payment_id: int, form: AttachForm) -> Page:
     svc = services()
-    with svc.uow(read_only=True) as uow:
-        store_for(uow, store_id, "edit")
-    form = AttachForm()
-    if not form.validate_on_submit():
-        return _inbox_page(store_id, 400, error=first_error(form), failed=payment_id)
     user = signed_in().account
     try:
         with svc.uow() as uow:

@@ -12,7 +12,7 @@ from flask import redirect, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from bridge.dashboard.access import store_for
+from bridge.dashboard.access import store_action, store_for
 from bridge.dashboard.blueprint import bp, language, page
 from bridge.dashboard.charts import latency_bars
 from bridge.extensions import services
@@ -106,11 +106,9 @@ def notifications_page(store_id: int) -> Page:
 
 
 @bp.route("/stores/<int:store_id>/notifications/settings", methods=["POST"])
-@login_required
+@store_action("edit")
 def notifications_save(store_id: int) -> Page:
     svc = services()
-    with svc.uow(read_only=True) as uow:
-        store_for(uow, store_id, "edit")
     form = request.form
     events = form.getlist("webhook_events")
     fields = {"webhook_url": form.get("webhook_url", "").strip(),
@@ -126,7 +124,7 @@ def notifications_save(store_id: int) -> Page:
 
 
 @bp.route("/stores/<int:store_id>/notifications/test", methods=["POST"])
-@login_required
+@store_action("edit")
 def notifications_test(store_id: int) -> Page:
     svc = services()
     channel = "email" if request.form.get("channel") == "email" else "store"
@@ -142,7 +140,7 @@ def notifications_test(store_id: int) -> Page:
 
 
 @bp.route("/stores/<int:store_id>/deliveries/<int:delivery_id>/redeliver", methods=["POST"])
-@login_required
+@store_action("edit")
 def delivery_redeliver(store_id: int, delivery_id: int) -> Page:
     svc = services()
     try:
@@ -156,7 +154,7 @@ def delivery_redeliver(store_id: int, delivery_id: int) -> Page:
 
 
 @bp.route("/stores/<int:store_id>/endpoints/<int:endpoint_id>/rotate", methods=["POST"])
-@login_required
+@store_action("keys")
 def endpoint_rotate(store_id: int, endpoint_id: int) -> Page:
     svc = services()
     with svc.uow() as uow:
@@ -166,9 +164,9 @@ def endpoint_rotate(store_id: int, endpoint_id: int) -> Page:
 
 
 @bp.route("/stores/<int:store_id>/contract-webhooks", methods=["POST"])
-@login_required
+@store_action("edit")
 def contract_webhook_set(store_id: int) -> Page:
-    """Set a contract's webhook URL (managers too); a new secret (rotate=1) is for owners only."""
+    """Set a contract's webhook URL (managers too); a new secret (rotate=1) is for owners only (asked below)."""
     svc = services()
     rotate = bool(request.form.get("rotate"))
     try:

@@ -7,10 +7,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import redirect, url_for
-from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from bridge.dashboard.access import store_for
+from bridge.dashboard.access import store_action, store_for
 from bridge.dashboard.blueprint import bp, page
 from bridge.dashboard.forms import StoreEditForm, first_error
 from bridge.extensions import services
@@ -63,7 +62,7 @@ def _changes(form: StoreEditForm, wallets_too: bool, current: dict[str, str]) ->
 
 
 @bp.route("/stores/<int:store_id>/edit", methods=["GET", "POST"])
-@login_required
+@store_action("edit")
 def store_edit(store_id: int) -> Page:
     svc = services()
     with svc.uow(read_only=True) as uow:

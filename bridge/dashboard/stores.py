@@ -6,7 +6,7 @@ from flask import redirect, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from bridge.dashboard.access import signed_in, store_for
+from bridge.dashboard.access import signed_in, store_action, store_for
 from bridge.dashboard.blueprint import bp, page, t
 from bridge.dashboard.forms import MemberForm, StoreForm, first_error
 from bridge.dashboard.recovery import link_for
@@ -64,15 +64,14 @@ def store_page(store_id: int) -> Page:
     return _store_page(store_id, notice=t("dash_store_saved") if request.args.get("saved") else None)
 
 
+def _member_invalid(form: MemberForm, store_id: int) -> Page:
+    return _store_page(store_id, 400, form=form, error=first_error(form))
+
+
 @bp.route("/stores/<int:store_id>/members", methods=["POST"])
-@login_required
-def member_set(store_id: int) -> Page:
+@store_action("members", MemberForm, _member_invalid)
+def member_set(store_id: int, form: MemberForm) -> Page:
     svc = services()
-    with svc.uow(read_only=True) as uow:
-        store_for(uow, store_id, "members")
-    form = MemberForm()
-    if not form.validate_on_submit():
-        return _store_page(store_id, 400, form=form, error=first_error(form))
     try:
         with svc.uow() as uow:
             # Someone with no account yet gets one, and an emailed link to choose its password.
@@ -86,7 +85,7 @@ def member_set(store_id: int) -> Page:
 
 
 @bp.route("/stores/<int:store_id>/members/<int:user_id>/remove", methods=["POST"])
-@login_required
+@store_action("members")
 def member_remove(store_id: int, user_id: int) -> Page:
     svc = services()
     try:
