@@ -63,15 +63,15 @@ def sign_in() -> Page:
     wait = sign_in_wait(form.email.data or "")
     if wait > 0:
         body, status = page("sign_in.html", 429, form=form, signup=_signup_open(),
-                            error="Too many sign-in attempts; try again later.")
+                            error=t("dash_too_many"))
         return Response(body, status, headers={"Retry-After": retry_after(wait)})
     svc = services()
     try:
         with svc.uow(read_only=True) as uow:
             account = check_password(uow, form.email.data or "", form.password.data or "")
             second_factor = two_factor.is_enabled(uow, account.id)
-    except InvalidCredentials as exc:
-        return page("sign_in.html", 401, form=form, signup=_signup_open(), error=exc.message)
+    except InvalidCredentials:
+        return page("sign_in.html", 401, form=form, signup=_signup_open(), error=t("dash_wrong_credentials"))
     if second_factor:
         # The password is right; no session until the code is too. The pending sign-in lives in the signed
         # cookie for a few minutes.
@@ -158,7 +158,9 @@ def account() -> Page:
         with svc.uow() as uow:
             change_password(uow, user.account.id, form.current_password.data or "", form.new_password.data or "",
                             svc.clock, keep_session=user.session_id)
+    except InvalidCredentials:
+        return page("account.html", 422, form=form, user=user.account, error=t("dash_wrong_current_password"))
     except GatewayError as exc:
         return page("account.html", 422, form=form, user=user.account, error=exc.message, errors=exc.errors)
     return page("account.html", form=PasswordForm(formdata=None), user=user.account,
-                notice="Password changed; your other sessions have been signed out.")
+                notice=t("dash_password_changed"))

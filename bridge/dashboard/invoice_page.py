@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from flask import redirect, url_for
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from bridge.dashboard.access import signed_in, store_action, store_for
 from bridge.dashboard.blueprint import bp, page
-from bridge.dashboard.forms import first_error
+from bridge.dashboard.forms import DashboardForm, first_error
 from bridge.extensions import services
 from gateway_core.domain.errors import GatewayError
 from gateway_core.invoices.manage import cancel_invoice
@@ -28,9 +27,9 @@ INVOICE = "/stores/<int:store_id>/invoices/<string(maxlength=32):number>"
 SHOWN_ON_PAGE = ("VALIDATION_ERROR", "INVALID_INVOICE_STATE")
 
 
-class DecisionForm(FlaskForm):
-    decision = SelectField("Decision", choices=list(DECISIONS))
-    note = TextAreaField("Note", validators=[InputRequired(), Length(max=MAX_NOTE)])
+class DecisionForm(DashboardForm):
+    decision = SelectField("dash_ip_decision", choices=list(DECISIONS))
+    note = TextAreaField("dash_ip_note", validators=[InputRequired(), Length(max=MAX_NOTE)])
 
 
 def _page(store_id: int, number: str, status: int = 200, **extra: object) -> Page:

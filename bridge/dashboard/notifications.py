@@ -13,10 +13,9 @@ from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.dashboard.access import store_action, store_for
-from bridge.dashboard.blueprint import bp, language, page
+from bridge.dashboard.blueprint import bp, page, t
 from bridge.dashboard.charts import latency_bars
 from bridge.extensions import services
-from gateway_core.adapters.i18n import translate
 from gateway_core.contracts.registry import formats
 from gateway_core.domain.errors import GatewayError, ValidationFailed
 from gateway_core.notifications.contract_webhooks import contract_webhook, set_contract_webhook
@@ -42,14 +41,14 @@ def _day(value: str | None, name: str) -> datetime | None:
     try:
         return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
-        raise ValidationFailed("Request validation failed", errors={name: "must be a date (YYYY-MM-DD)"}) from None
+        raise ValidationFailed(t("dash_invalid_filter"), errors={name: t("dash_must_be_date")}) from None
 
 
 def _whole(value: str | None, name: str) -> int | None:
     if not value:
         return None
     if not value.isdigit() or len(value) > 18:
-        raise ValidationFailed("Request validation failed", errors={name: "must be a whole number"})
+        raise ValidationFailed(t("dash_invalid_filter"), errors={name: t("dash_a_whole_number")})
     return int(value)
 
 
@@ -57,7 +56,8 @@ def _log_filter() -> LogFilter:
     args = request.args
     status = args.get("status") or None
     if status is not None and status not in STATUSES:
-        raise ValidationFailed("Request validation failed", errors={"status": f"must be one of {', '.join(STATUSES)}"})
+        raise ValidationFailed(t("dash_invalid_filter"), errors={"status": t("dash_must_be_one_of",
+                                                                              values=", ".join(STATUSES))})
     until = _day(args.get("until"), "until")
     return LogFilter(status=status, event_type=(args.get("event") or None), endpoint_id=_whole(args.get("endpoint"),
                      "endpoint"), since=_day(args.get("since"), "since"),
@@ -135,7 +135,7 @@ def notifications_test(store_id: int) -> Page:
         if ready:
             enqueue_test(uow.session, store, channel, svc.clock.now())
     if not ready:
-        return _page(store_id, 422, error=translate(language(), "dash_test_not_ready"))
+        return _page(store_id, 422, error=t("dash_test_not_ready"))
     return _back(store_id, "test_queued")
 
 
