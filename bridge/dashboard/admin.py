@@ -7,7 +7,7 @@ from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.dashboard.access import signed_in
-from bridge.dashboard.blueprint import bp, page, t
+from bridge.dashboard.blueprint import bp, language, page, t
 from bridge.dashboard.forms import EmailForm
 from bridge.dashboard.recovery import link_for
 from bridge.extensions import services
@@ -36,7 +36,7 @@ def admin_users() -> Page:
     svc = services()
     try:
         with svc.uow() as uow:
-            sent = invite(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock)
+            sent = invite(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock, language())
     except GatewayError as exc:
         return _page(422, form=form, error=exc.message, errors=exc.errors)
     return _page(notice=t("dash_invite_sent") if sent else t("dash_invite_exists"))

@@ -6,7 +6,7 @@ from flask import Response, redirect, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.dashboard.access import sign_in_wait
-from bridge.dashboard.blueprint import bp, page, t
+from bridge.dashboard.blueprint import bp, language, page, t
 from bridge.dashboard.forms import EmailForm, NewPasswordForm
 from bridge.extensions import services
 from bridge.ratelimit import retry_after
@@ -33,7 +33,7 @@ def forgot_password() -> Page:
         return Response(body, status, headers={"Retry-After": retry_after(wait)})
     svc = services()
     with svc.uow() as uow:
-        request_reset(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock)
+        request_reset(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock, language())
     # The same answer whether or not the account exists.
     return page("forgot.html", form=EmailForm(formdata=None), notice=t("dash_reset_sent"))
 

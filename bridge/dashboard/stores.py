@@ -75,7 +75,9 @@ def member_set(store_id: int, form: MemberForm) -> Page:
     try:
         with svc.uow() as uow:
             # Someone with no account yet gets one, and an emailed link to choose its password.
-            invited = invite(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock)
+            store = store_for(uow, store_id, "members").store  # the invite is in the store's language
+            invited = invite(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock,
+                             store.language)
             set_member(uow, store_id, form.email.data or "", form.role.data or "")
     except GatewayError as exc:
         return _store_page(store_id, 422, form=form, error=exc.message)
