@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from bridge.dashboard.access import DashboardUser, sign_in_wait, signed_in
 from bridge.dashboard.blueprint import bp, page, t
 from bridge.dashboard.forms import CodeForm, PasswordForm, SignInForm, SignUpForm
+from bridge.dashboard.messages import said
 from bridge.extensions import services
 from bridge.ratelimit import retry_after
 from gateway_core.accounts import two_factor
@@ -120,7 +121,8 @@ def sign_up() -> Page:
             account = create_user(uow, form.email.data or "", form.password.data or "",
                                   open_signup=svc.settings.allow_signup)
     except GatewayError as exc:
-        return page("sign_up.html", 422, form=form, error=exc.message, errors=exc.errors)
+        error, errors = said(exc)
+        return page("sign_up.html", 422, form=form, error=error, errors=errors)
     return _start_session(account)
 
 
@@ -161,6 +163,7 @@ def account() -> Page:
     except InvalidCredentials:
         return page("account.html", 422, form=form, user=user.account, error=t("dash_wrong_current_password"))
     except GatewayError as exc:
-        return page("account.html", 422, form=form, user=user.account, error=exc.message, errors=exc.errors)
+        error, errors = said(exc)
+        return page("account.html", 422, form=form, user=user.account, error=error, errors=errors)
     return page("account.html", form=PasswordForm(formdata=None), user=user.account,
                 notice=t("dash_password_changed"))

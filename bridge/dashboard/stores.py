@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from bridge.dashboard.access import signed_in, store_action, store_for
 from bridge.dashboard.blueprint import bp, page, t
 from bridge.dashboard.forms import MemberForm, StoreForm, first_error
+from bridge.dashboard.messages import said
 from bridge.dashboard.recovery import link_for
 from bridge.extensions import services
 from bridge.i18n import language_name
@@ -80,7 +81,7 @@ def member_set(store_id: int, form: MemberForm) -> Page:
                              store.language)
             set_member(uow, store_id, form.email.data or "", form.role.data or "")
     except GatewayError as exc:
-        return _store_page(store_id, 422, form=form, error=exc.message)
+        return _store_page(store_id, 422, form=form, error=said(exc)[0])
     if invited:
         return _store_page(store_id, notice=t("dash_invite_sent"))
     return redirect(url_for("dashboard.store_page", store_id=store_id))
@@ -97,5 +98,5 @@ def member_remove(store_id: int, user_id: int) -> Page:
     except GatewayError as exc:
         if exc.code != "VALIDATION_ERROR":
             raise
-        return _store_page(store_id, 422, error=exc.message)
+        return _store_page(store_id, 422, error=said(exc)[0])
     return redirect(url_for("dashboard.store_page", store_id=store_id))

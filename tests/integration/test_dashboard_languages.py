@@ -61,6 +61,12 @@ def test_the_older_pages_and_their_messages_speak_german(services, app) -> None:
                         token_from="/dashboard/stores/new")
     assert refused.status_code == 400
     assert f'{de["dash_field_name"]}: {de["dash_err_required"]}' in refused.get_data(as_text=True)
+    # The core's refusals a person meets on these pages too (the core itself speaks English to every caller).
+    short = post_form(client, "/dashboard/account", {"current_password": PASSWORD, "new_password": "short"},
+                      token_from="/dashboard/account")
+    assert short.status_code == 422
+    assert de["dash_core_invalid_password"].replace("{min}", "10").replace("{max}", "256") in short.get_data(
+        as_text=True)
     changed = post_form(client, "/dashboard/account", {"current_password": PASSWORD, "new_password": "x" * 16},
                         token_from="/dashboard/account")
     assert de["dash_password_changed"] in changed.get_data(as_text=True)
