@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from flask import Flask, current_app, request
-from flask_login import current_user
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 
 from bridge.dashboard.blueprint import login_manager
 from bridge.extensions import services
@@ -53,6 +56,34 @@ def signed_in() -> DashboardUser:
 def store_for(uow: Any, store_id: int, permission: str = "view") -> Membership:
     """The signed-in user's membership of the store, if the role allows `permission` (404 / 403 otherwise)."""
     return membership(uow, store_id, signed_in().account.id, permission)
+
+
+def store_action(permission: str, form: type[FlaskForm] | None = None,
+                 invalid: Callable[..., Any] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A store route's preamble, stated once: signed in, then the role allows `permission` (404 / 403 before
+    anything is read from the request), then the posted `form` valid, handed to the view as `form=`; an
+    invalid one is answered by `invalid(form=..., <the route's arguments>)`.
+
+    The view still asks store_for() again in its own writing unit of work, for the store it changes: a role
+    removed between the two answers there, not here."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        @login_required
+        def guarded(store_id: int, **route: Any) -> Any:
+            with services().uow(read_only=True) as uow:
+                store_for(uow, store_id, permission)
+            if form is None:
+                return view(store_id=store_id, **route)
+            posted = form()
+            if not posted.validate_on_submit():
+                assert invalid is not None, "a form needs its answer for invalid input"
+                return invalid(form=posted, store_id=store_id, **route)
+            return view(store_id=store_id, form=posted, **route)
+
+        return guarded
+
+    return decorate
 
 
 @dataclass

@@ -7,8 +7,9 @@ from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.dashboard.access import signed_in
-from bridge.dashboard.blueprint import bp, page, t
+from bridge.dashboard.blueprint import bp, language, page, t
 from bridge.dashboard.forms import EmailForm
+from bridge.dashboard.messages import said
 from bridge.dashboard.recovery import link_for
 from bridge.extensions import services
 from gateway_core.accounts.links import invite, people
@@ -36,7 +37,8 @@ def admin_users() -> Page:
     svc = services()
     try:
         with svc.uow() as uow:
-            sent = invite(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock)
+            sent = invite(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock, language())
     except GatewayError as exc:
-        return _page(422, form=form, error=exc.message, errors=exc.errors)
+        error, errors = said(exc)
+        return _page(422, form=form, error=error, errors=errors)
     return _page(notice=t("dash_invite_sent") if sent else t("dash_invite_exists"))

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from bridge.dashboard.access import DashboardUser, sign_in_wait, signed_in
 from bridge.dashboard.blueprint import bp, page, t
 from bridge.dashboard.forms import CodeForm, PasswordForm, SignInForm, SignUpForm
+from bridge.dashboard.messages import said
 from bridge.extensions import services
 from bridge.ratelimit import retry_after
 from gateway_core.accounts import two_factor
@@ -63,15 +64,15 @@ def sign_in() -> Page:
     wait = sign_in_wait(form.email.data or "")
     if wait > 0:
         body, status = page("sign_in.html", 429, form=form, signup=_signup_open(),
-                            error="Too many sign-in attempts; try again later.")
+                            error=t("dash_too_many"))
         return Response(body, status, headers={"Retry-After": retry_after(wait)})
     svc = services()
     try:
         with svc.uow(read_only=True) as uow:
             account = check_password(uow, form.email.data or "", form.password.data or "")
             second_factor = two_factor.is_enabled(uow, account.id)
-    except InvalidCredentials as exc:
-        return page("sign_in.html", 401, form=form, signup=_signup_open(), error=exc.message)
+    except InvalidCredentials:
+        return page("sign_in.html", 401, form=form, signup=_signup_open(), error=t("dash_wrong_credentials"))
     if second_factor:
         # The password is right; no session until the code is too. The pending sign-in lives in the signed
         # cookie for a few minutes.
@@ -120,7 +121,8 @@ def sign_up() -> Page:
             account = create_user(uow, form.email.data or "", form.password.data or "",
                                   open_signup=svc.settings.allow_signup)
     except GatewayError as exc:
-        return page("sign_up.html", 422, form=form, error=exc.message, errors=exc.errors)
+        error, errors = said(exc)
+        return page("sign_up.html", 422, form=form, error=error, errors=errors)
     return _start_session(account)
 
 
@@ -158,7 +160,10 @@ def account() -> Page:
         with svc.uow() as uow:
             change_password(uow, user.account.id, form.current_password.data or "", form.new_password.data or "",
                             svc.clock, keep_session=user.session_id)
+    except InvalidCredentials:
+        return page("account.html", 422, form=form, user=user.account, error=t("dash_wrong_current_password"))
     except GatewayError as exc:
-        return page("account.html", 422, form=form, user=user.account, error=exc.message, errors=exc.errors)
+        error, errors = said(exc)
+        return page("account.html", 422, form=form, user=user.account, error=error, errors=errors)
     return page("account.html", form=PasswordForm(formdata=None), user=user.account,
-                notice="Password changed; your other sessions have been signed out.")
+                notice=t("dash_password_changed"))

@@ -24,7 +24,8 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 def render_problem(problem: Problem, request_id: str) -> Response:
     """Dashboard errors as a page (the APIs answer JSON in their own formats)."""
-    page = render_template("dashboard/error.html", problem=problem, request_id=request_id)
+    # Also outside the blueprint's routes (an unknown /dashboard/… path), so its strings are passed here.
+    page = render_template("dashboard/error.html", problem=problem, request_id=request_id, **_strings())
     return _secure(Response(page, status=problem.status, mimetype="text/html"))
 
 

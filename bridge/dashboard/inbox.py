@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from flask import redirect, url_for
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
-from bridge.dashboard.access import signed_in, store_for
+from bridge.dashboard.access import signed_in, store_action, store_for
 from bridge.dashboard.blueprint import bp, page
-from bridge.dashboard.forms import first_error
+from bridge.dashboard.forms import DashboardForm, first_error
 from bridge.extensions import services
 from gateway_core.domain.errors import GatewayError
 from gateway_core.payments.inbox import attach_payment, inbox
@@ -24,8 +23,8 @@ Page = tuple[str, int] | BaseResponse
 SHOWN_ON_PAGE = {"VALIDATION_ERROR": 422, "INVALID_INVOICE_STATE": 409, "INVOICE_NOT_FOUND": 422}
 
 
-class AttachForm(FlaskForm):
-    invoice = StringField("Invoice number", validators=[InputRequired(), Length(max=32)])
+class AttachForm(DashboardForm):
+    invoice = StringField("dash_inbox_invoice", validators=[InputRequired(), Length(max=32)])
 
 
 def _inbox_page(store_id: int, status: int = 200, **extra: object) -> Page:
@@ -42,15 +41,14 @@ def inbox_page(store_id: int) -> Page:
     return _inbox_page(store_id)
 
 
+def _attach_invalid(form: AttachForm, store_id: int, payment_id: int) -> Page:
+    return _inbox_page(store_id, 400, error=first_error(form), failed=payment_id)
+
+
 @bp.route("/stores/<int:store_id>/inbox/<int:payment_id>/attach", methods=["POST"])
-@login_required
-def inbox_attach(store_id: int, payment_id: int) -> Page:
+@store_action("edit", AttachForm, _attach_invalid)
+def inbox_attach(store_id: int, payment_id: int, form: AttachForm) -> Page:
     svc = services()
-    with svc.uow(read_only=True) as uow:
-        store_for(uow, store_id, "edit")
-    form = AttachForm()
-    if not form.validate_on_submit():
-        return _inbox_page(store_id, 400, error=first_error(form), failed=payment_id)
     user = signed_in().account
     try:
         with svc.uow() as uow:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from flask import redirect, url_for
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from bridge.dashboard.access import signed_in, store_for
+from bridge.dashboard.access import signed_in, store_action, store_for
 from bridge.dashboard.blueprint import bp, page
-from bridge.dashboard.forms import first_error
+from bridge.dashboard.forms import DashboardForm, first_error
 from bridge.extensions import services
 from gateway_core.domain.errors import GatewayError
 from gateway_core.invoices.manage import cancel_invoice
@@ -28,9 +27,9 @@ INVOICE = "/stores/<int:store_id>/invoices/<string(maxlength=32):number>"
 SHOWN_ON_PAGE = ("VALIDATION_ERROR", "INVALID_INVOICE_STATE")
 
 
-class DecisionForm(FlaskForm):
-    decision = SelectField("Decision", choices=list(DECISIONS))
-    note = TextAreaField("Note", validators=[InputRequired(), Length(max=MAX_NOTE)])
+class DecisionForm(DashboardForm):
+    decision = SelectField("dash_ip_decision", choices=list(DECISIONS))
+    note = TextAreaField("dash_ip_note", validators=[InputRequired(), Length(max=MAX_NOTE)])
 
 
 def _page(store_id: int, number: str, status: int = 200, **extra: object) -> Page:
@@ -54,7 +53,7 @@ def invoice_page(store_id: int, number: str) -> Page:
 
 
 @bp.route(INVOICE + "/cancel", methods=["POST"])
-@login_required
+@store_action("edit")
 def invoice_cancel(store_id: int, number: str) -> Page:
     svc = services()
     try:
@@ -68,15 +67,14 @@ def invoice_cancel(store_id: int, number: str) -> Page:
     return _back(store_id, number, "cancelled")
 
 
+def _decision_invalid(form: DecisionForm, store_id: int, number: str) -> Page:
+    return _page(store_id, number, 400, form=form, error=first_error(form))
+
+
 @bp.route(INVOICE + "/decision", methods=["POST"])
-@login_required
-def invoice_decision(store_id: int, number: str) -> Page:
+@store_action("edit", DecisionForm, _decision_invalid)
+def invoice_decision(store_id: int, number: str, form: DecisionForm) -> Page:
     svc = services()
-    with svc.uow(read_only=True) as uow:
-        store_for(uow, store_id, "edit")
-    form = DecisionForm()
-    if not form.validate_on_submit():
-        return _page(store_id, number, 400, form=form, error=first_error(form))
     user = signed_in().account
     try:
         with svc.uow() as uow:
@@ -91,7 +89,7 @@ def invoice_decision(store_id: int, number: str) -> Page:
 
 
 @bp.route(INVOICE + "/deliveries/<int:delivery_id>/redeliver", methods=["POST"])
-@login_required
+@store_action("edit")
 def invoice_redeliver(store_id: int, number: str, delivery_id: int) -> Page:
     svc = services()
     with svc.uow() as uow:

@@ -6,7 +6,7 @@ from flask import redirect, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from bridge.dashboard.access import store_for
+from bridge.dashboard.access import store_action, store_for
 from bridge.dashboard.blueprint import bp, page
 from bridge.dashboard.forms import KeyForm, first_error
 from bridge.extensions import services
@@ -30,13 +30,12 @@ def keys_page(store_id: int) -> Page:
     return _keys_page(store_id)
 
 
-def _issue(store_id: int, rotate: bool) -> Page:
+def _key_invalid(form: KeyForm, store_id: int) -> Page:
+    return _keys_page(store_id, 400, error=first_error(form))
+
+
+def _issue(store_id: int, form: KeyForm, rotate: bool) -> Page:
     svc = services()
-    form = KeyForm()
-    with svc.uow(read_only=True) as uow:
-        store_for(uow, store_id, "keys")
-    if not form.validate_on_submit():
-        return _keys_page(store_id, 400, error=first_error(form))
     kind = form.kind.data or "voltxt"
     with svc.uow() as uow:
         store_for(uow, store_id, "keys")
@@ -46,19 +45,19 @@ def _issue(store_id: int, rotate: bool) -> Page:
 
 
 @bp.route("/stores/<int:store_id>/keys", methods=["POST"])
-@login_required
-def key_create(store_id: int) -> Page:
-    return _issue(store_id, rotate=False)
+@store_action("keys", KeyForm, _key_invalid)
+def key_create(store_id: int, form: KeyForm) -> Page:
+    return _issue(store_id, form, rotate=False)
 
 
 @bp.route("/stores/<int:store_id>/keys/rotate", methods=["POST"])
-@login_required
-def key_rotate(store_id: int) -> Page:
-    return _issue(store_id, rotate=True)
+@store_action("keys", KeyForm, _key_invalid)
+def key_rotate(store_id: int, form: KeyForm) -> Page:
+    return _issue(store_id, form, rotate=True)
 
 
 @bp.route("/stores/<int:store_id>/keys/<int:key_id>/revoke", methods=["POST"])
-@login_required
+@store_action("keys")
 def key_revoke(store_id: int, key_id: int) -> Page:
     svc = services()
     with svc.uow() as uow:

@@ -12,11 +12,10 @@ from flask import redirect, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from bridge.dashboard.access import store_for
-from bridge.dashboard.blueprint import bp, language, page
+from bridge.dashboard.access import store_action, store_for
+from bridge.dashboard.blueprint import bp, page, t
 from bridge.dashboard.charts import latency_bars
 from bridge.extensions import services
-from gateway_core.adapters.i18n import translate
 from gateway_core.contracts.registry import formats
 from gateway_core.domain.errors import GatewayError, ValidationFailed
 from gateway_core.notifications.contract_webhooks import contract_webhook, set_contract_webhook
@@ -42,14 +41,14 @@ def _day(value: str | None, name: str) -> datetime | None:
     try:
         return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
-        raise ValidationFailed("Request validation failed", errors={name: "must be a date (YYYY-MM-DD)"}) from None
+        raise ValidationFailed(t("dash_invalid_filter"), errors={name: t("dash_must_be_date")}) from None
 
 
 def _whole(value: str | None, name: str) -> int | None:
     if not value:
         return None
     if not value.isdigit() or len(value) > 18:
-        raise ValidationFailed("Request validation failed", errors={name: "must be a whole number"})
+        raise ValidationFailed(t("dash_invalid_filter"), errors={name: t("dash_a_whole_number")})
     return int(value)
 
 
@@ -57,7 +56,8 @@ def _log_filter() -> LogFilter:
     args = request.args
     status = args.get("status") or None
     if status is not None and status not in STATUSES:
-        raise ValidationFailed("Request validation failed", errors={"status": f"must be one of {', '.join(STATUSES)}"})
+        raise ValidationFailed(t("dash_invalid_filter"), errors={"status": t("dash_must_be_one_of",
+                                                                              values=", ".join(STATUSES))})
     until = _day(args.get("until"), "until")
     return LogFilter(status=status, event_type=(args.get("event") or None), endpoint_id=_whole(args.get("endpoint"),
                      "endpoint"), since=_day(args.get("since"), "since"),
@@ -106,11 +106,9 @@ def notifications_page(store_id: int) -> Page:
 
 
 @bp.route("/stores/<int:store_id>/notifications/settings", methods=["POST"])
-@login_required
+@store_action("edit")
 def notifications_save(store_id: int) -> Page:
     svc = services()
-    with svc.uow(read_only=True) as uow:
-        store_for(uow, store_id, "edit")
     form = request.form
     events = form.getlist("webhook_events")
     fields = {"webhook_url": form.get("webhook_url", "").strip(),
@@ -126,7 +124,7 @@ def notifications_save(store_id: int) -> Page:
 
 
 @bp.route("/stores/<int:store_id>/notifications/test", methods=["POST"])
-@login_required
+@store_action("edit")
 def notifications_test(store_id: int) -> Page:
     svc = services()
     channel = "email" if request.form.get("channel") == "email" else "store"
@@ -137,12 +135,12 @@ def notifications_test(store_id: int) -> Page:
         if ready:
             enqueue_test(uow.session, store, channel, svc.clock.now())
     if not ready:
-        return _page(store_id, 422, error=translate(language(), "dash_test_not_ready"))
+        return _page(store_id, 422, error=t("dash_test_not_ready"))
     return _back(store_id, "test_queued")
 
 
 @bp.route("/stores/<int:store_id>/deliveries/<int:delivery_id>/redeliver", methods=["POST"])
-@login_required
+@store_action("edit")
 def delivery_redeliver(store_id: int, delivery_id: int) -> Page:
     svc = services()
     try:
@@ -156,7 +154,7 @@ def delivery_redeliver(store_id: int, delivery_id: int) -> Page:
 
 
 @bp.route("/stores/<int:store_id>/endpoints/<int:endpoint_id>/rotate", methods=["POST"])
-@login_required
+@store_action("keys")
 def endpoint_rotate(store_id: int, endpoint_id: int) -> Page:
     svc = services()
     with svc.uow() as uow:
@@ -166,9 +164,9 @@ def endpoint_rotate(store_id: int, endpoint_id: int) -> Page:
 
 
 @bp.route("/stores/<int:store_id>/contract-webhooks", methods=["POST"])
-@login_required
+@store_action("edit")
 def contract_webhook_set(store_id: int) -> Page:
-    """Set a contract's webhook URL (managers too); a new secret (rotate=1) is for owners only."""
+    """Set a contract's webhook URL (managers too); a new secret (rotate=1) is for owners only (asked below)."""
     svc = services()
     rotate = bool(request.form.get("rotate"))
     try:

@@ -6,8 +6,9 @@ from flask import Response, redirect, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.dashboard.access import sign_in_wait
-from bridge.dashboard.blueprint import bp, page, t
+from bridge.dashboard.blueprint import bp, language, page, t
 from bridge.dashboard.forms import EmailForm, NewPasswordForm
+from bridge.dashboard.messages import said
 from bridge.extensions import services
 from bridge.ratelimit import retry_after
 from gateway_core.accounts.links import InvalidLink, link_user, request_reset, use_link
@@ -33,7 +34,7 @@ def forgot_password() -> Page:
         return Response(body, status, headers={"Retry-After": retry_after(wait)})
     svc = services()
     with svc.uow() as uow:
-        request_reset(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock)
+        request_reset(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock, language())
     # The same answer whether or not the account exists.
     return page("forgot.html", form=EmailForm(formdata=None), notice=t("dash_reset_sent"))
 
@@ -55,5 +56,6 @@ def password_link(token: str) -> Page:
     except InvalidLink:
         return page("password_link.html", 400, form=None, error=t("dash_link_invalid"))
     except GatewayError as exc:
-        return page("password_link.html", 422, form=form, purpose=purpose, error=exc.message, errors=exc.errors)
+        error, errors = said(exc)
+        return page("password_link.html", 422, form=form, purpose=purpose, error=error, errors=errors)
     return redirect(url_for("dashboard.sign_in", done="password"))

@@ -7,11 +7,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import redirect, url_for
-from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from bridge.dashboard.access import store_for
-from bridge.dashboard.blueprint import bp, page
+from bridge.dashboard.access import store_action, store_for
+from bridge.dashboard.blueprint import bp, page, t
 from bridge.dashboard.forms import StoreEditForm, first_error
 from bridge.extensions import services
 from gateway_core.domain.errors import GatewayError, ValidationFailed
@@ -27,6 +26,7 @@ def _filled(store: Any) -> StoreEditForm:
     form.platform_fee_percent.data = str(store.platform_fee_percent)
     form.underpayment_tolerance_percent.data = str(store.underpayment_tolerance_percent)
     form.default_expiry_hours.data = str(store.default_expiry_hours)
+    form.language.data = store.language
     form.settlement_mode.data = store.settlement_mode
     form.tron_xpub.data = store.tron_xpub or ""
     wallets = {w.asset: w.address for w in store.wallets}
@@ -39,10 +39,10 @@ def _number(text: str | None, field: str, whole: bool = False) -> Any:
     try:
         value = Decimal((text or "").strip())
     except InvalidOperation:
-        raise ValidationFailed("Invalid number", errors={field: "a number"}) from None
+        raise ValidationFailed(t("dash_invalid_number"), errors={field: t("dash_a_number")}) from None
     if whole:
         if value != value.to_integral_value():
-            raise ValidationFailed("Invalid number", errors={field: "a whole number"})
+            raise ValidationFailed(t("dash_invalid_number"), errors={field: t("dash_a_whole_number")})
         return int(value)
     return value
 
@@ -54,6 +54,7 @@ def _changes(form: StoreEditForm, wallets_too: bool, current: dict[str, str]) ->
         "underpayment_tolerance_percent": _number(form.underpayment_tolerance_percent.data,
                                                   "underpayment_tolerance_percent"),
         "default_expiry_hours": _number(form.default_expiry_hours.data, "default_expiry_hours", whole=True),
+        "language": form.language.data or None,
     }
     if wallets_too:
         # Only the wallets that changed go through the check (an unchanged one is not re-validated).
@@ -63,7 +64,7 @@ def _changes(form: StoreEditForm, wallets_too: bool, current: dict[str, str]) ->
 
 
 @bp.route("/stores/<int:store_id>/edit", methods=["GET", "POST"])
-@login_required
+@store_action("edit")
 def store_edit(store_id: int) -> Page:
     svc = services()
     with svc.uow(read_only=True) as uow:

@@ -6,9 +6,10 @@ from flask import redirect, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from bridge.dashboard.access import signed_in, store_for
+from bridge.dashboard.access import signed_in, store_action, store_for
 from bridge.dashboard.blueprint import bp, page, t
 from bridge.dashboard.forms import MemberForm, StoreForm, first_error
+from bridge.dashboard.messages import said
 from bridge.dashboard.recovery import link_for
 from bridge.extensions import services
 from bridge.i18n import language_name
@@ -64,29 +65,30 @@ def store_page(store_id: int) -> Page:
     return _store_page(store_id, notice=t("dash_store_saved") if request.args.get("saved") else None)
 
 
+def _member_invalid(form: MemberForm, store_id: int) -> Page:
+    return _store_page(store_id, 400, form=form, error=first_error(form))
+
+
 @bp.route("/stores/<int:store_id>/members", methods=["POST"])
-@login_required
-def member_set(store_id: int) -> Page:
+@store_action("members", MemberForm, _member_invalid)
+def member_set(store_id: int, form: MemberForm) -> Page:
     svc = services()
-    with svc.uow(read_only=True) as uow:
-        store_for(uow, store_id, "members")
-    form = MemberForm()
-    if not form.validate_on_submit():
-        return _store_page(store_id, 400, form=form, error=first_error(form))
     try:
         with svc.uow() as uow:
             # Someone with no account yet gets one, and an emailed link to choose its password.
-            invited = invite(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock)
+            store = store_for(uow, store_id, "members").store  # the invite is in the store's language
+            invited = invite(uow, svc.settings.secret_key, form.email.data or "", link_for, svc.clock,
+                             store.language)
             set_member(uow, store_id, form.email.data or "", form.role.data or "")
     except GatewayError as exc:
-        return _store_page(store_id, 422, form=form, error=exc.message)
+        return _store_page(store_id, 422, form=form, error=said(exc)[0])
     if invited:
         return _store_page(store_id, notice=t("dash_invite_sent"))
     return redirect(url_for("dashboard.store_page", store_id=store_id))
 
 
 @bp.route("/stores/<int:store_id>/members/<int:user_id>/remove", methods=["POST"])
-@login_required
+@store_action("members")
 def member_remove(store_id: int, user_id: int) -> Page:
     svc = services()
     try:
@@ -96,5 +98,5 @@ def member_remove(store_id: int, user_id: int) -> Page:
     except GatewayError as exc:
         if exc.code != "VALIDATION_ERROR":
             raise
-        return _store_page(store_id, 422, error=exc.message)
+        return _store_page(store_id, 422, error=said(exc)[0])
     return redirect(url_for("dashboard.store_page", store_id=store_id))

@@ -20,6 +20,7 @@ from gateway_core.accounts.passwords import hash_password
 from gateway_core.accounts.sessions import revoke_all
 from gateway_core.accounts.users import Account, normalise_email
 from gateway_core.adapters.db import UnitOfWork
+from gateway_core.adapters.i18n import DEFAULT
 from gateway_core.adapters.models import User
 from gateway_core.domain.errors import GatewayError, ValidationFailed
 from gateway_core.ports import Clock
@@ -49,14 +50,16 @@ def make_link_token(secret: str, user: User, purpose: str, clock: Clock) -> str:
 
 
 def send_link(uow: UnitOfWork, secret: str, user: User, purpose: str, link_for: Callable[[str], str],
-              clock: Clock) -> None:
-    """Email `user` a link for `purpose` (reset | invite), through the outbox in this transaction."""
+              clock: Clock, language: str = DEFAULT) -> None:
+    """Email `user` a link for `purpose` (reset | invite) in `language`, through the outbox in this transaction."""
     token = make_link_token(secret, user, purpose, clock)
-    enqueue_account_email(uow, user.email, purpose, link_for(token), clock.now(), PURPOSES[purpose])
+    enqueue_account_email(uow, user.email, purpose, link_for(token), clock.now(), PURPOSES[purpose], language)
 
 
-def request_reset(uow: UnitOfWork, secret: str, email: str, link_for: Callable[[str], str], clock: Clock) -> None:
-    """Email a reset link if the account exists; the same answer (none) either way, so nothing is revealed."""
+def request_reset(uow: UnitOfWork, secret: str, email: str, link_for: Callable[[str], str], clock: Clock,
+                  language: str = DEFAULT) -> None:
+    """Email a reset link if the account exists; the same answer (none) either way, so nothing is revealed.
+    Accounts keep no language: the email is in the one the request was made in (the caller's `language`)."""
     try:
         email = normalise_email(email)
     except ValidationFailed:
@@ -64,13 +67,15 @@ def request_reset(uow: UnitOfWork, secret: str, email: str, link_for: Callable[[
     user = uow.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
     if user is not None:
         send_link(uow, secret, user, "invite" if user.password_hash == UNSET_PASSWORD else "reset",
-                  link_for, clock)
+                  link_for, clock, language)
 
 
-def invite(uow: UnitOfWork, secret: str, email: str, link_for: Callable[[str], str], clock: Clock) -> bool:
+def invite(uow: UnitOfWork, secret: str, email: str, link_for: Callable[[str], str], clock: Clock,
+           language: str = DEFAULT) -> bool:
     """Make sure an account exists for `email`: a new one (no password yet, not an admin) is emailed an invite
     link, and so is one still waiting for its first password; an account already in use is left alone.
-    Whether an email went out. Works with open sign-up off: an invite is how accounts are added then."""
+    Whether an email went out. Works with open sign-up off: an invite is how accounts are added then.
+    `language`: the inviting store's, else the inviter's page's (the account keeps none)."""
     email = normalise_email(email)
     user = uow.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
     if user is None:
@@ -79,7 +84,7 @@ def invite(uow: UnitOfWork, secret: str, email: str, link_for: Callable[[str], s
         uow.session.flush()
     elif user.password_hash != UNSET_PASSWORD:
         return False
-    send_link(uow, secret, user, "invite", link_for, clock)
+    send_link(uow, secret, user, "invite", link_for, clock, language)
     return True
 
 

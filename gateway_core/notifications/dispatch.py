@@ -266,10 +266,13 @@ class Dispatcher:
         sender = sender_address(self.mail_from, self.public_url, job.store_name)
         with self.uow_factory() as uow:
             logo = logo_image(uow, job.store_id, EMAIL_BOX) if self.public_url and job.store_id is not None else None
-        email = build_email(job.event_type, loads(job.body), brand_color=job.brand_color, sender=sender,
+        context = loads(job.body)
+        # An email of no store (an account link) has no store language: its body says which it is written in.
+        lang = job.language if job.store_id is not None else str(context.get("language") or job.language)
+        email = build_email(job.event_type, context, brand_color=job.brand_color, sender=sender,
                             recipient=job.recipient, event_id=job.event_id, delivery_id=job.delivery_id, date=at,
                             logo_url=f"{self.public_url.rstrip('/')}/logo/{logo.digest}" if logo else None,
-                            logo_size=(logo.width, logo.height) if logo else None, lang=job.language)
+                            logo_size=(logo.width, logo.height) if logo else None, lang=lang)
         started = time.monotonic()
         try:
             self.mailer.send(email)

@@ -1,4 +1,4 @@
-"""Editing a store after creation: its name, pricing terms, settlement mode, TRON xpub and wallets.
+"""Editing a store after creation: its name, pricing terms, language, settlement mode, TRON xpub and wallets.
 
 Wallets go through set_wallet, the same check as `voltbridge store set --wallet`: new invoices pay the new
 address, open invoices keep the address they quoted (it is stored on the invoice). Every change is checked
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from gateway_core.adapters.db import UnitOfWork
+from gateway_core.adapters.i18n import checked_language
 from gateway_core.adapters.models import Store
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.payments.tron_deposits import check_xpub
@@ -30,6 +31,7 @@ class StoreChanges:
     underpayment_tolerance_percent: Decimal | None = None
     default_expiry_hours: int | None = None
     tron_xpub: str | None = None
+    language: str | None = None  # of the store's emails: a language the locale folder has
     wallets: Mapping[str, str] | None = None
 
     def touches_wallets(self) -> bool:
@@ -67,6 +69,8 @@ def update_store(uow: UnitOfWork, store_id: int, changes: StoreChanges, *, allow
         if not 1 <= changes.default_expiry_hours <= MAX_EXPIRY_HOURS:
             raise ValidationFailed("Invalid expiry", errors={"default_expiry_hours": f"1 to {MAX_EXPIRY_HOURS}"})
         store.default_expiry_hours = changes.default_expiry_hours
+    if changes.language is not None:
+        store.language = checked_language(changes.language)
     if changes.tron_xpub is not None:
         store.tron_xpub = check_xpub(changes.tron_xpub.strip()) if changes.tron_xpub.strip() else None
     for code, address in (changes.wallets or {}).items():

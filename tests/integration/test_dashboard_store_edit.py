@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from solders.keypair import Keypair
 
 from gateway_core.accounts.members import create_store_for
 from gateway_core.adapters.models import Invoice, Quote, Store
+from gateway_core.domain.errors import ValidationFailed
 from gateway_core.invoices.create import InvoiceRequest, create_invoice
+from gateway_core.stores.edit import StoreChanges, update_store
 from gateway_core.stores.manage import find_store
 from tests.integration.dashboard_support import add_member, make_user, post_form, sign_in
 
@@ -74,3 +77,36 @@ def test_a_manager_edits_terms_but_not_wallets(services, app) -> None:
         store = uow.session.get(Store, store_id)
         assert store is not None and store.name == "Renamed" and store.settlement_mode == "direct"
         assert {w.asset: w.address for w in store.wallets}["SOL"] == old
+
+
+def test_the_language_of_the_stores_emails_is_chosen_at_creation_and_edited_among_the_locales(services, app) -> None:
+    make_user(services, "owner@shop.test")
+    client = app.test_client()
+    sign_in(client, "owner@shop.test")
+    new = "/dashboard/stores/new"
+    unknown = post_form(client, new, {"name": "Shop", "network": "sandbox", "settlement_mode": "direct",
+                                      "language": "xx"}, token_from=new)
+    assert unknown.status_code == 400
+    created = post_form(client, new, {"name": "Shop", "network": "sandbox", "settlement_mode": "direct",
+                                      "language": "fr"}, token_from=new)
+    assert created.status_code == 201
+    with services.uow() as uow:
+        store = uow.session.query(Store).filter_by(name="Shop").one()
+        store_id, language = store.id, store.language
+    assert language == "fr"
+
+    path = f"/dashboard/stores/{store_id}/edit"
+    form = client.get(path).get_data(as_text=True)
+    assert '<option selected value="fr">Français</option>' in form and 'value="zh-Hans"' in form
+    refused = post_form(client, path, _form(language="klingon"), token_from=path)
+    assert refused.status_code == 400
+    assert post_form(client, path, _form(language="de"), token_from=path).status_code == 302
+    assert "Deutsch" in client.get(f"/dashboard/stores/{store_id}").get_data(as_text=True)
+    assert post_form(client, path, _form(), token_from=path).status_code == 302  # no language posted: kept
+    with services.uow() as uow:
+        store = uow.session.get(Store, store_id)
+        assert store is not None and store.language == "de"
+        # The core checks it as well (the CLI and any other caller): a language the locale folder has.
+        with pytest.raises(ValidationFailed):
+            update_store(uow, store_id, StoreChanges(language="xx"))
+        assert update_store(uow, store_id, StoreChanges(language="PT-br")).language == "pt-BR"
