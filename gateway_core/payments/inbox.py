@@ -87,7 +87,7 @@ def inbox(uow: UnitOfWork, store: Store, *, after: int | None = None, before: in
         if after is not None:
             query = query.where(Payment.id < after)
         query = query.order_by(Payment.id.desc())
-    rows = uow.session.execute(query.limit(limit + 1)).all()
+    rows = list(uow.session.execute(query.limit(limit + 1)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     if before is not None:
