@@ -56,13 +56,16 @@ class Dashboard:
     visited: set[str] = field(default_factory=set)  # the dashboard routes (endpoints) checked
 
     def check(self, page: Any, name: str) -> None:
-        """At each width: axe-core on the page as it is now (a table scrolls only on a phone), then a full-page
-        screenshot. The route the page answers is counted as visited."""
+        """At each width: axe-core on the page as it is now (a table scrolls only on a phone) and no sideways
+        scrolling, then a full-page screenshot. The route the page answers is counted as visited."""
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
             if page.evaluate("() => typeof window.axe === 'undefined'"):
                 page.evaluate(AXE)  # once a document (through DevTools: the page's script policy does not apply)
             self.found[f"{name}@{width}"] = page.evaluate(RUN)
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            if wide > width:  # a phone never scrolls the page sideways (wide tables scroll in their own region)
+                self.found[f"{name}@{width}"].append(f"the page is {wide} px wide")
             page.screenshot(path=str(self.shots / f"dashboard-{name}-{width}-{self.backend}.png"), full_page=True)
         page.set_viewport_size({"width": WIDTHS[0], "height": 900})
         path = page.url.split("?", 1)[0].removeprefix(self.base)
