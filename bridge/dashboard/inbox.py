@@ -5,7 +5,7 @@ Any member reads it; attaching needs the "edit" permission (manager or owner).
 
 from __future__ import annotations
 
-from flask import redirect, url_for
+from flask import redirect, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import StringField
@@ -27,12 +27,19 @@ class AttachForm(DashboardForm):
     invoice = StringField("dash_inbox_invoice", validators=[InputRequired(), Length(max=32)])
 
 
+def _cursor(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) <= 18 else None  # anything else: the newest page
+
+
 def _inbox_page(store_id: int, status: int = 200, **extra: object) -> Page:
     svc = services()
+    after, before = _cursor("after"), _cursor("before")
     with svc.uow(read_only=True) as uow:
         found = store_for(uow, store_id)
-        return page("inbox.html", status, store=found.store, may=found.may, items=inbox(uow, found.store),
-                    form=AttachForm(formdata=None), **extra)
+        listed = inbox(uow, found.store, after=after, before=None if after is not None else before)
+        return page("inbox.html", status, store=found.store, may=found.may, items=listed.items, listed=listed,
+                    paged=after is not None or before is not None, form=AttachForm(formdata=None), **extra)
 
 
 @bp.route("/stores/<int:store_id>/inbox")

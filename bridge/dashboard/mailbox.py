@@ -1,6 +1,7 @@
 """The mailbox (issue 22 point 5): every email as the merchant would see it, HTML and text. The server admin
 reads every store's mail, a member their stores'. The HTML is served from its own route into a sandboxed frame,
-under a policy of its own: no script, no request anywhere, inline styles only (emails carry their styles inline).
+under a policy of its own: no script, no request anywhere, only the inline styles the email was sent with (their
+hashes, bridge/dashboard/email_styles.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from flask_login import login_required
 
 from bridge.dashboard.access import signed_in
 from bridge.dashboard.blueprint import CSP, bp, page
+from bridge.dashboard.email_styles import style_sources
 from bridge.extensions import services
 from gateway_core.accounts.members import stores_of
 from gateway_core.adapters.db import UnitOfWork
@@ -17,8 +19,8 @@ from gateway_core.notifications.mailbox import EmailNotFound, Mail, mail, mailbo
 
 MESSAGE_CSP = f"{CSP}; frame-src 'self'"
 # The email document: sandboxed (an opaque origin, no script, no form, no navigation), nothing loaded from
-# anywhere; 'unsafe-inline' styles are confined to this frame, whose content never runs.
-EMAIL_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; base-uri 'none'; "
+# anywhere, and only the styles the email carries, each allowed by its hash.
+EMAIL_CSP = ("default-src 'none'; style-src {styles}; img-src data:; sandbox; base-uri 'none'; "
              "form-action 'none'; frame-ancestors 'self'")
 
 
@@ -61,6 +63,6 @@ def mailbox_html(email_id: int) -> Response:
     with services().uow(read_only=True) as uow:
         found = _mail(uow, email_id)
     response = Response(found.html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = EMAIL_CSP
+    response.headers["Content-Security-Policy"] = EMAIL_CSP.format(styles=style_sources(found.html))
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response

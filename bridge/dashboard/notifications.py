@@ -25,6 +25,7 @@ from gateway_core.notifications.dashboard_log import (
     delivery_log,
     recent_attempts,
     rotate_endpoint_secret,
+    store_delivery,
 )
 from gateway_core.notifications.delivery_log import endpoint_stats
 from gateway_core.notifications.notify_settings import settings_view, update_settings
@@ -79,15 +80,17 @@ def _page(store_id: int, status: int = 200, wanted: LogFilter | None = None, **e
             hooks.append({"contract": contract, "url": hook.url if hook else None,
                           "secret": svc.vault.decrypt(hook.secret_encrypted) if hook and owner else None})
         done = request.args.get("done")
+        test = request.args.get("test", "")  # the test delivery whose outcome the page shows
         return page("notifications.html", status, store=store, role=found.role, may=found.may,
+                    test=store_delivery(uow, store_id, int(test)) if test.isdigit() and len(test) <= 18 else None,
                     settings=settings_view(uow, store), endpoints=stats, hooks=hooks,
                     charts={e["endpoint_id"]: latency_bars(charts.get(e["endpoint_id"], []), e["url"]) for e in stats},
                     log=delivery_log(uow, store_id, wanted), wanted=wanted, statuses=STATUSES,
                     args=request.args, notice_key=done if done in NOTICES else None, **extra)
 
 
-def _back(store_id: int, done: str) -> BaseResponse:
-    return redirect(url_for("dashboard.notifications_page", store_id=store_id, done=done))
+def _back(store_id: int, done: str, **shown: int) -> BaseResponse:
+    return redirect(url_for("dashboard.notifications_page", store_id=store_id, done=done, **shown))
 
 
 def _failed(store_id: int, exc: GatewayError) -> Page:
@@ -126,17 +129,24 @@ def notifications_save(store_id: int) -> Page:
 @bp.route("/stores/<int:store_id>/notifications/test", methods=["POST"])
 @store_action("edit")
 def notifications_test(store_id: int) -> Page:
+    """A test delivery to the store webhook, the email recipient or a contract's webhook, through the outbox; the
+    page it leads to shows that delivery's outcome once the worker has sent it."""
     svc = services()
-    channel = "email" if request.form.get("channel") == "email" else "store"
+    channel = request.form.get("channel", "")
+    if channel not in ("store", "email", *formats()):
+        channel = "store"
     with svc.uow() as uow:
         store = store_for(uow, store_id, "edit").store
-        ready = bool(store.webhook_url) if channel == "store" else bool(
-            store.email_notifications and store.notification_email)
-        if ready:
-            enqueue_test(uow.session, store, channel, svc.clock.now())
-    if not ready:
+        if channel == "store":
+            ready = bool(store.webhook_url)
+        elif channel == "email":
+            ready = bool(store.email_notifications and store.notification_email)
+        else:
+            ready = contract_webhook(uow.session, store_id, channel) is not None
+        test = enqueue_test(uow.session, store, channel, svc.clock.now()) if ready else None
+    if test is None:
         return _page(store_id, 422, error=t("dash_test_not_ready"))
-    return _back(store_id, "test_queued")
+    return _back(store_id, "test_queued", test=test.id)
 
 
 @bp.route("/stores/<int:store_id>/deliveries/<int:delivery_id>/redeliver", methods=["POST"])

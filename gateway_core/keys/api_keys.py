@@ -116,6 +116,7 @@ def valid_key(uow: UnitOfWork, digest: str, clock: Clock, kind: str = "voltxt") 
     # The index lookup already matched; the constant-time compare keeps the check honest if lookup changes.
     if row is None or not digests_match(row[0], digest):
         raise InvalidApiKey("The provided API key is invalid")
+    KEY_USAGE.seen(digest)  # every key check reads the key here (or hits KeyCache, which marks it too)
     return ValidKey(row[3], row[1], row[2])
 
 
@@ -140,7 +141,6 @@ def bucket_name(kind: str, digest: str) -> str:
 
 
 def caller_of(key: ValidKey, digest: str, kind: str) -> Caller:
-    KEY_USAGE.seen(digest)
     return Caller(StoreSnapshot.of(key.store), digest, kind, key.expires_at, key.per_minute)
 
 

@@ -70,6 +70,16 @@ def delivery_log(uow: UnitOfWork, store_id: int, wanted: LogFilter, size: int = 
             "next_before": rows[-1].id if more else None, "event_types": list(event_types)}
 
 
+def store_delivery(uow: UnitOfWork, store_id: int, delivery_id: int) -> dict[str, Any] | None:
+    """One of the store's deliveries with its attempts (a test send's outcome), or None."""
+    delivery = uow.session.get(Delivery, delivery_id)
+    if delivery is None or delivery.store_id != store_id:
+        return None
+    attempts = uow.session.execute(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id)
+                                   .order_by(DeliveryAttempt.number)).scalars().all()
+    return delivery_row(delivery, list(attempts))
+
+
 def recent_attempts(uow: UnitOfWork, store_id: int, per_endpoint: int = CHART_ATTEMPTS) -> dict[int, list[Any]]:
     """Each endpoint's latest attempts (ok, latency_ms), oldest first, for its chart."""
     ranked = select(

@@ -271,8 +271,11 @@ def sample_payload(store: Store, event_type: str, at: datetime, event_id: str) -
 
 
 def enqueue_test(session: Session, store: Store, channel: str, now: datetime) -> Delivery:
-    """A synthetic event to the store webhook (channel 'store') or the merchant's mailbox ('email')."""
+    """A synthetic event to the store webhook (channel 'store'), the merchant's mailbox ('email'), or a contract's
+    webhook (the contract's name: a plain test message, signed at send time as that contract signs)."""
     event_id = new_event_id()
+    if channel in formats():
+        return _contract_test(session, store, channel, now, event_id)
     event_type = "webhook_test" if channel == "store" else "email_test"
     body = dumps(sample_payload(store, event_type, now, event_id))
     delivery = Delivery(store_id=store.id, event_id=event_id, event_type=event_type, invoice_number="TEST00000000",
@@ -283,6 +286,23 @@ def enqueue_test(session: Session, store: Store, channel: str, now: datetime) ->
         delivery.headers = webhook_headers("store", event_type, "TEST00000000", store.network, store.id)
     else:
         delivery.recipient = store.notification_email
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def _contract_test(session: Session, store: Store, contract: str, now: datetime, event_id: str) -> Delivery:
+    # No invoice to render the contract's own payload from: a small message that says it is a test, which the
+    # receiver can check the contract's signature of (what a merchant tests: the URL answers, the secret matches).
+    hook = session.execute(select(ContractWebhook).where(
+        ContractWebhook.store_id == store.id, ContractWebhook.contract == contract)).scalar_one()
+    body = {"event_type": "webhook_test", "event_id": event_id, "timestamp": now, "test": True,
+            "contract": contract, "store": {"id": store.id, "name": store.name, "network": store.network}}
+    delivery = Delivery(store_id=store.id, event_id=event_id, event_type="webhook_test",
+                        invoice_number="TEST00000000", channel=contract,
+                        endpoint=endpoint_for(session, store.id, contract, hook.url, now), body=dumps(body),
+                        headers={"Content-Type": "application/json"}, next_attempt_at=now, created_at=now,
+                        updated_at=now)
     session.add(delivery)
     session.flush()
     return delivery

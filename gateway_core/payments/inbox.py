@@ -27,7 +27,7 @@ from gateway_core.payments.valuation import Quoting, classify
 from gateway_core.ports import Clock
 
 INBOX = ("unmatched", "wrong_asset")
-MAX_ROWS = 200
+PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,15 @@ class InboxItem:
 
 
 @dataclass(frozen=True)
+class InboxPage:
+    """One page, newest first; `older` and `newer` are the cursors (payment ids) of the pages beside it."""
+
+    items: list[InboxItem]
+    older: int | None
+    newer: int | None
+
+
+@dataclass(frozen=True)
 class Attached:
     payment_id: int
     invoice_number: str
@@ -66,17 +75,33 @@ def _in_inbox(store: Store) -> ColumnElement[bool]:
     return or_(unmatched, wrong)
 
 
-def inbox(uow: UnitOfWork, store: Store, limit: int = MAX_ROWS) -> list[InboxItem]:
-    """The store's unattached payments, newest first."""
-    rows = uow.session.execute(
-        select(Payment, Invoice.number).outerjoin(Invoice, Payment.invoice_id == Invoice.id)
-        .where(_in_inbox(store)).order_by(Payment.id.desc()).limit(limit)
-    ).all()
-    return [InboxItem(p.id, p.chain, p.network, p.tx_id, p.asset,
-                      Decimal(money.plain(money.from_base_units(p.amount, money.asset(p.asset)))), p.to_address,
-                      p.from_address,
-                      p.reference, p.block_time, p.seen_at, p.confirmations, p.final, p.disposition, number)
-            for p, number in rows]
+def inbox(uow: UnitOfWork, store: Store, *, after: int | None = None, before: int | None = None,
+          limit: int = PAGE_SIZE) -> InboxPage:
+    """A page of the store's unattached payments, newest first: the newest, or those just older than the payment
+    `after` / newer than the payment `before` (keyset pages on the payment id, as the invoice list pages)."""
+    query = (select(Payment, Invoice.number).outerjoin(Invoice, Payment.invoice_id == Invoice.id)
+             .where(_in_inbox(store)))
+    if before is not None:
+        query = query.where(Payment.id > before).order_by(Payment.id.asc())
+    else:
+        if after is not None:
+            query = query.where(Payment.id < after)
+        query = query.order_by(Payment.id.desc())
+    rows = list(uow.session.execute(query.limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if before is not None:
+        rows.reverse()
+    items = [InboxItem(p.id, p.chain, p.network, p.tx_id, p.asset,
+                       Decimal(money.plain(money.from_base_units(p.amount, money.asset(p.asset)))), p.to_address,
+                       p.from_address, p.reference, p.block_time, p.seen_at, p.confirmations, p.final,
+                       p.disposition, number)
+             for p, number in rows]
+    if before is not None:
+        return InboxPage(items, older=items[-1].payment_id if items else None,
+                         newer=items[0].payment_id if more and items else None)
+    return InboxPage(items, older=items[-1].payment_id if more else None,
+                     newer=items[0].payment_id if after is not None and items else None)
 
 
 def attach_payment(uow: UnitOfWork, store: Store, payment_id: int, number: str, user_id: int, user_email: str,

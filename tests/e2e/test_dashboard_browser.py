@@ -29,15 +29,18 @@ from bridge import create_app
 from gateway_core.bootstrap import Services, dispatcher_for
 from gateway_core.clock import FrozenClock
 from gateway_core.notifications.dispatch import Dispatcher
-from tests.conftest import running_services
-from tests.e2e.test_accessibility import violations
+from tests.conftest import running_services, tick
+from tests.e2e.test_accessibility import AXE, RUN
 from tests.e2e.test_checkout_browser import CHROMIUM, _free_port
 from tests.fakes.receiver import Receiver
-from tests.integration.notify_support import deliveries, notify_settings_for, pay
+from tests.integration.notify_support import deliveries, notify_settings_for
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
 EMAIL, PASSWORD = "merchant@mug.test", "a long enough passphrase"
 WIDTHS = (1280, 390)
+# Dashboard GET routes that are not pages of their own, and where they are checked instead.
+NOT_PAGES = {"dashboard.invoice_export": "a download: the CSV export is read below",
+             "dashboard.mailbox_html": "the email document: inside the mailbox message's frame"}
 
 
 @dataclass
@@ -48,16 +51,30 @@ class Dashboard:
     clock: FrozenClock
     shots: Path
     backend: str
+    app: Any
     found: dict[str, list[str]] = field(default_factory=dict)  # axe findings per page
+    visited: set[str] = field(default_factory=set)  # the dashboard routes (endpoints) checked
 
     def check(self, page: Any, name: str) -> None:
-        """At each width: axe-core on the page as it is now (a table scrolls only on a phone), then a full-page
-        screenshot."""
+        """At each width: axe-core on the page as it is now (a table scrolls only on a phone) and no sideways
+        scrolling, then a full-page screenshot. The route the page answers is counted as visited."""
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
-            self.found[f"{name}@{width}"] = violations(page)
+            if page.evaluate("() => typeof window.axe === 'undefined'"):
+                page.evaluate(AXE)  # once a document (through DevTools: the page's script policy does not apply)
+            self.found[f"{name}@{width}"] = page.evaluate(RUN)
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            if wide > width:  # a phone never scrolls the page sideways (wide tables scroll in their own region)
+                self.found[f"{name}@{width}"].append(f"the page is {wide} px wide")
             page.screenshot(path=str(self.shots / f"dashboard-{name}-{width}-{self.backend}.png"), full_page=True)
         page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+        path = page.url.split("?", 1)[0].removeprefix(self.base)
+        self.visited.add(self.app.url_map.bind("127.0.0.1").match(path, method="GET")[0])
+
+    def pages(self) -> set[str]:
+        """Every dashboard route a browser GETs as a page, from the app's URL map (a new page cannot be missed)."""
+        return {rule.endpoint for rule in self.app.url_map.iter_rules()
+                if rule.endpoint.startswith("dashboard.") and "GET" in (rule.methods or ())} - set(NOT_PAGES)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +100,7 @@ def dashboard(database_url: str, tmp_path: Path, clock: FrozenClock, shots: Path
         with running_services(settings, clock) as svc:
             dispatcher = dispatcher_for(svc)
             try:
-                yield Dashboard(f"http://127.0.0.1:{port}", svc, dispatcher, clock, shots, backend)
+                yield Dashboard(f"http://127.0.0.1:{port}", svc, dispatcher, clock, shots, backend, app)
             finally:
                 dispatcher.shutdown(wait=True)
     finally:
@@ -104,6 +121,11 @@ def test_a_merchant_signs_up_takes_payment_fixes_a_webhook_and_exports(browser: 
     d = dashboard
     context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900}, locale="en-US", accept_downloads=True)
     page = context.new_page()
+    policies: dict[str, str] = {}  # every dashboard document's Content-Security-Policy, frames included
+    refused: list[str] = []  # what the browser reports of the policies (a style or script it refused)
+    context.on("response", lambda r: policies.update({r.url: r.headers.get("content-security-policy", "")})
+               if r.request.resource_type == "document" and "/dashboard/" in r.url else None)
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     try:
         with Receiver() as receiver:
             # An anonymous visitor is sent to sign in; the first account on a fresh instance is made by signing up.
@@ -147,7 +169,7 @@ def test_a_merchant_signs_up_takes_payment_fixes_a_webhook_and_exports(browser: 
                 "external_invoice_id": "order-1001", "customer_email": "alice@buyer.test",
                 "callback_url": receiver.url("/hook")})
             assert answer.status_code == 201, answer.text
-            number = answer.json()["invoice_number"]
+            number, payment_url = answer.json()["invoice_number"], answer.json()["payment_url"]
 
             # Found by a prefix of the order id in the list, then opened.
             invoices = f"{d.base}/dashboard/stores/{store_id}/invoices"
@@ -163,11 +185,19 @@ def test_a_merchant_signs_up_takes_payment_fixes_a_webhook_and_exports(browser: 
                 row.click()
             expect(page.get_by_role("heading", level=1)).to_contain_text(number)
 
-            # Paid in the sandbox; the worker's jobs run: the timeline fills, the callback fails.
-            pay(d.svc, number)
-            d.dispatcher.run_until_idle()
-            page.reload()
             events = page.locator("section[aria-labelledby=events] li")
+            expect(events.filter(has_text="invoice.paid")).to_have_count(0)
+
+            # Paid as a merchant tries the sandbox: the payment page's own "Full" control. The worker's jobs
+            # then run (the watcher sees the transfer, the dispatcher sends): the timeline fills, the callback fails.
+            checkout = context.new_page()
+            checkout.goto(payment_url)
+            checkout.locator("[data-simulate=full]").click()
+            expect(checkout.locator("[data-bind=simulate-result]")).to_contain_text("SOL")
+            tick(d.svc)
+            d.dispatcher.run_until_idle()
+            checkout.close()
+            page.reload()
             expect(events.filter(has_text="invoice.paid")).to_have_count(1)
             expect(events.filter(has_text="invoice.settled")).to_have_count(1)
             expect(page.locator("section[aria-labelledby=payments] table")).to_contain_text("matched")
@@ -206,11 +236,83 @@ def test_a_merchant_signs_up_takes_payment_fixes_a_webhook_and_exports(browser: 
             assert Decimal(row_csv["price_amount"]) == Decimal("99.99") and row_csv["price_currency"] == "USD"
             assert row_csv["asset"] == "SOL" and row_csv["paid_at"]
 
-            # The rest of the dashboard the flow reaches.
-            page.goto(f"{d.base}/dashboard/stores/{store_id}/inbox")
-            d.check(page, "inbox")
-            page.goto(f"{d.base}/dashboard/account")
-            d.check(page, "account")
+            # Every other page of the dashboard, once each.
+            store = f"{d.base}/dashboard/stores/{store_id}"
+            for name, url in (("overview", f"{store}/overview"), ("notifications", f"{store}/notifications"),
+                              ("integrations", f"{store}/integrations"), ("store-edit", f"{store}/edit"),
+                              ("inbox", f"{store}/inbox"), ("store-new", f"{d.base}/dashboard/stores/new"),
+                              ("account", f"{d.base}/dashboard/account"),
+                              ("two-factor", f"{d.base}/dashboard/account/two-factor")):
+                page.goto(url)
+                d.check(page, name)
+            _account_links_and_mailbox(page, d)
+        _second_factor_step(browser, d)
     finally:
         context.close()
     assert {name: found for name, found in d.found.items() if found} == {}
+    assert d.pages() - d.visited == set()
+    assert policies and {url: policy for url, policy in policies.items()
+                         if "unsafe-inline" in policy or not policy} == {}
+    assert refused == []
+
+
+def _account_links_and_mailbox(page: Any, d: Dashboard) -> None:
+    """The admin invites someone and asks for a password reset; both emails are read in the mailbox (the HTML
+    styled as sent, under a policy without 'unsafe-inline'), and their links open the password pages."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{d.base}/dashboard/admin/users")
+    page.fill("input[name=email]", "friend@mug.test")
+    _submit(page, "Send the invitation")
+    expect(page.locator(".dash-notice")).to_be_visible()
+    d.check(page, "admin-users")
+    page.goto(f"{d.base}/dashboard/forgot-password")
+    page.fill("input[name=email]", EMAIL)
+    _submit(page, "Send the link")
+    d.check(page, "forgot-password")
+    d.dispatcher.run_until_idle()
+
+    page.goto(f"{d.base}/dashboard/mailbox")
+    d.check(page, "mailbox")
+    links = {}
+    for purpose, subject in (("invite", "invited"), ("reset", "password")):
+        page.goto(f"{d.base}/dashboard/mailbox")
+        with page.expect_navigation():
+            page.get_by_role("link", name=re.compile(subject, re.I)).first.click()
+        frame = page.frame_locator("iframe.dash-mail-frame")
+        # The email's own inline styles apply: its background, its heading's size (and no refusal is reported).
+        expect(frame.locator("body")).to_have_css("background-color", "rgb(244, 244, 247)")
+        expect(frame.locator("h1")).to_have_css("font-size", "20px")
+        link = re.search(r"https?://\S+/dashboard/password/\S+", page.locator("pre").inner_text())
+        assert link is not None
+        links[purpose] = link.group(0)
+        if purpose == "invite":
+            d.check(page, "mailbox-message")
+    for purpose, link in links.items():
+        page.goto(link)
+        expect(page.locator("input[name=new_password]")).to_be_visible()
+        d.check(page, f"password-{purpose}")
+
+
+def _second_factor_step(browser: Any, d: Dashboard) -> None:
+    """Someone with two-factor on signs in: the password page leads to the code page."""
+    import pyotp
+
+    from gateway_core.accounts import two_factor
+    from gateway_core.accounts.users import create_user
+
+    secret = two_factor.new_secret()
+    with d.svc.uow() as uow:
+        user = create_user(uow, "careful@mug.test", PASSWORD)
+        two_factor.enable(uow, d.svc.vault, user.id, secret, pyotp.TOTP(secret).at(d.clock.now()), d.clock)
+    context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900}, locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(f"{d.base}/dashboard/sign-in")
+        page.fill("input[name=email]", "careful@mug.test")
+        page.fill("input[name=password]", PASSWORD)
+        _submit(page, "Sign in")
+        assert page.url.endswith("/dashboard/sign-in/code")
+        d.check(page, "sign-in-code")
+    finally:
+        context.close()

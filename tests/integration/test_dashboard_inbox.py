@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from gateway_core.accounts.members import create_store_for
-from gateway_core.adapters.models import Delivery, Event, Invoice, Payment, PaymentAttachment
+from gateway_core.adapters.models import Delivery, Event, Invoice, Payment, PaymentAttachment, SandboxTransfer
 from gateway_core.domain.errors import InvalidState, PaymentNotFound, ValidationFailed
-from gateway_core.payments.inbox import attach_payment, inbox
+from gateway_core.domain.identifiers import new_solana_pubkey, new_solana_signature
+from gateway_core.payments.inbox import PAGE_SIZE, attach_payment, inbox
+from tests.conftest import tick
 from tests.integration.dashboard_support import add_member, csrf_token, make_user, sign_in
 from tests.integration.invoice_page_support import (
     ledger_transfer,
@@ -19,6 +22,7 @@ from tests.integration.invoice_page_support import (
     payment_by_tx,
     quote_of,
     unmatched_payment,
+    wallet_of,
 )
 from tests.integration.notify_support import (  # noqa: F401 - fixtures
     configure,
@@ -144,8 +148,8 @@ def test_attaching_is_refused_without_losing_the_payment(nsvc, merchant):
         other = uow.session.execute(select(Invoice).where(Invoice.number == foreign)).scalar_one().store
         with pytest.raises(PaymentNotFound):  # not the second store's payment (not its wallet)
             attach_payment(uow, other, payment_id, foreign, 1, "owner@second.test", nsvc.clock, nsvc.quoting)
-        assert [i.payment_id for i in inbox(uow, store)] == [payment_id]  # still there, untouched
-        assert inbox(uow, other) == []
+        assert [i.payment_id for i in inbox(uow, store).items] == [payment_id]  # still there, untouched
+        assert inbox(uow, other).items == []
         assert uow.session.execute(select(PaymentAttachment)).first() is None
     with nsvc.uow() as uow:
         store = uow.session.execute(select(Invoice).where(Invoice.number == merchant["first"])).scalar_one().store
@@ -183,4 +187,35 @@ def test_a_deposit_invoice_takes_only_payments_to_its_own_address(nsvc, merchant
         store = uow.session.execute(select(Invoice).where(Invoice.number == merchant["second"])).scalar_one().store
         attach_payment(uow, store, payment.id, merchant["second"], 1, "manager@shop.test", nsvc.clock, nsvc.quoting)
     with nsvc.uow() as uow:
-        assert [i.payment_id for i in inbox(uow, store)] == [payment.id]
+        assert [i.payment_id for i in inbox(uow, store).items] == [payment.id]
+
+
+def test_the_inbox_pages_by_keyset_when_it_holds_more_than_a_page(nsvc, nclient, merchant):
+    """PAGE_SIZE + 2 unmatched payments (one watcher tick sees them all): two pages, older and back to newer."""
+    wallet = wallet_of(nsvc, merchant["store"], "SOL")
+    with nsvc.uow() as uow:
+        uow.session.add_all(SandboxTransfer(tx_id=new_solana_signature(), asset="SOL", from_address=new_solana_pubkey(),
+                                            to_address=wallet, amount=1000 + n, created_at=nsvc.clock.now())
+                            for n in range(PAGE_SIZE + 2))
+    tick(nsvc)
+    with nsvc.uow() as uow:
+        ids = sorted(uow.session.execute(select(Payment.id).where(Payment.disposition == "unmatched")).scalars(),
+                     reverse=True)
+    assert len(ids) == PAGE_SIZE + 2
+    sign_in(nclient, "viewer@shop.test")
+    base = f"/dashboard/stores/{merchant['store']}/inbox"
+
+    def shown(url: str) -> tuple[list[int], dict[str, str]]:
+        answer = nclient.get(url)
+        assert answer.status_code == 200
+        html = answer.get_data(as_text=True)
+        links = dict(re.findall(r'<a rel="(prev|next)" href="([^"]+)"', html))
+        return [int(n) for n in re.findall(r'<tr id="payment-(\d+)"', html)], links
+
+    first, links = shown(base)
+    assert first == ids[:PAGE_SIZE] and set(links) == {"next"}
+    second, links = shown(links["next"])
+    assert second == ids[PAGE_SIZE:] and set(links) == {"prev"}
+    back, links = shown(links["prev"])
+    assert back == ids[:PAGE_SIZE] and set(links) == {"next"}
+    assert shown(f"{base}?after=nonsense")[0] == first  # a cursor this page never wrote: the newest page

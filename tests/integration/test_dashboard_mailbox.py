@@ -57,6 +57,7 @@ def test_members_read_their_stores_mail_as_sent(nsvc, napp, dispatcher) -> None:
     assert framed.status_code == 200 and framed.get_data(as_text=True) == html_body
     policy = framed.headers["Content-Security-Policy"]
     assert "sandbox" in policy and "default-src 'none'" in policy and "script-src" not in policy
+    assert "unsafe-inline" not in policy and "'unsafe-hashes' 'sha256-" in policy  # each style by its hash
     assert framed.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert client.get(f"/dashboard/mailbox/{theirs}").status_code == 404
     assert client.get(f"/dashboard/mailbox/{theirs}/html").status_code == 404

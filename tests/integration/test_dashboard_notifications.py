@@ -169,3 +169,59 @@ def test_the_delivery_log_filters_by_status_event_endpoint_and_date(nsvc, nclien
     assert ids(f"before={new.id}") == {old.id}
     assert nclient.get(f"{base}?since=yesterday").status_code == 400
     assert nclient.get(f"{base}?status=lost").status_code == 400
+
+
+def test_every_endpoint_on_the_page_has_a_test_button_whose_outcome_the_page_shows(database_url, tmp_path,
+                                                                                    clock, receiver) -> None:
+    """Store webhook, each contract webhook and email: a button each, a delivery through the outbox to a real
+    receiver or SMTP server, and the page it leads to shows how that delivery went."""
+    from gateway_core.bootstrap import dispatcher_for
+    from gateway_core.contracts.virtexgate_payloads import signature
+    from tests.conftest import running_app, running_services
+    from tests.fakes.smtp import SmtpServer
+    from tests.integration.notify_support import notify_settings_for
+
+    with SmtpServer() as smtp:
+        settings = notify_settings_for(database_url, tmp_path, smtp_url=smtp.url)
+        with running_services(settings, clock) as svc, running_app(settings, clock) as app:
+            worker = dispatcher_for(svc)
+            try:
+                client = app.test_client()
+                store_id = _shop(svc)
+                sign_in(client, "owner@shop.test")
+                assert _post(client, store_id, "/notifications/settings", {
+                    "webhook_url": receiver.url("/store"), "email_notifications": "1",
+                    "notification_email": "alerts@shop.test"}).status_code == 302
+                for contract in ("virtexgate", "veltpay"):
+                    assert _post(client, store_id, "/contract-webhooks",
+                                 {"contract": contract, "url": receiver.url(f"/{contract}")}).status_code == 302
+                html = client.get(f"/dashboard/stores/{store_id}/notifications").get_data(as_text=True)
+                buttons = re.findall(r'name="channel" value="([a-z]+)"', html)
+                assert sorted(buttons) == ["email", "store", "veltpay", "virtexgate"]
+
+                receiver.on("/veltpay", status=503, body=b"down for maintenance")
+                shown = {}
+                for channel in buttons:
+                    sent = _post(client, store_id, "/notifications/test", {"channel": channel})
+                    assert sent.status_code == 302 and "test=" in sent.headers["Location"]
+                    pending = client.get(sent.headers["Location"]).get_data(as_text=True)
+                    assert re.search(r'id="test-outcome".*?pending', pending, re.S), channel
+                    shown[channel] = sent.headers["Location"]
+                worker.run_until_idle()
+                outcome = {channel: re.search(r'id="test-outcome">(.*?)</p>', client.get(url).get_data(as_text=True),
+                                              re.S).group(1) for channel, url in shown.items()}
+                with svc.uow() as uow:
+                    secret = svc.vault.decrypt(uow.session.execute(select(ContractWebhook.secret_encrypted).where(
+                        ContractWebhook.contract == "virtexgate")).scalar_one())
+            finally:
+                worker.shutdown(wait=True)
+    assert "delivered (200)" in outcome["store"] and "delivered (200)" in outcome["virtexgate"]
+    assert "delivered" in outcome["email"] and "alerts@shop.test" in outcome["email"]
+    assert "pending (503)" in outcome["veltpay"] and "down for maintenance" in outcome["veltpay"]
+    (store_hook,) = receiver.posts("/store")
+    assert store_hook.json()["event_type"] == "webhook_test"
+    (vg,) = receiver.posts("/virtexgate")
+    assert vg.json()["test"] is True and vg.header("X-Signature") == signature(secret, vg.body)  # signed as VG signs
+    assert len(receiver.posts("/veltpay")) == 1
+    (mail,) = smtp.parsed()
+    assert mail["To"] == "alerts@shop.test" and "Test email" in mail["Subject"]
