@@ -57,10 +57,12 @@ def _setup(state: Any) -> None:
 
 
 def limits() -> Limits:
+    """The status bucket and stream slots of this app."""
     return current_app.extensions["voltbridge.checkout"]  # type: ignore[no-any-return]
 
 
 def secure(response: Response) -> Response:
+    """The buyer-facing headers: this page's content policy, no caching, no referrer to other sites."""
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Cache-Control"] = "no-store"
     # same-origin, not no-referrer: nothing leaks to other sites, and browsers without Sec-Fetch-Site still send
@@ -109,12 +111,14 @@ def _origin(url: str) -> str:
 
 
 def checked_number(number: str) -> str:
+    """`number` when it can be an invoice number, else a 404 without a database query."""
     if not NUMBER.match(number):
         raise InvoiceNotFound("Invoice with given number not found")
     return number
 
 
 def load(number: str) -> tuple[InvoiceView, CheckoutState]:
+    """The invoice (public view, as of now) and its checkout state."""
     svc = services()
     with svc.uow() as uow:
         view = public_invoice(uow, checked_number(number), svc.clock)
@@ -123,6 +127,7 @@ def load(number: str) -> tuple[InvoiceView, CheckoutState]:
 
 
 def load_with_contact(number: str) -> tuple[InvoiceView, CheckoutState, StoreContact]:
+    """As `load`, with the store's contact details for the page."""
     svc = services()
     with svc.uow() as uow:
         view = public_invoice(uow, checked_number(number), svc.clock)
@@ -146,10 +151,12 @@ def remember(response: Response) -> Response:
 
 
 def languages(lang: str) -> list[dict[str, Any]]:
+    """The language switcher's entries, the current one marked."""
     return [{"code": code, "name": language_name(code), "current": code == lang} for code in available()]
 
 
 def rate_limited() -> Response | None:
+    """A 429 when this client spent its status budget, else None."""
     wait = limits().status.take(request.remote_addr or "-")
     if not wait:
         return None
@@ -158,4 +165,5 @@ def rate_limited() -> Response | None:
 
 
 def page_path(view: InvoiceView) -> str:
+    """The payment page of the invoice (dynamic invoices have their own path)."""
     return f"/{'pay-dynamic' if view.kind == 'dynamic' else 'pay'}/{view.number}"
