@@ -138,7 +138,8 @@ def run(url: str, folder: str, rounds: int) -> dict[str, float | None]:
     settings = Settings.from_env({}, database_url=url, secret_key="bench", instance_path=folder, log_json=False,
                                  log_level="WARNING", outbound_allowlist=("127.0.0.1",), sandbox_finality_seconds=0.0,
                                  watch_interval_seconds=3600.0, expiry_interval_seconds=3600.0,
-                                 sweep_interval_seconds=3600.0)
+                                 sweep_interval_seconds=3600.0,
+                                 rate_sources=("fixed",))  # no live rate source: nothing outside 127.0.0.1
     svc = install_channels(build_services(settings))
     app = create_app(settings)
     app.config["CHECKOUT_POLL_SECONDS"] = 1.0

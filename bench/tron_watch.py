@@ -186,7 +186,8 @@ def main() -> int:
         upgrade(url)
         settings = Settings.from_env({}, instance_path=tmp, database_url=url, secret_key="bench",
                                      trongrid_api_key="bench-key", tron_requests_per_second=0,
-                                     tron_max_blocks_per_tick=args.blocks, tron_start_lookback_blocks=args.blocks)
+                                     tron_max_blocks_per_tick=args.blocks, tron_start_lookback_blocks=args.blocks,
+                                     rate_sources=("fixed",))  # no live rate source: nothing outside 127.0.0.1
         services = build_services(settings, clock=FrozenClock(NOW))
         addresses, derive_s = seed_invoices(services, args.invoices)
         chain = FakeTronGrid(head=50_000_000, solid=50_000_000)

@@ -228,7 +228,8 @@ def main() -> None:
         try:
             upgrade(url)
             settings = Settings.from_env({}, database_url=url, secret_key="bench", instance_path=tmp,
-                                         outbound_allowlist=("127.0.0.1",), log_json=False)
+                                         outbound_allowlist=("127.0.0.1",), log_json=False,
+                                         rate_sources=("fixed",))  # no live rate source: nothing outside 127.0.0.1
             svc = build_services(settings)
             with svc.uow() as uow:
                 store = create_store(uow, svc.vault, name="Bench Shop", network="sandbox")

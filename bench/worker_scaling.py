@@ -52,7 +52,7 @@ def calls_per_tick(workers: int, folder: Path, url: str | None, settings: dict[s
     try:
         upgrade(database_url)
         config = Settings.from_env({}, instance_path=str(folder), database_url=database_url, secret_key="bench",
-                                   **settings)
+                                   **{"rate_sources": ("fixed",), **settings})  # no live rate source
         fleet = [(build(config), JobLocks(database_url)) for _ in range(workers)]
         seed(fleet[0][0])
         for services, locks in fleet:

@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from storefront_adapters import install_channels
 
     app.extensions[SERVICES] = services or install_channels(
-        build_services(settings, sessions=lambda: db.session, **overrides))
+        build_services(settings, sessions=lambda: db.session(), **overrides))  # the session, not its proxy
     app.extensions["voltbridge.settings"] = settings
 
     if settings.trust_proxy:

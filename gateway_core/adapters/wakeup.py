@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 _FLAG = "voltbridge_wakeup_kinds"
@@ -107,10 +107,14 @@ def _flushed(session: Session, _context: Any) -> None:
         _flag(session, kinds)
 
 
-def opened(session: Session | scoped_session[Session]) -> None:
-    """Flag the session's transaction as opening an invoice written with Core statements (invoices/insert.py),
-    which no flush shows: its commit wakes the Solana push reader like an ORM write would."""
-    _flag(session() if isinstance(session, scoped_session) else session, {"watch"})
+def opened(session: Session, network: str) -> None:
+    """An invoice on `network` was written with Core statements (invoices/insert.py), which no flush shows: flag the
+    transaction so that its commit wakes the Solana push reader, as an ORM write would.
+
+    Not on the sandbox, whose addresses no push follows: on PostgreSQL the flag costs the create a NOTIFY.
+    """
+    if network != "sandbox":
+        _flag(session, {"watch"})
 
 
 def _flag(session: Session, kinds: set[str]) -> None:

@@ -96,8 +96,7 @@ def write_new_invoice(session: Session, store: StoreSnapshot, draft: Draft, allo
     allocate_addresses(session, NewInvoice(invoice_id, number, store.network, store.settlement_mode, quotes),
                        allocators)
     connection.execute(statements.quote, quotes)
-    if store.network != "sandbox":  # the Solana push subscribes the new addresses once this commits
-        wakeup.opened(session)
+    wakeup.opened(session, store.network)  # the Solana push subscribes the new addresses once this commits
     # The rows as models, so the outbox and the view read them as they read any invoice; its store, whose
     # notification settings the snapshot lacks, is read by the outbox only if a delivery needs it.
     invoice = _as_loaded(Invoice, {_ATTRIBUTE.get(column, column): value for column, value in draft.invoice.items()},

@@ -6,7 +6,7 @@ import hashlib
 
 from solders.pubkey import Pubkey
 
-from gateway_core.adapters.chains.solana import associated_token_address
+from gateway_core.adapters.chains.solana_accounts import associated_token_address
 from gateway_core.domain.identifiers import b58decode
 
 TRON_PREFIX = 0x41  # mainnet (and Nile/Shasta, which share it): addresses start with "T"

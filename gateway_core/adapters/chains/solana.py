@@ -21,6 +21,9 @@ With push (SolanaPush), a full scan names the accounts to subscribe; a notificat
 narrowed scan (`only`) through the same reads, and an account under a live subscription with nothing in
 flight is polled every `push_net_every` seconds instead of every tick. A narrowed scan hands over only the
 signatures nobody read before, and moves an account's cursor only when it skipped none of them.
+
+Which accounts a scan reads is planned in solana_accounts; what the listings say of finality is kept in
+solana_finality; a transaction's transfers are read by solana_parse.
 """
 
 from __future__ import annotations
@@ -31,15 +34,20 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import nullcontext
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from solders.account import Account
-from solders.pubkey import Pubkey
-from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
 
 from gateway_core import telemetry
-from gateway_core.adapters.chains.solana_parse import ATA_PROGRAM, TOKEN_PROGRAM, credits, failed_attempt
+from gateway_core.adapters.chains.solana_accounts import (
+    account_balance,
+    associated_token_address,
+    parse_cursor,
+    plan,
+)
+from gateway_core.adapters.chains.solana_finality import FINAL_CONFIRMATIONS, LISTING_FRESH, Listings
+from gateway_core.adapters.chains.solana_parse import observed_transfers
 from gateway_core.adapters.chains.solana_push import SolanaPush
 from gateway_core.adapters.chains.solana_rpc import (
     MIN_CONTEXT_SLOT_NOT_REACHED,
@@ -53,15 +61,11 @@ log = logging.getLogger(__name__)
 SIGNATURE_PAGE = 1000  # the server's cap on getSignaturesForAddress
 ACCOUNTS_PER_CALL = 100  # the server's cap on getMultipleAccounts
 STATUSES_PER_CALL = 256  # the server's cap on getSignatureStatuses
-FINAL_CONFIRMATIONS = 32
 # How often the account of an asset the buyer did not pick is polled. A buyer who picked USDC and sends SOL
 # anyway (or the reverse) is seen within this delay instead of the watcher's interval; a payment seen after
 # the invoice closed still counts by its block time, as after an RPC outage. Sixty seconds keeps that wait
 # short next to an invoice's lifetime while the per-tick poll stays at one account per picked invoice.
 UNCHOSEN_EVERY = 60.0
-# A listing older than this no longer answers for a signature's finality: the cluster is asked instead
-# (the watcher is the one refreshing listings; if it stalls, the deposit job must not trust old ones).
-LISTING_FRESH = 60.0
 # How often the tick still polls an account under a live push subscription with nothing in flight: the
 # safety net for a lost notification, at a fraction of the per-tick cost (push must not cost more calls).
 PUSH_NET_EVERY = 30.0
@@ -69,24 +73,9 @@ PUSH_NET_EVERY = 30.0
 # than walking slots, so a full scan that completes has read everything up to the head (lag 0); one that fails
 # leaves the watcher behind by the slots produced since the last one that completed.
 SLOT_SECONDS = 0.4
-_TOKEN_AMOUNT = slice(64, 72)  # SPL token account layout: mint(32) owner(32) amount(u64 LE) ...
-_PROGRAM_IDS = (Pubkey.from_string(TOKEN_PROGRAM), Pubkey.from_string(ATA_PROGRAM))
-
-
-def associated_token_address(owner: str, mint: str) -> str:
-    """The owner's associated token account for `mint` (the address a Solana Pay wallet pays USDC to)."""
-    token, ata = _PROGRAM_IDS
-    address, _ = Pubkey.find_program_address(
-        [bytes(Pubkey.from_string(owner)), bytes(token), bytes(Pubkey.from_string(mint))], ata)
-    return str(address)
-
-
-def parse_cursor(position: str | None) -> tuple[int | None, str | None]:
-    """(last balance, newest finalized signature) of a scope's cursor."""
-    if not position:
-        return None, None
-    balance, _, signature = position.partition("|")
-    return (int(balance) if balance else None), (signature or None)
+# Importable from here, where they were first.
+__all__ = ["FINAL_CONFIRMATIONS", "LISTING_FRESH", "ClusterFinality", "SolanaChain", "associated_token_address",
+           "parse_cursor"]
 
 
 class SolanaChain:
@@ -111,14 +100,11 @@ class SolanaChain:
         # their listings for finality instead.
         self._pushed: dict[str, tuple[set[str], dict[str, dict[str, Any]]]] = {}
         self.page_size, self.drop_after, self.unchosen_every = page_size, drop_after, unchosen_every
-        # network -> (when, signature -> its entry in the last scan's listings): finality without a status call.
-        self._listed: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
-        self._tip: dict[str, int] = {}  # network -> newest slot seen, for confirmations of listed signatures
         self._unchosen_due: dict[str, float] = {}  # network -> when unpicked deposit accounts are next polled
-        self._missing: dict[tuple[str, str], float] = {}  # signatures the cluster stopped knowing, since when
         self.usdc_mints = dict(usdc_mints)
         self._now = monotonic
         self.lag = telemetry.HeadLag(self.chain, SLOT_SECONDS, lambda: self._now())  # tests swap _now
+        self.listings = Listings(lambda: self._now())
         self._backoff, self._max_backoff = outage_backoff, max_backoff
         self._down: dict[str, tuple[float, float]] = {}  # network -> (retry after, current backoff)
         # Signatures already read, with what they credited (most are someone else's activity: empty).
@@ -148,7 +134,7 @@ class SolanaChain:
         full = only is None
         if not watched or not self._available(network):
             if full and network in self.rpcs:
-                tip = self._tip.get(network, 0)
+                tip = self.listings.tip(network)
                 if watched:
                     self.lag.unreadable(network)  # backing off after a failure
                 else:
@@ -176,18 +162,18 @@ class SolanaChain:
         except (RpcUnavailable, RpcError) as exc:
             # Keep what was read completely; the rest is read after the backoff, from unchanged cursors.
             log.warning("solana scan interrupted", extra={"network": network, "error": str(exc)})
-            self._keep_listing(network, listed, only is not None)
+            self.listings.keep(network, listed, only is not None)
             self._failed(network)
             if full:
                 self.lag.unreadable(network)
             return ScanResult(found, cursor, moved)
-        self._keep_listing(network, listed, only is not None)
+        self.listings.keep(network, listed, only is not None)
         if only is None:  # only a pass that completed moves the next one on: an interrupted pass is redone
             if unchosen:
                 self._unchosen_due[network] = self._now() + self.unchosen_every
             if net:
                 self._net_due[network] = self._now() + self.push_net_every
-            tip = self._tip.get(network, 0)
+            tip = self.listings.tip(network)
             self.lag.read(network, tip, tip)
         self._down.pop(network, None)
         return ScanResult(found, cursor, moved)
@@ -208,21 +194,13 @@ class SolanaChain:
         account `watched` names (subscribed or not)."""
         if self.push is None or network not in self.rpcs:
             return frozenset()
-        direct, deposit, ranked = self._plan(network, watched, True)
+        direct, deposit, ranked = plan(watched, self.usdc_mints[network], self.token_account, True)
         self.push.follow(network, ranked)
         return frozenset(direct) | frozenset(deposit)
 
     def read_all_next(self, network: str) -> None:
         """Make the next full scan poll every account, pushed or not (after a socket was down)."""
         self._net_due.pop(network, None)
-
-    def _keep_listing(self, network: str, listed: dict[str, dict[str, Any]], narrowed: bool) -> None:
-        """A full scan's listings replace the last ones; a narrowed scan's add to them."""
-        if narrowed and network in self._listed:
-            _, previous = self._listed[network]
-            previous.update(listed)
-            return
-        self._listed[network] = (self._now(), listed)
 
     def finality(self, network: str, tx_ids: Sequence[str], ask_cluster: bool = False) -> dict[str, TxFinality]:
         """Finality of signatures from the last scan's listings, at no RPC cost; with `ask_cluster`, the
@@ -231,18 +209,7 @@ class SolanaChain:
         """
         if not tx_ids or network not in self.rpcs:
             return {}
-        when, listed = self._listed.get(network, (float("-inf"), {}))
-        if self._now() - when > LISTING_FRESH:
-            listed = {}
-        states: dict[str, TxFinality] = {}
-        unknown: list[str] = []
-        for signature in tx_ids:
-            info = listed.get(signature)
-            if info is None:
-                unknown.append(signature)
-                continue
-            self._missing.pop((network, signature), None)
-            states[signature] = self._listed_finality(network, info)
+        states, unknown = self.listings.known(network, tx_ids)
         if not ask_cluster or not unknown or not self._available(network):
             return states
         try:
@@ -250,34 +217,10 @@ class SolanaChain:
                 chunk = unknown[start:start + STATUSES_PER_CALL]
                 statuses = self.rpcs[network].signature_statuses(chunk)
                 for signature, status in zip(chunk, statuses, strict=True):
-                    states[signature] = self._judge(network, signature, status)
+                    states[signature] = self.listings.judge(network, signature, status, self.drop_after)
         except (RpcUnavailable, RpcError):
             self._failed(network)
         return states
-
-    def _listed_finality(self, network: str, info: dict[str, Any]) -> TxFinality:
-        """A listing entry's finality; confirmations are counted against the newest slot seen, and stay
-        below the final count until the cluster says finalized."""
-        if info.get("err") is not None:
-            return TxFinality(0, False, exists=False)
-        if info.get("confirmationStatus") == "finalized":
-            return TxFinality(FINAL_CONFIRMATIONS, True)
-        depth = self._tip.get(network, 0) - int(info.get("slot") or 0)
-        return TxFinality(min(FINAL_CONFIRMATIONS - 1, max(1, depth)), False)
-
-    def _judge(self, network: str, signature: str, status: TransactionStatus | None) -> TxFinality:
-        """A signature the cluster does not know is dropped only once it stayed unknown for `drop_after`
-        seconds (past a blockhash's lifetime): one lagging node behind a load balancer must not drop a payment.
-        """
-        key = (network, signature)
-        if status is not None:
-            self._missing.pop(key, None)
-            return _finality(status)
-        first = self._missing.setdefault(key, self._now())
-        if self._now() - first >= self.drop_after:
-            self._missing.pop(key, None)
-            return TxFinality(0, False, exists=False)
-        return TxFinality(0, False)
 
     def received(self, network: str, owner: str, since: datetime) -> list[ObservedTransfer]:
         """Finalized credits to `owner` (SOL, and tokens to its USDC account) at or after `since`, read from the
@@ -301,7 +244,7 @@ class SolanaChain:
                         "encoding": "json", "maxSupportedTransactionVersion": 0, "commitment": "finalized"})
                     if tx is None:
                         raise RpcUnavailable(f"getTransaction: {info['signature']} listed final but not served")
-                    found.extend(self._observed(network, info, tx, {owner}, mint))
+                    found.extend(observed_transfers(network, info, tx, {owner}, mint))
                 if older or len(page) < self.page_size:
                     break
                 options = {**options, "before": page[-1]["signature"]}
@@ -319,7 +262,7 @@ class SolanaChain:
     @staticmethod
     def token_balance(info: Account | None) -> int:
         """Token units in an SPL token account, 0 for a missing account."""
-        return _balance(info, "USDC")
+        return account_balance(info, "USDC")
 
     def _accounts_to_read(self, network: str, watched: Iterable[WatchedAddress], scoped: Mapping[str, str],
                           unchosen: bool = True, only: Mapping[str, tuple[int, Account] | None] | None = None,
@@ -334,7 +277,7 @@ class SolanaChain:
         tick (`fresh`), is polled only on `net` passes (every `push_net_every` seconds): a payment to it
         arrives as a notification first, and the pushed read's listing tells the finality of what is in flight.
         """
-        direct, deposit, ranked = self._plan(network, watched, unchosen)
+        direct, deposit, ranked = plan(watched, self.usdc_mints[network], self.token_account, unchosen)
         if only is not None:
             direct = {a: None for a in direct if a in only}
             readings = {a: only[a] for a in deposit if a in only}
@@ -345,7 +288,7 @@ class SolanaChain:
                 if reading is None:
                     continue
                 slot, state = reading
-                balance = _balance(state, deposit[account])
+                balance = account_balance(state, deposit[account])
                 known, _ = parse_cursor(scoped.get(account))
                 if balance != (known or 0):
                     yield account, balance, slot
@@ -364,48 +307,6 @@ class SolanaChain:
             yield account, None, None
         yield from self._changed_balances(network, deposit, scoped)
 
-    def _plan(self, network: str, watched: Iterable[WatchedAddress],
-              unchosen: bool) -> tuple[dict[str, None], dict[str, str], list[str]]:
-        """(direct accounts, deposit accounts with their kind, and the accounts to subscribe in order).
-
-        The order is the budget's (SolanaPush.follow): newest invoice first, except that the account of the
-        asset a deposit buyer did not pick comes after every other (without push it is polled only every
-        `unchosen_every` seconds too); closed invoices' accounts are not subscribed at all.
-        """
-        mint = self.usdc_mints[network]
-        direct: dict[str, None] = {}
-        picks: dict[str, set[str] | None] = {}  # deposit owner -> the assets picked (None: no pick)
-        opened: dict[str, float] = {}  # account -> newest opening among its open invoices (a timestamp)
-        for w in sorted(watched, key=lambda w: (w.address, w.asset)):
-            when = w.opened.timestamp() if w.opened is not None else 0.0
-            if w.closed:
-                when = float("-inf")  # closed invoices' accounts are polled for late payments, not subscribed
-            if w.deposit:
-                picked = picks.setdefault(w.address, None)
-                if w.chosen is not None:
-                    picks[w.address] = (picked or set()) | ({w.asset} if w.chosen else set())
-                accounts = [w.address, self.token_account(w.address, mint)]
-            else:
-                # The wallet itself is always read: SOL against a USDC quote or a wrong mint shows up there.
-                direct[w.address] = None
-                accounts = [w.address]
-                if w.asset == "USDC":
-                    accounts.append(self.token_account(w.address, mint))
-                    direct[accounts[-1]] = None
-            for account in accounts:
-                opened[account] = max(opened.get(account, when), when)
-        deposit: dict[str, str] = {}  # account -> kind ('SOL' lamports or 'USDC' token amount)
-        passed: set[str] = set()  # accounts of an asset the buyer did not pick
-        for owner, picked in picks.items():
-            for account, kind in ((owner, "SOL"), (self.token_account(owner, mint), "USDC")):
-                if picked is None or kind in picked or unchosen:
-                    deposit[account] = kind
-                if picked is not None and kind not in picked:
-                    passed.add(account)
-        ranked = sorted((a for a in opened if opened[a] != float("-inf")),
-                        key=lambda a: (a in passed, -opened[a], a))
-        return direct, deposit, ranked
-
     def _changed_balances(self, network: str, accounts: Mapping[str, str],
                           scoped: Mapping[str, str]) -> Iterable[tuple[str, int, int | None]]:
         """Deposit accounts whose balance differs from the one in their cursor; unchanged ones cost nothing."""
@@ -413,9 +314,9 @@ class SolanaChain:
         for start in range(0, len(keys), ACCOUNTS_PER_CALL):
             chunk = keys[start:start + ACCOUNTS_PER_CALL]
             slot, infos = self.rpcs[network].accounts(chunk)
-            self._saw_slot(network, slot)
+            self.listings.saw_slot(network, slot)
             for account, info in zip(chunk, infos, strict=True):
-                balance = _balance(info, accounts[account])
+                balance = account_balance(info, accounts[account])
                 known, _ = parse_cursor(scoped.get(account))
                 if balance != (known or 0):
                     yield account, balance, slot
@@ -453,7 +354,7 @@ class SolanaChain:
             newest_final = info["signature"]
         for info in signatures:  # newest first
             listed[info["signature"]] = info
-            self._saw_slot(network, info.get("slot"))
+            self.listings.saw_slot(network, info.get("slot"))
             known = self._read.get((network, info["signature"]))
             if known is not None and not rehand:
                 # A pushed read brings only what is new; the tick hands the known ones over again. It then
@@ -471,7 +372,7 @@ class SolanaChain:
             if tx is None:
                 complete = False  # listed but not yet served by this node: read again next tick
                 continue
-            observed = self._observed(network, info, tx, owners, mint)
+            observed = observed_transfers(network, info, tx, owners, mint)
             transfers.extend(observed)
             self._remember(network, info["signature"], tuple(observed))
         if not complete or any(i.get("confirmationStatus") != "finalized" for i in signatures):
@@ -509,30 +410,6 @@ class SolanaChain:
                 return found
             options = {**options, "before": page[-1]["signature"]}
 
-    def _observed(self, network: str, info: dict[str, Any], tx: dict[str, Any], owners: Collection[str],
-                  mint: str) -> list[ObservedTransfer]:
-        final = info.get("confirmationStatus") == "finalized"
-        when = tx.get("blockTime") or info.get("blockTime")
-        block_time = datetime.fromtimestamp(when, UTC) if when else datetime.now(UTC)
-        # A failed transaction moves nothing, but one addressed to an invoice is reported (VentaConnect's
-        # TRANSACTION_FAILED): it goes out as a transfer of 0 marked failed, which never counts as paid.
-        attempt = failed_attempt(tx, owners, mint)
-        found = [attempt] if attempt is not None else credits(tx, owners, mint)
-        return [
-            ObservedTransfer(
-                chain=self.chain, network=network, tx_id=info["signature"], transfer_index=c.transfer_index,
-                asset=c.asset, amount=c.amount, to_address=c.owner, from_address=c.payer, reference=None,
-                block_time=block_time, confirmations=FINAL_CONFIRMATIONS if final else 1, final=final,
-                references=c.references,
-                failed=attempt is not None,
-            )
-            for c in found
-        ]
-
-    def _saw_slot(self, network: str, slot: Any) -> None:
-        if isinstance(slot, int) and slot > self._tip.get(network, 0):
-            self._tip[network] = slot
-
     def _remember(self, network: str, signature: str, observed: tuple[ObservedTransfer, ...]) -> None:
         self._read[(network, signature)] = observed
         while len(self._read) > 200_000:
@@ -568,19 +445,3 @@ class ClusterFinality:
     def finality(self, network: str, tx_ids: Sequence[str]) -> dict[str, TxFinality]:
         return self.client.finality(network, tx_ids, ask_cluster=True)
 
-
-def _balance(info: Account | None, kind: str) -> int:
-    if info is None:
-        return 0
-    if kind == "SOL":
-        return int(info.lamports)
-    data = bytes(info.data)
-    return int.from_bytes(data[_TOKEN_AMOUNT], "little") if len(data) >= 72 else 0
-
-
-def _finality(status: TransactionStatus) -> TxFinality:
-    if status.err is not None:
-        return TxFinality(0, False, exists=False)
-    if status.confirmation_status == TransactionConfirmationStatus.Finalized:
-        return TxFinality(FINAL_CONFIRMATIONS, True)
-    return TxFinality(max(1, int(status.confirmations or 1)), False)

@@ -11,7 +11,7 @@ instruction shows no extra accounts, so its candidates are the transaction's rea
 
 Where an account's balance change is more than its parsed transfers explain (an unparsed program moved
 funds, trimmed inner instructions), the rest is a credit of its own without references: recorded, never
-dropped. Failed transactions credit nothing.
+dropped. Failed transactions credit nothing; `observed_transfers` reports one addressed to an invoice as failed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ import logging
 import struct
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from gateway_core.adapters.chains.solana_finality import FINAL_CONFIRMATIONS
+from gateway_core.ports import ObservedTransfer
 
 log = logging.getLogger(__name__)
 
@@ -274,3 +278,26 @@ def failed_attempt(tx: dict[str, Any], owners: Collection[str], usdc_mint: str) 
     move = moves[0]
     asset = ("USDC" if usdc_mint in index_of else UNKNOWN_TOKEN) if move.token else "SOL"
     return Credit(keys[wallet].pubkey, wallet, asset, 0, None, move.references, move.authority or payer)
+
+
+def observed_transfers(network: str, info: dict[str, Any], tx: dict[str, Any], owners: Collection[str],
+             mint: str) -> list[ObservedTransfer]:
+    """The transfers of a listed transaction to `owners`, as the watcher reports them (a failed one addressed
+    to an invoice as a transfer of 0 marked failed)."""
+    final = info.get("confirmationStatus") == "finalized"
+    when = tx.get("blockTime") or info.get("blockTime")
+    block_time = datetime.fromtimestamp(when, UTC) if when else datetime.now(UTC)
+    # A failed transaction moves nothing, but one addressed to an invoice is reported (VentaConnect's
+    # TRANSACTION_FAILED): it goes out as a transfer of 0 marked failed, which never counts as paid.
+    attempt = failed_attempt(tx, owners, mint)
+    found = [attempt] if attempt is not None else credits(tx, owners, mint)
+    return [
+        ObservedTransfer(
+            chain="solana", network=network, tx_id=info["signature"], transfer_index=c.transfer_index,
+            asset=c.asset, amount=c.amount, to_address=c.owner, from_address=c.payer, reference=None,
+            block_time=block_time, confirmations=FINAL_CONFIRMATIONS if final else 1, final=final,
+            references=c.references,
+            failed=attempt is not None,
+        )
+        for c in found
+    ]

@@ -20,7 +20,7 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 
-from gateway_core.adapters.chains.solana import associated_token_address
+from gateway_core.adapters.chains.solana_accounts import associated_token_address
 from gateway_core.adapters.chains.solana_parse import ATA_PROGRAM, TOKEN_PROGRAM
 
 TOKEN_PROGRAM_ID = Pubkey.from_string(TOKEN_PROGRAM)
