@@ -103,8 +103,6 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
 
 
 def main() -> int:
-    if os.environ.get("TRACE_PSYCOPG"):
-        exec(open("/tmp/h17perf_trace.py").read(), {})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=400, help="creates measured (and as many profiled)")
     parser.add_argument("--warmup", type=int, default=50)
