@@ -100,7 +100,7 @@ def worker_env(svc: Services, tmp_path: Path, name: str, smtp_url: str, **extra:
             "INSTANCE_PATH": str(tmp_path / f"instance-{name}"), "OUTBOUND_ALLOWLIST": "127.0.0.1",
             "SMTP_URL": smtp_url, "PUBLIC_URL": "https://gateway.test",
             "WATCH_INTERVAL_SECONDS": "0.2", "EXPIRY_INTERVAL_SECONDS": "1", "SANDBOX_FINALITY_SECONDS": "0.5",
-            "DELIVERY_INTERVAL_SECONDS": "0.2", "DELIVERY_CONCURRENCY": "8", "WEBHOOK_TIMEOUT_SECONDS": "0.5",
+            "DELIVERY_INTERVAL_SECONDS": "0.2", "DELIVERY_CONCURRENCY": "8", "WEBHOOK_TIMEOUT_SECONDS": "1",
             "DELIVERY_LEASE_SECONDS": "1", "RATE_SOURCES": "fixed", "LOG_LEVEL": "INFO", "LOG_JSON": "1", **extra}
 
 
