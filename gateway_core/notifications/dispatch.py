@@ -98,7 +98,9 @@ class Dispatcher:
         # As many claimed in all as the endpoints that can send at once (concurrency / per_endpoint) may hold.
         self.max_claimed = max(self.claim_cap, 4 * concurrency)
         self.refill_at = self.claim_cap // 2
-        self.lease = timedelta(seconds=max(lease, 4 * timeout + 10))
+        # The margin over those timeouts covers claiming and recording: 10 s, or one more timeout when the
+        # timeout is shorter (a local receiver, the fault loops): a killed worker's claims are sent again sooner.
+        self.lease = timedelta(seconds=max(lease, 4 * timeout + min(10.0, timeout)))
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="deliver")
         self._cond = threading.Condition()
         self._keys: dict[int, tuple[str | None, float]] = {}

@@ -35,7 +35,7 @@ from tests.solana_fixtures import buyer, create_invoice, fake_rpc, make_store, o
 from tests.solana_support import Buyer
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
-STEP = 5.0  # seconds of simulated time per loop: one watch interval
+STEP = 10.0  # seconds of simulated time per loop: one watch interval
 DARK_FROM, DARK_FOR = 60.0, 600.0
 BOUND = DARK_FROM + DARK_FOR + 900.0  # everything must be found within 15 simulated minutes of recovery
 # When each payment lands (simulated seconds): one before the outage, eight during it, one at recovery.
@@ -79,7 +79,7 @@ def test_chains_dark_for_ten_simulated_minutes_every_payment_found_once(
         svc: Services, web: Any, clock: FrozenClock, fake_rpc: FakeSolanaRpc, buyer: Buyer) -> None:  # noqa: F811
     now = [1000.0]
     solana: Any = svc.chains["solana"]
-    solana._now, solana._backoff = (lambda: now[0]), STEP  # backs off 5 s, doubling up to 300 s
+    solana._now, solana._backoff = (lambda: now[0]), STEP  # backs off one step, doubling up to 300 s
     grid = FakeTronGrid()
     svc.chains["tron"] = TronChain({"nile": TronNetworkConfig(NILE, NILE_USDT)},
                                    lambda url: TronApi(url, "test-trongrid-key", per_second=0),

@@ -12,12 +12,14 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gateway_core.adapters.models import Event, Invoice, Payment, SandboxTransfer
+from gateway_core.adapters.models import Event, Invoice, Payment, SandboxTransfer, WorkerMetric
 from gateway_core.bootstrap import Services, build_services
 from gateway_core.config import Settings
 from gateway_core.domain import money
@@ -33,6 +35,7 @@ from gateway_core.invoices.create import create_invoice
 from gateway_core.invoices.manage import InvoiceRequest
 from gateway_core.payments.sandbox import simulate_payment
 from gateway_core.stores.manage import create_store, find_store
+from gateway_core.worker_status import HEARTBEAT
 
 pytestmark = pytest.mark.postgres
 
@@ -40,7 +43,7 @@ INVOICES = 100
 PAYMENTS = 2 * INVOICES
 BATCH = 5  # transfers per committed ledger batch
 DEADLINE_SECONDS = 60.0
-SETTLE_SECONDS = 1.5  # keep both workers ticking after the last payment, so a double application would show
+SETTLE_TICKS = 2  # both workers tick this many times more after the last payment, so a double application would show
 
 LIFECYCLE = ["invoice.created", "invoice.partially_paid", "invoice.paid", "invoice.confirmed", "invoice.settled"]
 
@@ -193,6 +196,19 @@ def _recorded(path: Path) -> list[str]:
     return [e["tx_id"] for e in _log_lines(path) if e.get("msg") == "payment recorded"]
 
 
+def _heartbeats(svc: Services, pids: list[int]) -> list[datetime | None]:
+    """When each worker last ran its scheduler's jobs (its heartbeat, published every watch interval)."""
+    names = [f"{socket.gethostname()[:40]}:{pid}" for pid in pids]
+    with svc.uow(read_only=True) as uow:
+        beats = dict(uow.session.execute(select(WorkerMetric.worker, WorkerMetric.updated_at)
+                                         .where(WorkerMetric.name == HEARTBEAT, WorkerMetric.worker.in_(names))).all())
+    return [beats.get(name) for name in names]
+
+
+def _ticked_since(svc: Services, pids: list[int], mark: datetime) -> bool:
+    return all(beat is not None and beat > mark for beat in _heartbeats(svc, pids))
+
+
 # finality 0: a payment is final when seen, so recording drives every step. finality 1: payments are seen
 # unconfirmed and both workers' finality passes race to move paid -> confirmed -> settled.
 @pytest.mark.parametrize("finality", ["0", "1"], ids=["instant-finality", "finality-1s"])
@@ -210,9 +226,9 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
         plans = _create_invoices(svc)  # while the workers boot (imports take seconds on a busy machine)
         created = time.monotonic()
         # Both schedulers up before the burst, so both see it.
-        _wait_for(lambda: all(any(e.get("msg") == "worker starting" for e in _log_lines(p)) for p in logs)
-                  and all(proc.poll() is None for proc, _ in workers), 60, "both workers to start", logs)
-        time.sleep(0.5)
+        pids = [proc.pid for proc, _ in workers]
+        _wait_for(lambda: all(proc.poll() is None for proc, _ in workers) and all(_heartbeats(svc, pids)), 60,
+                  "both workers' schedulers to run", logs)
         burst_start = time.monotonic()
 
         # The burst: 200 ledger transfers in committed batches of 5, shuffled so an invoice's two payments
@@ -235,7 +251,9 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
                         sent[plan.number].append((transfer.tx_id, transfer.amount))
                         tx_ids.append(transfer.tx_id)
                 count += len(batch)
-                time.sleep(rng.uniform(0.0, 0.1))
+                if rng.random() < 0.5:  # now and then, let the workers catch up to within two batches
+                    _wait_for(lambda sent=count: _progress(svc)[0] >= sent - 2 * BATCH, DEADLINE_SECONDS,
+                              "the workers to catch up with the burst", logs)
             return tx_ids
 
         def drained() -> bool:
@@ -263,7 +281,10 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
         _wait_for(lambda: _progress(svc) == (PAYMENTS, 0, INVOICES), DEADLINE_SECONDS,
                   "200 payments recorded and 100 invoices settled", logs)
         processed = time.monotonic()
-        time.sleep(SETTLE_SECONDS)
+        for _ in range(SETTLE_TICKS):
+            mark = datetime.now(UTC)
+            _wait_for(lambda mark=mark: _ticked_since(svc, pids, mark), DEADLINE_SECONDS,
+                      "both workers to tick again after the burst", logs)
         for proc, _ in workers:
             assert proc.poll() is None, "a worker exited during the run"
     finally:

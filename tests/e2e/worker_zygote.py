@@ -40,12 +40,32 @@ def _run_worker(log_path: str) -> None:
     os._exit(code)
 
 
+def _warm() -> None:
+    """What every worker would otherwise do again after the fork: the modules its services import on first use
+    (the rate sources, the registered channels, sqlite3), and the system CA bundle its webhook and SMTP
+    transports share (~0.1 s each)."""
+    import importlib
+    import pkgutil
+    import sqlite3  # noqa: F401
+    import statistics  # noqa: F401
+
+    import gateway_core.adapters.rates
+    import storefront_adapters.saleor.adapter  # noqa: F401
+    from gateway_core.adapters.notify.tls import system_tls
+
+    for module in pkgutil.iter_modules(gateway_core.adapters.rates.__path__, "gateway_core.adapters.rates."):
+        importlib.import_module(module.name)
+    system_tls()
+
+
 def serve() -> None:
     import threading
 
     import bridge.cli  # noqa: F401  everything the worker command imports, once
     import gateway_core.worker  # noqa: F401
     import storefront_adapters  # noqa: F401
+
+    _warm()
 
     if threading.active_count() > 1:  # a fork copies only the forking thread: the imports must start none
         print(f"imports started threads: {threading.enumerate()}", file=sys.stderr, flush=True)

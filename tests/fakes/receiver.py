@@ -44,6 +44,12 @@ class Received:
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
 
+    @property
+    def complete(self) -> bool:
+        """The whole body arrived: a sender killed mid-request leaves a short one, which no real receiver would
+        take (it is sent again, in full, after the sender's lease runs out)."""
+        return len(self.body) == int(self.header("Content-Length") or 0)
+
     def json(self) -> Any:
         return json.loads(self.body, parse_float=Decimal)
 

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from gateway_core.adapters.notify.tls import system_tls
 from gateway_core.ports import Mailer, OutgoingEmail
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class SmtpMailer:
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.host, self.port, self.implicit_tls, self.starttls = host, port, implicit_tls, starttls
         self.username, self.password, self.timeout = username, password, timeout
-        self.ssl_context = ssl_context or ssl.create_default_context()
+        self.ssl_context = ssl_context or system_tls()
 
     def send(self, email: OutgoingEmail) -> None:
         client: smtplib.SMTP

@@ -8,7 +8,6 @@ was checked to that same address.
 
 from __future__ import annotations
 
-import functools
 import heapq
 import http.client
 import itertools
@@ -21,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
 from gateway_core.adapters.notify.ssrf import Allowlist, Resolver, Target, UnsafeUrl, check_url, system_resolver
+from gateway_core.adapters.notify.tls import system_tls
 from gateway_core.ports import HttpResult
 
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -163,13 +163,6 @@ def _dropped(conn: http.client.HTTPConnection) -> bool:
         return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-
-
-@functools.cache
-def system_tls() -> ssl.SSLContext:
-    """The system CA bundle's client context, loaded once per process: loading it takes ~0.1 s, and a context
-    that is never modified is safe to share between transports and threads."""
-    return ssl.create_default_context()
 
 
 class GuardedHttp:
