@@ -14,6 +14,7 @@ from wtforms.validators import InputRequired, Length
 from bridge.dashboard.access import signed_in, store_action, store_for
 from bridge.dashboard.blueprint import bp, page
 from bridge.dashboard.forms import DashboardForm, first_error
+from bridge.dashboard.messages import said
 from bridge.extensions import services
 from gateway_core.domain.errors import GatewayError
 from gateway_core.payments.inbox import attach_payment, inbox
@@ -65,6 +66,6 @@ def inbox_attach(store_id: int, payment_id: int, form: AttachForm) -> Page:
     except GatewayError as exc:
         if exc.code not in SHOWN_ON_PAGE:
             raise
-        return _inbox_page(store_id, SHOWN_ON_PAGE[exc.code], error=exc.message, failed=payment_id)
+        return _inbox_page(store_id, SHOWN_ON_PAGE[exc.code], error=said(exc)[0], failed=payment_id)
     return redirect(url_for("dashboard.invoice_page", store_id=store_id, number=attached.invoice_number,
                             done="attached"))

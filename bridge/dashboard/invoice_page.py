@@ -15,6 +15,7 @@ from wtforms.validators import InputRequired, Length
 from bridge.dashboard.access import signed_in, store_action, store_for
 from bridge.dashboard.blueprint import bp, page
 from bridge.dashboard.forms import DashboardForm, first_error
+from bridge.dashboard.messages import said
 from bridge.extensions import services
 from gateway_core.domain.errors import GatewayError
 from gateway_core.invoices.manage import cancel_invoice
@@ -63,7 +64,7 @@ def invoice_cancel(store_id: int, number: str) -> Page:
     except GatewayError as exc:
         if exc.code not in SHOWN_ON_PAGE:
             raise
-        return _page(store_id, number, 409, error=exc.message)
+        return _page(store_id, number, 409, error=said(exc)[0])
     return _back(store_id, number, "cancelled")
 
 
@@ -84,7 +85,9 @@ def invoice_decision(store_id: int, number: str, form: DecisionForm) -> Page:
     except GatewayError as exc:
         if exc.code not in SHOWN_ON_PAGE:
             raise
-        return _page(store_id, number, 409 if exc.code != "VALIDATION_ERROR" else 422, form=form, error=exc.message)
+        error, errors = said(exc)
+        return _page(store_id, number, 409 if exc.code != "VALIDATION_ERROR" else 422, form=form, error=error,
+                     errors=errors)
     return _back(store_id, number, "decided")
 
 

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.dashboard.access import store_for
 from bridge.dashboard.blueprint import bp, language, page
+from bridge.dashboard.messages import said
 from bridge.extensions import services
 from gateway_core.adapters.i18n import translate
 from gateway_core.domain import money
@@ -48,7 +49,7 @@ def invoice_list(store_id: int) -> Page:
             listed = list_invoices(uow, store_id, flt, after=request.args.get("after") or None,
                                    before=request.args.get("before") or None)
         except ValidationFailed as exc:
-            status, error, errors = 400, exc.message, exc.errors
+            status, (error, errors) = 400, said(exc)
         kept = {key: value for key, value in args.items() if value}  # the filter, carried by every link
         lang = language()  # each status's label once, not once a row
         labels = {value: translate(lang, f"dash_status_{value}") for value in CHOICES["status"]}

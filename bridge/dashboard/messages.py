@@ -1,32 +1,35 @@
-"""The core's messages a person meets on the account and member pages, said in the visitor's language.
+"""The core's refusals a person meets on a dashboard page, said in the visitor's language.
 
-The core speaks English to every caller (the JSON APIs, the CLI); the dashboard says these through the locale
-files. Keyed by the core's own message: tests/unit/test_dashboard_strings.py checks that each still occurs in
-the core, so a reworded message fails a test instead of quietly turning English again.
+The core speaks English to every caller (the JSON APIs, the CLI) and gives each sentence it raises a stable key
+with its parameters (gateway_core.domain.errors.Said); the dashboard says locale key dash_core_<key> with them.
+A sentence raised without a key stays the core's English. tests/unit/test_core_message_keys.py checks that every
+key the core raises is in every locale file.
 """
 
 from __future__ import annotations
 
 from bridge.dashboard.blueprint import t
-from gateway_core.accounts.passwords import MAX_LENGTH, MIN_LENGTH
-from gateway_core.domain.errors import GatewayError
+from gateway_core.domain.errors import GatewayError, Said
 
-CORE_MESSAGES = {
-    "Invalid email": "dash_core_invalid_email",
-    "Email already registered": "dash_core_email_taken",
-    "Invalid password": "dash_core_invalid_password",
-    "Sign-up is closed on this gateway": "dash_core_signup_closed",
-    "Invalid role": "dash_core_invalid_role",
-    "No such account": "dash_core_no_account",
-    "Not a member": "dash_core_not_member",
-    "A store needs an owner": "dash_core_last_owner",
-}
+
+def say(sentence: Said) -> str:
+    """One keyed sentence of the core in the visitor's language; a parameter that is a sentence itself (the
+    reason an address is refused) is said too, and an invoice status by its label."""
+    params = {name: say(value) if isinstance(value, Said) else _status(value) if name == "status" else value
+              for name, value in sentence.params.items()}
+    return t(f"dash_core_{sentence.key}", **params)
+
+
+def _status(value: object) -> object:
+    label = t(f"dash_status_{value}")
+    return value if label == f"dash_status_{value}" else label
 
 
 def said(exc: GatewayError) -> tuple[str, dict[str, str]]:
-    """(the page's message, the fields' messages) for a refused action: ours when we know the core's message
-    (the sentence says what the field detail said), else the core's own."""
-    key = CORE_MESSAGES.get(exc.message)
-    if key is None:
-        return exc.message, dict(getattr(exc, "errors", None) or {})
-    return t(key, min=MIN_LENGTH, max=MAX_LENGTH), {}
+    """(the page's message, the fields' messages) for a refused action."""
+    message = say(exc.said) if exc.said is not None else exc.message
+    details = getattr(exc, "details", {})
+    # The core names a wallet's field wallet.SOL (as the APIs and the CLI do); the forms name it wallet_sol.
+    fields = {name.replace(".", "_").lower(): say(details[name]) if name in details else text
+              for name, text in exc.errors.items()}
+    return message, fields

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from bridge.dashboard.access import store_action, store_for
 from bridge.dashboard.blueprint import bp, page, t
 from bridge.dashboard.charts import latency_bars
+from bridge.dashboard.messages import said
 from bridge.extensions import services
 from gateway_core.contracts.registry import formats
 from gateway_core.domain.errors import GatewayError, ValidationFailed
@@ -95,7 +96,8 @@ def _back(store_id: int, done: str, **shown: int) -> BaseResponse:
 
 def _failed(store_id: int, exc: GatewayError) -> Page:
     problem_status = 404 if exc.code.endswith("NOT_FOUND") else 422
-    return _page(store_id, problem_status, error=exc.message, errors=getattr(exc, "errors", None) or {})
+    error, errors = said(exc)
+    return _page(store_id, problem_status, error=error, errors=errors)
 
 
 @bp.route("/stores/<int:store_id>/notifications")
@@ -104,7 +106,8 @@ def notifications_page(store_id: int) -> Page:
     try:
         wanted = _log_filter()
     except ValidationFailed as exc:  # the page unfiltered, with the filter's error
-        return _page(store_id, 400, error=exc.message, errors=exc.errors or {})
+        error, errors = said(exc)
+        return _page(store_id, 400, error=error, errors=errors)
     return _page(store_id, wanted=wanted)
 
 

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from bridge.dashboard.access import store_action, store_for
 from bridge.dashboard.blueprint import bp, page, t
 from bridge.dashboard.forms import StoreEditForm, first_error
+from bridge.dashboard.messages import said
 from bridge.extensions import services
 from gateway_core.domain.errors import GatewayError, ValidationFailed
 from gateway_core.stores.edit import StoreChanges, update_store
@@ -83,6 +84,7 @@ def store_edit(store_id: int) -> Page:
         with svc.uow() as uow:
             update_store(uow, store_id, changes, usdc_mints=usdc_mints_for(svc.settings))
     except GatewayError as exc:
+        error, errors = said(exc)
         return page("store_edit.html", 422, form=form, store={"id": store_id, "name": store_name}, owner=owner,
-                    error=exc.message, errors=exc.errors)
+                    error=error, errors=errors)
     return redirect(url_for("dashboard.store_page", store_id=store_id, saved=1))

@@ -44,7 +44,8 @@ def store_new() -> Page:
                                        tron_xpub=(form.tron_xpub.data or "").strip() or None,
                                        language=form.language.data or "en")
     except GatewayError as exc:
-        return page("store_new.html", 422, form=form, error=exc.message, errors=exc.errors)
+        error, errors = said(exc)
+        return page("store_new.html", 422, form=form, error=error, errors=errors)
     # The store's first VOLTXT key is shown on this response only.
     return page("store_created.html", 201, created=created)
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Store, StoreMember, User
 from gateway_core.adapters.secrets import KeyVault
-from gateway_core.domain.errors import GatewayError, StoreNotFound, ValidationFailed
+from gateway_core.domain.errors import GatewayError, StoreNotFound, ValidationFailed, said
 from gateway_core.stores.manage import NewStore, create_store
 
 ROLES = ("owner", "manager", "viewer")
@@ -88,10 +88,12 @@ def members_of(uow: UnitOfWork, store_id: int) -> list[Member]:
 def set_member(uow: UnitOfWork, store_id: int, email: str, role: str) -> Member:
     """Give an existing account a role in the store (or change it); the store keeps at least one owner."""
     if role not in ROLES:
-        raise ValidationFailed("Invalid role", errors={"role": f"one of {', '.join(ROLES)}"})
+        raise ValidationFailed(said("invalid_role", "Invalid role"), errors={
+            "role": said("d_one_of", f"one of {', '.join(ROLES)}", choices=", ".join(ROLES))})
     user = uow.session.execute(select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
     if user is None:
-        raise ValidationFailed("No such account", errors={"email": "no account with this email"})
+        raise ValidationFailed(said("no_account", "No such account"),
+                               errors={"email": said("d_no_account", "no account with this email")})
     row = uow.session.execute(select(StoreMember).where(StoreMember.store_id == store_id,
                                                         StoreMember.user_id == user.id)).scalar_one_or_none()
     if row is None:
@@ -108,7 +110,8 @@ def remove_member(uow: UnitOfWork, store_id: int, user_id: int) -> None:
     row = uow.session.execute(select(StoreMember).where(StoreMember.store_id == store_id,
                                                         StoreMember.user_id == user_id)).scalar_one_or_none()
     if row is None:
-        raise ValidationFailed("Not a member", errors={"user": "not a member of this store"})
+        raise ValidationFailed(said("not_member", "Not a member"),
+                               errors={"user": said("d_not_member", "not a member of this store")})
     if row.role == "owner":
         _keep_an_owner(uow, store_id)
     uow.session.delete(row)
@@ -118,4 +121,5 @@ def _keep_an_owner(uow: UnitOfWork, store_id: int) -> None:
     owners = uow.session.execute(select(func.count(StoreMember.id)).where(
         StoreMember.store_id == store_id, StoreMember.role == "owner")).scalar_one()
     if owners <= 1:
-        raise ValidationFailed("A store needs an owner", errors={"role": "the store's last owner"})
+        raise ValidationFailed(said("last_owner", "A store needs an owner"),
+                               errors={"role": said("d_last_owner", "the store's last owner")})

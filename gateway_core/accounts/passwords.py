@@ -11,7 +11,7 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gateway_core.domain.errors import ValidationFailed
+from gateway_core.domain.errors import ValidationFailed, said
 
 MIN_LENGTH, MAX_LENGTH = 10, 256
 
@@ -33,8 +33,9 @@ def _dummy() -> str:
 def check_strength(password: str) -> None:
     """ValidationFailed unless the password is of a length worth hashing."""
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
-        raise ValidationFailed("Invalid password",
-                               errors={"password": f"{MIN_LENGTH} to {MAX_LENGTH} characters"})
+        raise ValidationFailed(said("invalid_password", "Invalid password", min=MIN_LENGTH, max=MAX_LENGTH),
+                               errors={"password": said("d_length", f"{MIN_LENGTH} to {MAX_LENGTH} characters",
+                                                        low=MIN_LENGTH, high=MAX_LENGTH)})
 
 
 def hash_password(password: str) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from gateway_core.accounts.passwords import hash_password, verify_password
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import User, UserSession
-from gateway_core.domain.errors import GatewayError, ValidationFailed
+from gateway_core.domain.errors import GatewayError, ValidationFailed, said
 from gateway_core.ports import Clock
 
 
@@ -39,7 +39,8 @@ def normalise_email(email: str) -> str:
     email = email.strip().lower()
     local, at, domain = email.rpartition("@")
     if not at or not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
-        raise ValidationFailed("Invalid email", errors={"email": "an email address"})
+        raise ValidationFailed(said("invalid_email", "Invalid email"),
+                               errors={"email": said("d_an_email", "an email address")})
     return email
 
 
@@ -54,9 +55,10 @@ def create_user(uow: UnitOfWork, email: str, password: str, *, admin: bool = Fal
     email = normalise_email(email)
     first = not has_users(uow)
     if not first and not open_signup:
-        raise SignupClosed("Sign-up is closed on this gateway")
+        raise SignupClosed(said("signup_closed", "Sign-up is closed on this gateway"))
     if uow.session.execute(select(User.id).where(User.email == email)).first() is not None:
-        raise ValidationFailed("Email already registered", errors={"email": "already registered"})
+        raise ValidationFailed(said("email_taken", "Email already registered"),
+                               errors={"email": said("d_already_registered", "already registered")})
     user = User(email=email, password_hash=hash_password(password), is_admin=admin or first)
     uow.session.add(user)
     uow.session.flush()

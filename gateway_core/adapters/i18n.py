@@ -22,7 +22,7 @@ from babel.numbers import (
     get_minus_sign_symbol,
 )
 
-from gateway_core.domain.errors import ValidationFailed
+from gateway_core.domain.errors import ValidationFailed, said
 
 LOCALES = Path(__file__).resolve().parents[2] / "locales"
 DEFAULT = "en"
@@ -61,8 +61,8 @@ def checked_language(tag: object) -> str:
     """A store's language setting: a language we ship (aliases and any case accepted), else ValidationFailed."""
     found = known(tag) if isinstance(tag, str) else None
     if found is None:
-        raise ValidationFailed("Request validation failed",
-                               errors={"language": f"must be one of: {', '.join(available())}"})
+        raise ValidationFailed(said("request_invalid", "Request validation failed"), errors={"language": said(
+            "d_one_of", f"must be one of: {', '.join(available())}", choices=", ".join(available()))})
     return found
 
 

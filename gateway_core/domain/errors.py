@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Said:
+    """A sentence of an error (its message or a field's detail) by a stable key and its parameters.
+
+    The APIs and the CLI send `text`, the English they have always sent (contract tests pin those bytes); the
+    dashboard says `key` with `params` in the visitor's language (locale key dash_core_<key>), so rewording the
+    English never turns a page English again.
+    """
+
+    key: str
+    text: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def said(key: str, text: str, **params: object) -> Said:
+    """The keyed sentence; keys are literal at the call so a test can find every one the core raises."""
+    return Said(key, text, params)
+
 
 class GatewayError(Exception):
-    """Base of every error a caller of the core can be told about."""
+    """Base of every error a caller of the core can be told about.
+
+    `message` and `errors` are plain English (what every contract sends); `said` and `details` keep the key of
+    the message and of each field's detail when the raiser gave one (a Said instead of a str).
+    """
 
     code = "INTERNAL_ERROR"
 
-    def __init__(self, message: str, *, errors: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or {}
+    def __init__(self, message: str | Said, *, errors: Mapping[str, str | Said] | None = None) -> None:
+        super().__init__(str(message))
+        self.message = str(message)
+        self.said = message if isinstance(message, Said) else None
+        self.errors = {name: str(detail) for name, detail in (errors or {}).items()}
+        self.details = {name: detail for name, detail in (errors or {}).items() if isinstance(detail, Said)}
 
 
 class InvalidApiKey(GatewayError):

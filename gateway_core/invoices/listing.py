@@ -27,7 +27,7 @@ from sqlalchemy.sql.operators import custom_op
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import INVOICE_EMAIL_KEY, INVOICE_LISTED_ASSET, Invoice
 from gateway_core.domain import money
-from gateway_core.domain.errors import ValidationFailed
+from gateway_core.domain.errors import Said, ValidationFailed, said
 from gateway_core.domain.lifecycle import Status
 from gateway_core.keys.api_keys import KEY_KINDS
 from gateway_core.stores.manage import NETWORKS
@@ -67,7 +67,7 @@ def parse_filter(values: dict[str, str | None]) -> InvoiceFilter:
     ValidationFailed names every bad field.
     """
     text = {k: (v or "").strip() for k, v in values.items()}
-    errors: dict[str, str] = {}
+    errors: dict[str, str | Said] = {}
 
     def choice(key: str, allowed: tuple[str, ...], fold: str = "lower") -> str | None:
         value = text.get(key, "")
@@ -75,7 +75,7 @@ def parse_filter(values: dict[str, str | None]) -> InvoiceFilter:
             return None
         value = value.lower() if fold == "lower" else value.upper()
         if value not in allowed:
-            errors[key] = f"one of {', '.join(allowed)}"
+            errors[key] = said("d_one_of", f"one of {', '.join(allowed)}", choices=", ".join(allowed))
         return value
 
     status = choice("status", tuple(s.value for s in Status))
@@ -84,20 +84,20 @@ def parse_filter(values: dict[str, str | None]) -> InvoiceFilter:
     contract = choice("contract", KEY_KINDS)
     platform = text.get("platform") or None
     if platform is not None and len(platform) > 50:
-        errors["platform"] = "at most 50 characters"
+        errors["platform"] = said("d_at_most", "at most 50 characters", max=50)
     search = text.get("q") or None
     if search is not None and len(search) > MAX_SEARCH:
-        errors["q"] = f"at most {MAX_SEARCH} characters"
+        errors["q"] = said("d_at_most", f"at most {MAX_SEARCH} characters", max=MAX_SEARCH)
     created_from = _moment(text.get("from", ""), "from", errors, end_of_day=False)
     created_to = _moment(text.get("to", ""), "to", errors, end_of_day=True)
     if created_from and created_to and created_to <= created_from:
-        errors.setdefault("to", "must be after from")
+        errors.setdefault("to", said("d_after_from", "must be after from"))
     if errors:
-        raise ValidationFailed("Invalid invoice filter", errors=errors)
+        raise ValidationFailed(said("invalid_filter", "Invalid invoice filter"), errors=errors)
     return InvoiceFilter(status, created_from, created_to, asset, network, contract, platform, search)
 
 
-def _moment(value: str, key: str, errors: dict[str, str], end_of_day: bool) -> datetime | None:
+def _moment(value: str, key: str, errors: dict[str, str | Said], end_of_day: bool) -> datetime | None:
     if not value:
         return None
     try:
@@ -106,10 +106,10 @@ def _moment(value: str, key: str, errors: dict[str, str], end_of_day: bool) -> d
             return datetime.combine(day + timedelta(days=1 if end_of_day else 0), time(), UTC)
         moment = datetime.fromisoformat(value)
     except ValueError:
-        errors[key] = "a date (YYYY-MM-DD) or an ISO 8601 time"
+        errors[key] = said("d_date_or_time", "a date (YYYY-MM-DD) or an ISO 8601 time")
         return None
     if moment.tzinfo is None:
-        errors[key] = "an ISO 8601 time needs its zone (Z or +hh:mm)"
+        errors[key] = said("d_time_zone", "an ISO 8601 time needs its zone (Z or +hh:mm)")
         return None
     return moment.astimezone(UTC)
 

@@ -25,6 +25,7 @@ from gateway_core.domain.errors import (
     InvoiceNotFound,
     UnknownPair,
     ValidationFailed,
+    said,
 )
 from gateway_core.domain.lifecycle import OPEN, Status
 from gateway_core.payments.assess import emit, lock_invoice, move
@@ -204,7 +205,8 @@ def cancel_invoice(uow: UnitOfWork, store: Store | StoreSnapshot, number: str, c
     if invoice.status == Status.CANCELLED:
         return invoice_view(invoice, now)
     if Status(invoice.status) not in OPEN:
-        raise InvalidState(f"Invoice is {invoice.status} and can no longer be cancelled")
+        raise InvalidState(said("cannot_cancel", f"Invoice is {invoice.status} and can no longer be cancelled",
+                                status=invoice.status))
     move(uow.session, invoice, Status.CANCELLED, now)
     return invoice_view(invoice, now)
 

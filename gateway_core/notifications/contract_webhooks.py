@@ -17,7 +17,7 @@ from gateway_core.adapters.notify.ssrf import Allowlist, creation_problem
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.contracts.formats import ContractWebhookFormat
 from gateway_core.contracts.registry import formats
-from gateway_core.domain.errors import StoreNotFound, ValidationFailed
+from gateway_core.domain.errors import StoreNotFound, ValidationFailed, said
 from gateway_core.ports import Clock, HttpResult, WebhookTransport
 
 
@@ -32,10 +32,13 @@ def set_contract_webhook(uow: UnitOfWork, vault: KeyVault, clock: Clock, store_i
     The secret is created on first use and kept across URL changes unless new_secret (rotation) is asked for.
     """
     if contract not in formats():
-        raise ValidationFailed("Unknown contract", errors={"contract": f"{contract} has no webhooks"})
+        raise ValidationFailed(said("unknown_contract", "Unknown contract"), errors={
+            "contract": said("d_no_webhooks", f"{contract} has no webhooks", contract=contract)})
     problem = creation_problem(url, Allowlist(allowlist))
     if problem:
-        raise ValidationFailed("Webhook URL not allowed", errors={"webhook_url": problem})
+        # The reason stays English on every page: it names hosts and addresses more than it speaks.
+        raise ValidationFailed(said("webhook_url_not_allowed", "Webhook URL not allowed"),
+                               errors={"webhook_url": said("d_url_not_allowed", problem, problem=problem)})
     session = uow.session
     if session.get(Store, store_id) is None:
         raise StoreNotFound(f"store {store_id} not found")

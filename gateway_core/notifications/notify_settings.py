@@ -16,7 +16,7 @@ from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.i18n import checked_language
 from gateway_core.adapters.models import ContractWebhook, Store, WebhookEndpoint
 from gateway_core.contracts.voltxt_payloads import STORE_EVENTS
-from gateway_core.domain.errors import StoreNotFound, ValidationFailed
+from gateway_core.domain.errors import Said, StoreNotFound, ValidationFailed, said
 from gateway_core.notifications.outbox import endpoint_for
 from gateway_core.ports import WebhookTransport
 
@@ -24,6 +24,8 @@ CHALLENGE_TIMEOUT = 10.0
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _UNSET = object()
+
+REQUEST_INVALID = said("request_invalid", "Request validation failed")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class SettingsChange:
 
 def parse_change(fields: dict[str, Any]) -> SettingsChange:
     """Validate every sent field at once; ValidationFailed names each bad one."""
-    errors: dict[str, str] = {}
+    errors: dict[str, str | Said] = {}
     values: dict[str, Any] = {}
     for name in ("webhook_url", "website_url"):
         if name in fields:
@@ -54,7 +56,7 @@ def parse_change(fields: dict[str, Any]) -> SettingsChange:
                 values[name] = None
             elif not isinstance(url, str) or len(url) > 2048 or urlsplit(url.strip()).scheme.lower() not in (
                     "http", "https") or not urlsplit(url.strip()).hostname:
-                errors[name] = "must be an http(s) URL"
+                errors[name] = said("d_http_url", "must be an http(s) URL")
             else:
                 values[name] = url.strip()
     if "webhook_events" in fields:
@@ -66,7 +68,9 @@ def parse_change(fields: dict[str, Any]) -> SettingsChange:
         if "webhook_events" not in values:
             unknown = [e for e in events if e not in STORE_EVENTS] if isinstance(events, list) else ["?"]
             if unknown or not all(isinstance(e, str) for e in events):
-                errors["webhook_events"] = f"must be a list of: {', '.join(STORE_EVENTS)} (or 'all')"
+                errors["webhook_events"] = said(
+                    "d_event_list", f"must be a list of: {', '.join(STORE_EVENTS)} (or 'all')",
+                    choices=", ".join(STORE_EVENTS))
             else:
                 values["webhook_events"] = sorted(set(events), key=STORE_EVENTS.index)
     if "email_notifications" in fields:
@@ -74,7 +78,7 @@ def parse_change(fields: dict[str, Any]) -> SettingsChange:
         if isinstance(flag, str) and flag.lower() in ("true", "false", "1", "0"):
             flag = flag.lower() in ("true", "1")
         if not isinstance(flag, bool):
-            errors["email_notifications"] = "must be true or false"
+            errors["email_notifications"] = said("d_true_or_false", "must be true or false")
         else:
             values["email_notifications"] = flag
     for name in ("notification_email", "support_email"):
@@ -83,7 +87,7 @@ def parse_change(fields: dict[str, Any]) -> SettingsChange:
             if address in (None, ""):
                 values[name] = None
             elif not isinstance(address, str) or not _EMAIL.match(address.strip()):
-                errors[name] = "must be an email address"
+                errors[name] = said("d_email", "must be an email address")
             else:
                 values[name] = address.strip()
     if "brand_color" in fields:
@@ -91,16 +95,16 @@ def parse_change(fields: dict[str, Any]) -> SettingsChange:
         if color in (None, ""):
             values["brand_color"] = None
         elif not isinstance(color, str) or not _COLOR.match(color):
-            errors["brand_color"] = "must be a colour like #4F46E5"
+            errors["brand_color"] = said("d_colour", "must be a colour like #4F46E5")
         else:
             values["brand_color"] = color
     if "language" in fields:
         try:
             values["language"] = checked_language(fields["language"])
         except ValidationFailed as exc:
-            errors.update(exc.errors or {})
+            errors.update({**exc.errors, **exc.details})
     if errors:
-        raise ValidationFailed("Request validation failed", errors=errors)
+        raise ValidationFailed(REQUEST_INVALID, errors=errors)
     return SettingsChange(**values)
 
 
@@ -121,16 +125,24 @@ def verify_webhook_url(transport: WebhookTransport, url: str, timeout: float = C
     result = transport.get(f"{url}{separator}{challenge_query(token)}", timeout)
     if result.error is not None:
         problem = result.error
+        message = said("challenge_unreachable", _unverified(problem, timeout), problem=problem, timeout=f"{timeout:g}")
+        detail = said("d_challenge_unreachable", f"verification failed: {problem}", problem=problem)
     elif result.status != 200:
         problem = f"it answered HTTP {result.status}"
+        message = said("challenge_status", _unverified(problem, timeout), code=result.status, timeout=f"{timeout:g}")
+        detail = said("d_challenge_status", f"verification failed: {problem}", code=result.status)
     elif result.body.rstrip(b"\r\n") != token.encode():
         problem = "its answer was not the challenge token"
+        message = said("challenge_wrong_answer", _unverified(problem, timeout), timeout=f"{timeout:g}")
+        detail = said("d_challenge_wrong_answer", f"verification failed: {problem}")
     else:
         return
-    raise ValidationFailed(
-        f"Webhook URL verification failed: {problem}. The URL must answer a GET with ?venmob_challenge=<token> "
-        f"with status 200 and exactly the token as the body, within {timeout:g} seconds.",
-        errors={"webhook_url": f"verification failed: {problem}"})
+    raise ValidationFailed(message, errors={"webhook_url": detail})
+
+
+def _unverified(problem: str, timeout: float) -> str:
+    return (f"Webhook URL verification failed: {problem}. The URL must answer a GET with ?venmob_challenge=<token> "
+            f"with status 200 and exactly the token as the body, within {timeout:g} seconds.")
 
 
 def needs_verification(store: Store, change: SettingsChange) -> str | None:
@@ -147,8 +159,8 @@ def apply_change(uow: UnitOfWork, store_id: int, change: SettingsChange, now: da
     for name, value in change.sent().items():
         setattr(store, name, {"events": value} if name == "webhook_events" and value is not None else value)
     if store.email_notifications and not store.notification_email:
-        raise ValidationFailed("Request validation failed",
-                               errors={"notification_email": "is required when email notifications are on"})
+        raise ValidationFailed(REQUEST_INVALID, errors={
+            "notification_email": said("d_email_required", "is required when email notifications are on")})
     if store.webhook_url:
         endpoint_for(uow.session, store.id, "store", store.webhook_url, now)
     return store

@@ -41,13 +41,15 @@ from gateway_core.contracts.voltxt_payloads import (
     webhook_headers,
 )
 from gateway_core.domain import money
-from gateway_core.domain.errors import DeliveryNotFound, ValidationFailed
+from gateway_core.domain.errors import DeliveryNotFound, ValidationFailed, said
 from gateway_core.domain.identifiers import new_event_id
 from gateway_core.domain.lifecycle import plan
 from gateway_core.views import fiat_received, invoice_view, payment_facts
 
 # Invoices created by a storefront adapter carry the platform as their contract and may have PlatformOrder rows.
 PLATFORM_CONTRACTS = frozenset({"woocommerce", "saleor", "shopify"})
+
+DELIVERY_NOT_FOUND = said("delivery_not_found", "Delivery not found")
 
 
 def check_callback_url(url: str, allowlist: Sequence[str]) -> None:
@@ -331,7 +333,7 @@ def redeliver(session: Session, store: Store, delivery_id: int, now: datetime) -
     """A new delivery of the same message: same event id and body, marked as a redelivery, due now."""
     original = session.get(Delivery, delivery_id)
     if original is None or original.store_id != store.id:
-        raise DeliveryNotFound("Delivery not found")
+        raise DeliveryNotFound(DELIVERY_NOT_FOUND)
     copy = Delivery(store_id=store.id, event_ref=original.event_ref, event_id=original.event_id,
                     event_type=original.event_type, invoice_number=original.invoice_number,
                     channel=original.channel, endpoint_id=original.endpoint_id, recipient=original.recipient,

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.models import Invoice, Payment, PaymentAttachment, Store
 from gateway_core.domain import money
-from gateway_core.domain.errors import InvalidState, InvoiceNotFound, PaymentNotFound, ValidationFailed
+from gateway_core.domain.errors import InvalidState, InvoiceNotFound, PaymentNotFound, ValidationFailed, said
 from gateway_core.payments.assess import emit, lock_invoice
 from gateway_core.payments.transfers import count_new, disposition_for
 from gateway_core.payments.valuation import Quoting, classify
@@ -28,6 +28,8 @@ from gateway_core.ports import Clock
 
 INBOX = ("unmatched", "wrong_asset")
 PAGE_SIZE = 50
+
+ATTACHED_ALREADY = said("attached_already", "This payment was attached already")
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ def attach_payment(uow: UnitOfWork, store: Store, payment_id: int, number: str, 
     target = session.execute(
         select(Invoice.id).where(Invoice.number == number.strip(), Invoice.store_id == store.id)).scalar()
     if target is None:
-        raise InvoiceNotFound("Invoice with given number not found", errors={"invoice": "no such invoice here"})
+        raise InvoiceNotFound(said("invoice_not_found", "Invoice with given number not found"),
+                              errors={"invoice": said("d_no_such_invoice", "no such invoice here")})
     found = session.execute(
         select(Payment.id, Payment.invoice_id).outerjoin(Invoice, Payment.invoice_id == Invoice.id)
         .where(Payment.id == payment_id, _in_inbox(store))).first()
@@ -129,15 +132,20 @@ def attach_payment(uow: UnitOfWork, store: Store, payment_id: int, number: str, 
     payment = session.execute(select(Payment).where(Payment.id == payment_id).with_for_update(of=Payment)
                               .execution_options(populate_existing=True)).scalar_one()
     if payment.disposition not in INBOX or payment.invoice_id != found.invoice_id:
-        raise InvalidState("This payment was attached already")  # by someone else, while we waited for the lock
+        raise InvalidState(ATTACHED_ALREADY)  # by someone else, while we waited for the lock
     quote = invoice.quote_for(payment.asset)
     if quote is None:
-        raise ValidationFailed(f"Invoice {invoice.number} does not take {payment.asset}",
-                               errors={"invoice": f"{invoice.number} has no {payment.asset} quote"})
+        raise ValidationFailed(
+            said("attach_asset_not_taken", f"Invoice {invoice.number} does not take {payment.asset}",
+                 number=invoice.number, asset=payment.asset),
+            errors={"invoice": said("d_no_quote", f"{invoice.number} has no {payment.asset} quote",
+                                    number=invoice.number, asset=payment.asset)})
     if invoice.store.settlement_mode == "deposit" and payment.to_address != quote.address:
         # A deposit invoice settles by sweeping its own address: money that went elsewhere could never settle it.
-        raise ValidationFailed(f"Invoice {invoice.number} is paid into its own deposit address",
-                               errors={"invoice": "a deposit-mode invoice takes only payments to its address"})
+        raise ValidationFailed(
+            said("attach_deposit_address", f"Invoice {invoice.number} is paid into its own deposit address",
+                 number=invoice.number),
+            errors={"invoice": said("d_deposit_only", "a deposit-mode invoice takes only payments to its address")})
     now = clock.now()
     session.add(PaymentAttachment(payment_id=payment.id, invoice_id=invoice.id, from_disposition=payment.disposition,
                                   from_invoice_id=payment.invoice_id, user_id=user_id, user_email=user_email,
@@ -159,5 +167,5 @@ def _refuse_unknown(uow: UnitOfWork, store: Store, payment_id: int) -> NoReturn:
         select(PaymentAttachment.id).join(Invoice, PaymentAttachment.invoice_id == Invoice.id)
         .where(PaymentAttachment.payment_id == payment_id, Invoice.store_id == store.id)).first()
     if before is not None:
-        raise InvalidState("This payment was attached already")
-    raise PaymentNotFound("Payment not found in this store's inbox")
+        raise InvalidState(ATTACHED_ALREADY)
+    raise PaymentNotFound(said("payment_not_in_inbox", "Payment not found in this store's inbox"))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from gateway_core.adapters.chains.tron_keys import BadExtendedKey, deposit_address, parse_xpub
 from gateway_core.adapters.models import Store
-from gateway_core.domain.errors import ValidationFailed
+from gateway_core.domain.errors import ValidationFailed, said
 from gateway_core.views import StoreSnapshot
 
 
@@ -24,7 +24,8 @@ def check_xpub(xpub: str) -> str:
     try:
         parse_xpub(text)
     except BadExtendedKey as exc:
-        raise ValidationFailed("Invalid TRON extended public key", errors={"tron_xpub": str(exc)}) from None
+        raise ValidationFailed(said("invalid_tron_xpub", "Invalid TRON extended public key"),
+                               errors={"tron_xpub": said("d_bad_xpub", str(exc), problem=str(exc))}) from None
     return text
 
 

@@ -14,9 +14,18 @@ from decimal import Decimal
 from gateway_core.adapters.db import UnitOfWork
 from gateway_core.adapters.i18n import checked_language
 from gateway_core.adapters.models import Store
-from gateway_core.domain.errors import ValidationFailed
+from gateway_core.domain.errors import ValidationFailed, said
 from gateway_core.payments.tron_deposits import check_xpub
-from gateway_core.stores.manage import SETTLEMENT_MODES, _check_name_free, find_store, set_wallet
+from gateway_core.stores.manage import (
+    INVALID_SETTLEMENT_MODE,
+    INVALID_STORE_NAME,
+    SETTLEMENT_MODE_CHOICES,
+    SETTLEMENT_MODES,
+    STORE_NAME_LENGTH,
+    _check_name_free,
+    find_store,
+    set_wallet,
+)
 
 MAX_EXPIRY_HOURS = 24 * 30
 
@@ -41,7 +50,8 @@ class StoreChanges:
 
 def _percent(value: Decimal, field: str) -> Decimal:
     if not value.is_finite() or not Decimal("0") <= value <= Decimal("100"):
-        raise ValidationFailed("Invalid percentage", errors={field: "0 to 100"})
+        raise ValidationFailed(said("invalid_percentage", "Invalid percentage"),
+                               errors={field: said("d_range", "0 to 100", low=0, high=100)})
     return value
 
 
@@ -52,13 +62,13 @@ def update_store(uow: UnitOfWork, store_id: int, changes: StoreChanges, *, allow
     if changes.name is not None:
         name = changes.name.strip()
         if not name or len(name) > 200:
-            raise ValidationFailed("Invalid store name", errors={"name": "1 to 200 characters"})
+            raise ValidationFailed(INVALID_STORE_NAME, errors={"name": STORE_NAME_LENGTH})
         if name != store.name:
             _check_name_free(uow, name, store.id)
         store.name = name
     if changes.settlement_mode is not None:
         if changes.settlement_mode not in SETTLEMENT_MODES:
-            raise ValidationFailed("Invalid settlement mode", errors={"settlement_mode": "direct or deposit"})
+            raise ValidationFailed(INVALID_SETTLEMENT_MODE, errors={"settlement_mode": SETTLEMENT_MODE_CHOICES})
         store.settlement_mode = changes.settlement_mode
     if changes.platform_fee_percent is not None:
         store.platform_fee_percent = _percent(changes.platform_fee_percent, "platform_fee_percent")
@@ -67,7 +77,8 @@ def update_store(uow: UnitOfWork, store_id: int, changes: StoreChanges, *, allow
                                                         "underpayment_tolerance_percent")
     if changes.default_expiry_hours is not None:
         if not 1 <= changes.default_expiry_hours <= MAX_EXPIRY_HOURS:
-            raise ValidationFailed("Invalid expiry", errors={"default_expiry_hours": f"1 to {MAX_EXPIRY_HOURS}"})
+            raise ValidationFailed(said("invalid_expiry", "Invalid expiry"), errors={"default_expiry_hours": said(
+                "d_range", f"1 to {MAX_EXPIRY_HOURS}", low=1, high=MAX_EXPIRY_HOURS)})
         store.default_expiry_hours = changes.default_expiry_hours
     if changes.language is not None:
         store.language = checked_language(changes.language)

@@ -15,7 +15,7 @@ from gateway_core.adapters.i18n import checked_language
 from gateway_core.adapters.models import Store, StoreWallet
 from gateway_core.adapters.secrets import KeyVault
 from gateway_core.config import Settings
-from gateway_core.domain.errors import StoreNotFound, ValidationFailed
+from gateway_core.domain.errors import StoreNotFound, ValidationFailed, said
 from gateway_core.domain.identifiers import new_solana_pubkey, new_tron_address, new_webhook_secret
 from gateway_core.domain.money import ASSET_ORDER, asset
 from gateway_core.keys.api_keys import issue_key
@@ -24,6 +24,11 @@ from gateway_core.payments.tron_deposits import check_xpub
 NETWORKS = ("sandbox", "devnet", "mainnet")
 NETWORK_ALIASES = {"testnet": "devnet"}
 SETTLEMENT_MODES = ("direct", "deposit")
+# Refusals both store creation and editing raise.
+INVALID_STORE_NAME = said("invalid_store_name", "Invalid store name")
+STORE_NAME_LENGTH = said("d_length", "1 to 200 characters", low=1, high=200)
+INVALID_SETTLEMENT_MODE = said("invalid_settlement_mode", "Invalid settlement mode")
+SETTLEMENT_MODE_CHOICES = said("d_settlement_mode", "direct or deposit")
 
 
 def usdc_mints_for(settings: type[Settings] | Settings = Settings) -> dict[str, str]:
@@ -59,7 +64,8 @@ def check_wallet(code: str, address: str, network: str, *, allow_off_curve: bool
     code, address = code.strip().upper(), address.strip()
     fieldname = f"wallet.{code}"
     if code not in ASSET_ORDER:
-        raise ValidationFailed("Unknown asset", errors={"wallet": f"unknown asset {code}"})
+        raise ValidationFailed(said("unknown_asset", "Unknown asset"),
+                               errors={"wallet": said("d_unknown_asset", f"unknown asset {code}", asset=code)})
     try:
         if asset(code).chain == "tron":
             return CheckedWallet(code, tron_address(address))
@@ -69,20 +75,23 @@ def check_wallet(code: str, address: str, network: str, *, allow_off_curve: bool
         solana_pubkey(address, allow_off_curve=allow_off_curve)
         return CheckedWallet(code, address)
     except BadAddress as exc:
-        raise ValidationFailed(f"Invalid {code} wallet", errors={fieldname: f"{address!r}: {exc}"}) from None
+        raise ValidationFailed(said("store_invalid_wallet", f"Invalid {code} wallet", asset=code),
+                               errors={fieldname: said("d_bad_address", f"{address!r}: {exc}", address=address,
+                                                       problem=exc.reason)}) from None
 
 
 def _check_name_free(uow: UnitOfWork, name: str, store_id: int | None = None) -> None:
     taken = uow.session.execute(select(Store.id).where(Store.name == name, Store.id != (store_id or 0))).first()
     if taken is not None:
-        raise ValidationFailed("Store name taken",
-                               errors={"name": f"store {taken[0]} is named {name!r} already; names are unique"})
+        raise ValidationFailed(said("store_name_taken", "Store name taken"), errors={"name": said(
+            "d_store_name_taken", f"store {taken[0]} is named {name!r} already; names are unique", name=name)})
 
 
 def canonical_network(name: str) -> str:
     network = NETWORK_ALIASES.get(name.strip().lower(), name.strip().lower())
     if network not in NETWORKS:
-        raise ValidationFailed("Unknown network", errors={"network": f"must be one of {', '.join(NETWORKS)}"})
+        raise ValidationFailed(said("unknown_network", "Unknown network"), errors={"network": said(
+            "d_one_of", f"must be one of {', '.join(NETWORKS)}", choices=", ".join(NETWORKS))})
     return network
 
 
@@ -108,13 +117,14 @@ def create_store(
     network = canonical_network(network)
     name = name.strip()
     if not name or len(name) > 200:
-        raise ValidationFailed("Invalid store name", errors={"name": "1 to 200 characters"})
+        raise ValidationFailed(INVALID_STORE_NAME, errors={"name": STORE_NAME_LENGTH})
     if settlement_mode not in SETTLEMENT_MODES:
-        raise ValidationFailed("Invalid settlement mode", errors={"settlement_mode": "direct or deposit"})
+        raise ValidationFailed(INVALID_SETTLEMENT_MODE, errors={"settlement_mode": SETTLEMENT_MODE_CHOICES})
     wallets = {k.upper(): v for k, v in (wallets or {}).items()}
     unknown = set(wallets) - set(ASSET_ORDER)
     if unknown:
-        raise ValidationFailed("Unknown asset", errors={"wallet": f"unknown asset {sorted(unknown)[0]}"})
+        raise ValidationFailed(said("unknown_asset", "Unknown asset"), errors={"wallet": said(
+            "d_unknown_asset", f"unknown asset {sorted(unknown)[0]}", asset=sorted(unknown)[0])})
     checked = [check_wallet(code, address, network, allow_off_curve=allow_off_curve, usdc_mints=usdc_mints)
                for code, address in wallets.items()]
     wallets = {w.asset: w.address for w in checked}

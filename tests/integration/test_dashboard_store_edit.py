@@ -42,7 +42,7 @@ def test_owner_changes_terms_and_wallets_and_open_invoices_keep_theirs(services,
     assert old in page and 'value="24"' in page
 
     bad = post_form(client, path, _form(wallet_sol="notanaddress"), token_from=path)
-    assert bad.status_code == 422 and "Invalid SOL wallet" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "The SOL wallet address is not valid." in bad.get_data(as_text=True)
     bad_fee = post_form(client, path, _form(platform_fee_percent="101"), token_from=path)
     assert bad_fee.status_code == 422
     saved = post_form(client, path, _form(name="Shop Two", platform_fee_percent="1.5",

@@ -15,7 +15,6 @@ from wtforms.fields.core import UnboundField
 from bridge.dashboard import forms as dashboard_forms
 from bridge.dashboard.inbox import AttachForm
 from bridge.dashboard.invoice_page import DecisionForm
-from bridge.dashboard.messages import CORE_MESSAGES
 from bridge.dashboard.notifications import NOTICES
 from gateway_core.accounts.members import ROLES
 from gateway_core.stores.manage import SETTLEMENT_MODES
@@ -113,10 +112,3 @@ def test_every_form_label_and_choice_key_exists() -> None:
     keys |= {f"dash_problem_{status}" for status in (400, 403, 404, 500)}
     assert len(labels) > 15 and keys - set(strings) == set()
 
-
-def test_the_core_messages_the_dashboard_says_still_exist_in_the_core() -> None:
-    core = "".join(path.read_text(encoding="utf-8") for path in (ROOT / "gateway_core").rglob("*.py"))
-    strings = json.loads((ROOT / "locales/en.json").read_text(encoding="utf-8"))
-    for message, key in CORE_MESSAGES.items():
-        assert f'"{message}"' in core, message
-        assert key in strings, key

@@ -7,13 +7,19 @@ import hashlib
 from solders.pubkey import Pubkey
 
 from gateway_core.adapters.chains.solana_accounts import associated_token_address
+from gateway_core.domain.errors import Said, said
 from gateway_core.domain.identifiers import b58decode
 
 TRON_PREFIX = 0x41  # mainnet (and Nile/Shasta, which share it): addresses start with "T"
 
 
 class BadAddress(ValueError):
-    """An address that cannot receive a payment, with the reason in words a merchant can act on."""
+    """An address that cannot receive a payment, with the reason in words a merchant can act on (keyed, so the
+    dashboard says it in the merchant's language)."""
+
+    def __init__(self, reason: Said) -> None:
+        super().__init__(reason.text)
+        self.reason = reason
 
 
 def solana_pubkey(text: str, *, allow_off_curve: bool = False) -> Pubkey:
@@ -21,15 +27,18 @@ def solana_pubkey(text: str, *, allow_off_curve: bool = False) -> Pubkey:
     try:
         raw = b58decode(text)
     except ValueError:
-        raise BadAddress("not base58 (Solana addresses use the base58 alphabet, no 0, O, I or l)") from None
+        raise BadAddress(said("addr_not_base58",
+                              "not base58 (Solana addresses use the base58 alphabet, no 0, O, I or l)")) from None
     if len(raw) != 32:
-        raise BadAddress(f"not a Solana public key: decodes to {len(raw)} bytes, not 32")
+        raise BadAddress(said("addr_solana_length", f"not a Solana public key: decodes to {len(raw)} bytes, not 32",
+                              bytes=len(raw)))
     key = Pubkey(raw)
     if not key.is_on_curve() and not allow_off_curve:
-        raise BadAddress(
+        raise BadAddress(said(
+            "addr_off_curve",
             "off the ed25519 curve (a program-derived address such as a multisig vault): Solana Pay wallets "
             "derive the USDC token account with the owner on the curve, so USDC paid by QR would fail; "
-            "pass --allow-off-curve if this address is meant")
+            "pass --allow-off-curve if this address is meant"))
     return key
 
 
@@ -44,12 +53,16 @@ def tron_address(text: str) -> str:
     try:
         raw = b58decode(text)
     except ValueError:
-        raise BadAddress("not base58check (TRON addresses use the base58 alphabet)") from None
+        raise BadAddress(said("addr_not_base58check",
+                              "not base58check (TRON addresses use the base58 alphabet)")) from None
     if len(raw) != 25:
-        raise BadAddress(f"not a TRON address: decodes to {len(raw)} bytes, not 25")
+        raise BadAddress(said("addr_tron_length", f"not a TRON address: decodes to {len(raw)} bytes, not 25",
+                              bytes=len(raw)))
     payload, checksum = raw[:21], raw[21:]
     if hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4] != checksum:
-        raise BadAddress("bad base58check checksum (a mistyped character?)")
+        raise BadAddress(said("addr_checksum", "bad base58check checksum (a mistyped character?)"))
     if payload[0] != TRON_PREFIX:
-        raise BadAddress(f"prefix 0x{payload[0]:02x} is not TRON's 0x41 (addresses start with T)")
+        raise BadAddress(said("addr_tron_prefix",
+                              f"prefix 0x{payload[0]:02x} is not TRON's 0x41 (addresses start with T)",
+                              prefix=f"0x{payload[0]:02x}"))
     return text
