@@ -1,62 +1,25 @@
-"""Accessibility in Chromium with axe-core (vendored under tests/e2e/vendor/axe-core): no serious or critical
-violation in any payment page state, the receipt or any merchant email; status and countdown announced politely;
-every control reachable by keyboard."""
+"""Accessibility in Chromium with axe-core (tests/e2e/page_checks.py): status and countdown announced politely,
+controls reached by keyboard, and no serious or critical violation in any merchant email. The payment page's
+states and the receipt are axe-checked on the one visit each state gets, in test_checkout_layout.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway_core.adapters.i18n import available
 from gateway_core.adapters.notify.email_render import render
-from tests.e2e.checkout_states import PHONE, STATES, StateGateway, bring_to, serve
-from tests.e2e.test_checkout_browser import CHROMIUM
+from tests.e2e.checkout_states import HAS_CHROMIUM, ONE_DATABASE, PHONE, Gateway, bring_to
+from tests.e2e.page_checks import violations
 from tests.e2e.test_email_browser import contexts
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
-AXE = (Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
-RUN = """async () => {
-  const result = await axe.run(document, {resultTypes: ["violations"]});
-  return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => v.id + " (" + v.impact + "): " + v.nodes.map((n) => n.target.join(" ")).join(", "));
-}"""
-
-
-@pytest.fixture
-def gateway(database_url: str, tmp_path: Path) -> Iterator[StateGateway]:
-    yield from serve(database_url, tmp_path)
-
-
-def violations(page: Any) -> list[str]:
-    page.evaluate(AXE)  # evaluated through the DevTools protocol: the page's script policy does not apply
-    found: list[str] = page.evaluate(RUN)
-    return found
-
-
-def test_no_serious_violation_in_any_state_or_the_receipt(browser: Any, gateway: StateGateway) -> None:
-    context = browser.new_context(viewport=PHONE, locale="en-US")
-    page = context.new_page()
-    try:
-        for state in STATES:
-            number, phase = bring_to(gateway, state)
-            page.goto(f"{gateway.base}/pay{'-dynamic' if state == 'cancelled' else ''}/{number}")
-            page.wait_for_selector(f'main#checkout[data-phase="{phase}"]', timeout=20_000)
-            if phase == "paid":
-                page.wait_for_selector("[data-panel-id=paid] [data-receipt]")
-                assert violations(page) == [], state
-                page.goto(f"{gateway.base}/pay/{number}/receipt")
-            assert violations(page) == [], state
-            if state == "confirming":
-                gateway.services.chains["sandbox"]._finality = 0.5
-    finally:
-        context.close()
+pytestmark = pytest.mark.skipif(not HAS_CHROMIUM, reason="no Chromium at /usr/bin/chromium")
 
 
 def test_status_and_countdown_are_announced_politely_and_controls_reached_by_keyboard(
-        browser: Any, gateway: StateGateway) -> None:
+        browser: Any, page_gateway: Gateway) -> None:
+    gateway = page_gateway
     number, _ = bring_to(gateway, "awaiting-USDC")
     context = browser.new_context(viewport=PHONE, locale="en-US")
     page = context.new_page()
@@ -91,15 +54,15 @@ def test_status_and_countdown_are_announced_politely_and_controls_reached_by_key
         context.close()
 
 
+@ONE_DATABASE
 def test_no_serious_violation_in_any_email(browser: Any, services: Any, store: Any) -> None:
     page = browser.new_page(viewport={"width": 600, "height": 900})
     try:
         for event, context in contexts(services, store.id).items():
-            for colour in ("#0F766E", "#FDE047"):  # a dark and a light brand colour
-                page.set_content(render(event, context, colour)[2])
-                assert violations(page) == [], (event, colour)
-            for lang in available():  # every language (lang attribute, no string missing or empty)
+            for lang in available():  # every language (lang attribute, no string missing or empty), dark brand colour
                 page.set_content(render(event, context, "#0F766E", lang=lang)[2])
                 assert violations(page) == [], (event, lang)
+            page.set_content(render(event, context, "#FDE047")[2])  # and a light one (in English)
+            assert violations(page) == [], (event, "#FDE047")
     finally:
         page.close()

@@ -1,19 +1,11 @@
-"""The hosted payment page in headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
-
-A real gateway serves HTTP on 127.0.0.1 with its worker running in the same process (as `voltbridge run`
-does), so simulated payments reach the page through the watcher, the lifecycle and the status stream.
-The store's success_url points at a tiny HTTP server of the test's own.
-"""
-
 from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,25 +13,24 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from bridge import create_app
-from gateway_core.bootstrap import build_services
-from gateway_core.config import Settings
-from gateway_core.stores.manage import create_store
-from gateway_core.worker import background_worker
+from tests.e2e.checkout_states import (  # noqa: F401 (CHROMIUM, LAUNCH_ARGS: other modules import them here)
+    ARTIFACTS,
+    CHROMIUM,
+    HAS_CHROMIUM,
+    LAUNCH_ARGS,
+    ONE_DATABASE,
+    Gateway,
+    serve,
+)
 from tests.solana_pay_parser import parse
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DEVNET_USDC = "4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU"
 PHONE = {"width": 360, "height": 800}
 DESKTOP = {"width": 1280, "height": 900}
 
 pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
+    not HAS_CHROMIUM,
     reason=f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium) to run browser tests",
 )
 
@@ -60,28 +51,12 @@ new PerformanceObserver(function (list) {
 """
 
 
-class OffsetClock:
-    """Wall-clock time plus an offset the test can move forward (shared by the web side and the worker)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-
 @dataclass
 class Shop:
     """The merchant's site: records where buyers land after paying."""
 
     base: str
     visits: list[str] = field(default_factory=list)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -109,23 +84,9 @@ def shop() -> Iterator[Shop]:
     server.server_close()
 
 
-@dataclass
-class Gateway:
-    base: str
-    clock: OffsetClock
-    api_key: str
-
-    def create_invoice(self, **fields: Any) -> dict[str, Any]:
-        body = {"api_key": self.api_key, "platform": "custom", "amount": "99.99", "fiat_currency": "USD",
-                "external_invoice_id": f"order-{datetime.now(UTC).timestamp()}", **fields}
-        response = requests.post(f"{self.base}/api/plugin/invoice/create", json=body, timeout=10)
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
-
-
 @pytest.fixture
 def gateway(database_url: str, tmp_path: Path) -> Iterator[Gateway]:
+    """A gateway of its own, on each database: the buyer's whole journey, paid through the worker."""
     yield from _serve(database_url, tmp_path)
 
 
@@ -136,34 +97,8 @@ def gateway_without_streams(database_url: str, tmp_path: Path) -> Iterator[Gatew
 
 
 def _serve(database_url: str, tmp_path: Path, **overrides: Any) -> Iterator[Gateway]:
-    port = _free_port()
-    settings = Settings.from_env(
-        {}, instance_path=str(tmp_path / "instance"), database_url=database_url, secret_key="e2e-secret",
-        public_url=f"http://127.0.0.1:{port}", sandbox_finality_seconds=1.0, watch_interval_seconds=0.3,
-        expiry_interval_seconds=0.5, **{"rate_sources": ("fixed",), **overrides},
-    )
-    clock = OffsetClock()
-    app = create_app(settings, clock=clock)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
-    services = build_services(settings, clock=clock)
-    worker = background_worker(services)
-    worker.start()
-    with services.uow() as uow:
-        store = create_store(uow, services.vault, name="Blue Mug Co.", network="sandbox", email="shop@mug.test")
-    try:
-        yield Gateway(f"http://127.0.0.1:{port}", clock, store.api_key)
-    finally:
-        worker.shutdown(wait=True)
-        server.shutdown()
-        server.server_close()
-        if services.engine is not None:
-            services.engine.dispose()
-        from bridge.extensions import db
-
-        with app.app_context():
-            db.engine.dispose()
+    """A gateway whose store has no contact details set, priced at the sandbox's fixed rates."""
+    yield from serve(database_url, tmp_path, contact=False, **{"rate_sources": ("fixed",), **overrides})
 
 
 def _shot(page: Any, name: str) -> None:
@@ -260,7 +195,8 @@ def test_buyer_pays_in_usdc_and_lands_on_success_url(browser: Any, gateway: Gate
         context.close()
 
 
-def test_desktop_layout_and_the_choice_survives_a_reload(browser: Any, gateway: Gateway) -> None:
+def test_desktop_layout_and_the_choice_survives_a_reload(browser: Any, page_gateway: Gateway) -> None:
+    gateway = page_gateway
     number = gateway.create_invoice(description="Desk lamp")["invoice_number"]
     seen: list[str] = []
     context, page = _open(browser, f"{gateway.base}/pay/{number}", DESKTOP, seen)
@@ -292,21 +228,24 @@ def test_desktop_layout_and_the_choice_survives_a_reload(browser: Any, gateway: 
         context.close()
 
 
-def test_expired_invoice_page(browser: Any, gateway: Gateway, shop: Shop) -> None:
+def test_expired_invoice_page(browser: Any, page_gateway: Gateway, shop: Shop) -> None:
+    gateway = page_gateway
     number = gateway.create_invoice(expiry_hours=1, cancel_url=f"{shop.base}/cart")["invoice_number"]
-    gateway.clock.offset = timedelta(hours=2)
-    for name, viewport in (("360", PHONE), ("desktop", DESKTOP)):
-        context, page = _open(browser, f"{gateway.base}/pay/{number}", viewport, [])
-        try:
+    gateway.clock.offset += timedelta(hours=2)  # past this invoice's hour, well inside any other's day
+    context, page = _open(browser, f"{gateway.base}/pay/{number}", PHONE, [])
+    try:
+        for name, viewport in (("360", PHONE), ("desktop", DESKTOP)):
+            page.set_viewport_size(viewport)
             _phase(page, "expired")
             assert page.inner_text("[data-bind=title]") == "Invoice expired"
             assert page.text_content(".countdown-time") == "Expired" and not page.is_visible(".countdown")
             assert page.get_by_role("link", name="Back to store").first.get_attribute("href") == f"{shop.base}/cart"
             _shot(page, f"expired-{name}")
-        finally:
-            context.close()
+    finally:
+        context.close()
 
 
+@ONE_DATABASE
 def test_without_live_streams_the_page_polls_status_json(browser: Any, gateway_without_streams: Gateway) -> None:
     gateway = gateway_without_streams
     number = gateway.create_invoice()["invoice_number"]

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,21 +14,21 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from gateway_core.stores.branding import EMAIL_BOX, PAGE_BOX, fit
-from tests.e2e.checkout_states import PHONE, StateGateway, serve
-from tests.e2e.test_checkout_browser import CHROMIUM
+from tests.e2e.checkout_states import HAS_CHROMIUM, PHONE, Gateway
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+pytestmark = pytest.mark.skipif(not HAS_CHROMIUM, reason="no Chromium at /usr/bin/chromium")
 # Records what the copy buttons write instead of touching the real clipboard.
 CLIPBOARD = """Object.defineProperty(navigator, "clipboard", {configurable: true, value: {
   writeText: (text) => { window.__copied = text; return Promise.resolve(); }}});"""
 
 
 @pytest.fixture
-def gateway(database_url: str, tmp_path: Path) -> Iterator[StateGateway]:
-    yield from serve(database_url, tmp_path)
+def gateway(page_gateway: Gateway) -> Gateway:
+    """The module's gateway: the logo test gives its store a logo, which the amounts test does not look at."""
+    return page_gateway
 
 
-def test_live_amounts_are_local_and_copies_stay_plain(browser: Any, gateway: StateGateway) -> None:
+def test_live_amounts_are_local_and_copies_stay_plain(browser: Any, gateway: Gateway) -> None:
     number = gateway.create(amount="370368", fiat_currency="JPY")  # 2,469.12 USDC
     gateway.choose(number, "USDC")
     context = browser.new_context(viewport=PHONE, locale="fr-FR")
@@ -65,7 +63,7 @@ def _png(size: tuple[int, int]) -> bytes:
     return out.getvalue()
 
 
-def test_the_logo_keeps_its_box_before_the_image_arrives(browser: Any, gateway: StateGateway) -> None:
+def test_the_logo_keeps_its_box_before_the_image_arrives(browser: Any, gateway: Gateway) -> None:
     answer = requests.post(f"{gateway.base}/api/plugin/store/logo", timeout=10,
                            json={"api_key": gateway.api_key, "logo": base64.b64encode(_png((600, 100))).decode()})
     assert answer.status_code == 200, answer.text

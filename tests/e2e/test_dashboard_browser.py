@@ -30,8 +30,9 @@ from gateway_core.bootstrap import Services, dispatcher_for
 from gateway_core.clock import FrozenClock
 from gateway_core.notifications.dispatch import Dispatcher
 from tests.conftest import running_services, tick
-from tests.e2e.test_accessibility import AXE, RUN
-from tests.e2e.test_checkout_browser import CHROMIUM, _free_port
+from tests.e2e.checkout_states import CHROMIUM
+from tests.e2e.checkout_states import free_port as _free_port
+from tests.e2e.page_checks import violations
 from tests.fakes.receiver import Receiver
 from tests.integration.notify_support import deliveries, notify_settings_for
 
@@ -60,9 +61,7 @@ class Dashboard:
         scrolling, then a full-page screenshot. The route the page answers is counted as visited."""
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
-            if page.evaluate("() => typeof window.axe === 'undefined'"):
-                page.evaluate(AXE)  # once a document (through DevTools: the page's script policy does not apply)
-            self.found[f"{name}@{width}"] = page.evaluate(RUN)
+            self.found[f"{name}@{width}"] = violations(page)
             wide = page.evaluate("document.documentElement.scrollWidth")
             if wide > width:  # a phone never scrolls the page sideways (wide tables scroll in their own region)
                 self.found[f"{name}@{width}"].append(f"the page is {wide} px wide")

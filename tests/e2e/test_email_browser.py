@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import io
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,11 +15,10 @@ from gateway_core.adapters.i18n import available
 from gateway_core.adapters.notify.email_render import render
 from gateway_core.contracts.voltxt_payloads import STORE_EVENTS
 from gateway_core.stores.branding import EMAIL_BOX, fit
-from tests.e2e.test_checkout_browser import ARTIFACTS, CHROMIUM
-from tests.e2e.test_checkout_layout import backend
+from tests.e2e.checkout_states import ARTIFACTS, HAS_CHROMIUM, ONE_DATABASE
 from tests.integration.test_merchant_email import paid_payload
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+pytestmark = pytest.mark.skipif(not HAS_CHROMIUM, reason="no Chromium at /usr/bin/chromium")
 EVENTS = (*STORE_EVENTS, "payment_dropped", "payment_to_lapsed_quote", "payment_valued", "email_test",
           "delivery_failed")
 
@@ -42,6 +40,7 @@ def contexts(services: Any, store_id: int) -> dict[str, dict[str, Any]]:
     return {event: special.get(event, paid) for event in EVENTS}
 
 
+@ONE_DATABASE  # the database only holds the payment the emails describe
 def test_every_email_fits_a_desktop_and_a_phone_column(browser: Any, services: Any, store: Any) -> None:
     logo = "data:image/png;base64," + base64.b64encode(_png()).decode()
     bodies = {(lang, event): render(event, context, "#0F766E", logo, logo_size=fit(600, 100, EMAIL_BOX),
@@ -56,7 +55,7 @@ def test_every_email_fits_a_desktop_and_a_phone_column(browser: Any, services: A
                 assert scroll <= width, f"{event} ({lang}) scrolls sideways at {width} px ({scroll} px wide)"
                 if width == 390 and lang in ("en", "de"):
                     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(ARTIFACTS / f"email-{event}-{lang}-{width}{backend()}.png"),
+                    page.screenshot(path=str(ARTIFACTS / f"email-{event}-{lang}-{width}.png"),
                                     full_page=True)
         finally:
             page.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.checkout_states import ONE_DATABASE
 from tests.e2e.test_checkout_browser import PHONE, Gateway, _open, _serve, _shot
 from tests.e2e.test_checkout_browser import pytestmark as needs_chromium
 from tests.fakes.price_apis import SOURCES, Market, PriceServer
@@ -41,6 +42,7 @@ def live_gateway(database_url: str, tmp_path: Path, prices: PriceServer) -> Iter
     yield from _serve(database_url, tmp_path, rate_sources=SOURCES, sandbox_rates="live", rate_source_urls=urls)
 
 
+@ONE_DATABASE  # requoting on both databases: tests/integration/test_quote_requote.py
 def test_the_page_shows_the_rate_and_its_countdown_and_refreshes_the_amount_after_a_lapse(
         browser: Any, live_gateway: Gateway, prices: PriceServer) -> None:
     created = live_gateway.create_invoice()
