@@ -19,7 +19,7 @@ from bridge import create_app
 from bridge.migrate import upgrade
 from gateway_core.adapters.db import make_engine, normalise_url
 from gateway_core.adapters.models import Base
-from gateway_core.bootstrap import Services, build_services
+from gateway_core.bootstrap import Services, build_services, dispatcher_for
 from gateway_core.clock import FrozenClock
 from gateway_core.config import Settings
 from gateway_core.stores.manage import NewStore, create_store
@@ -210,6 +210,15 @@ def tick(services: Services) -> None:
     """One run of the worker's jobs, as the scheduler would run them."""
     watch_chains(services)
     expire_invoices(services)
+
+
+def deliver_due(services: Services) -> None:
+    """Send every delivery due now, as a worker's dispatcher would, and wait for them to be recorded."""
+    dispatcher = dispatcher_for(services)
+    try:
+        dispatcher.run_until_idle()
+    finally:
+        dispatcher.shutdown(wait=False)
 
 
 def invoice_body(api_key: str, **fields: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from gateway_core.accounts.members import create_store_for, set_member
 from gateway_core.accounts.users import Account, create_user
 from gateway_core.bootstrap import Services
+from gateway_core.stores.manage import NewStore
 
 PASSWORD = "correct horse battery"
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -26,6 +27,20 @@ def make_store(services: Services, owner: Account, name: str = "Shop") -> int:
 def add_member(services: Services, store_id: int, email: str, role: str) -> None:
     with services.uow() as uow:
         set_member(uow, store_id, email, role)
+
+
+def staffed_store(services: Services) -> NewStore:
+    """A sandbox store "Shop" owned by owner@shop.test, with manager@ and viewer@shop.test as members, and
+    outsider@other.test an account that belongs to no store of it."""
+    owner = make_user(services, "owner@shop.test")
+    for email in ("manager@shop.test", "viewer@shop.test", "outsider@other.test"):
+        make_user(services, email)
+    with services.uow() as uow:
+        store = create_store_for(uow, services.vault, owner.id, name="Shop", network="sandbox",
+                                 email="owner@shop.test")
+    add_member(services, store.id, "manager@shop.test", "manager")
+    add_member(services, store.id, "viewer@shop.test", "viewer")
+    return store
 
 
 def csrf_token(client: Any, path: str = "/dashboard/sign-in") -> str:

@@ -15,7 +15,7 @@ from gateway_core.domain.errors import InvalidState, PaymentNotFound, Validation
 from gateway_core.domain.identifiers import new_solana_pubkey, new_solana_signature
 from gateway_core.payments.inbox import PAGE_SIZE, attach_payment, inbox
 from tests.conftest import tick
-from tests.integration.dashboard_support import add_member, csrf_token, make_user, sign_in
+from tests.integration.dashboard_support import csrf_token, make_user, sign_in, staffed_store
 from tests.integration.invoice_page_support import (
     ledger_transfer,
     new_invoice,
@@ -38,13 +38,7 @@ from tests.integration.notify_support import (  # noqa: F401 - fixtures
 @pytest.fixture
 def merchant(nsvc, receiver) -> dict[str, Any]:
     """A sandbox store (shared wallets, a store webhook) with an owner, a manager and a viewer; two open invoices."""
-    owner = make_user(nsvc, "owner@shop.test")
-    for email in ("manager@shop.test", "viewer@shop.test", "outsider@other.test"):
-        make_user(nsvc, email)
-    with nsvc.uow() as uow:
-        store = create_store_for(uow, nsvc.vault, owner.id, name="Shop", network="sandbox", email="owner@shop.test")
-    add_member(nsvc, store.id, "manager@shop.test", "manager")
-    add_member(nsvc, store.id, "viewer@shop.test", "viewer")
+    store = staffed_store(nsvc)
     configure(nsvc, store.id, webhook_url=receiver.url("/store"))
     first, second = new_invoice(nsvc, store.id), new_invoice(nsvc, store.id)
     return {"store": store.id, "first": first, "second": second}

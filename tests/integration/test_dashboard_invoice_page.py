@@ -14,7 +14,7 @@ from gateway_core.adapters.models import Event, Invoice, InvoiceDecision
 from gateway_core.contracts.voltxt_payloads import explorer_link
 from gateway_core.invoices.timeline import invoice_timeline
 from tests.conftest import tick
-from tests.integration.dashboard_support import add_member, csrf_token, make_user, sign_in
+from tests.integration.dashboard_support import csrf_token, make_user, sign_in, staffed_store
 from tests.integration.invoice_page_support import new_invoice, quote_of
 from tests.integration.notify_support import (  # noqa: F401 - fixtures
     configure,
@@ -32,13 +32,7 @@ from tests.integration.notify_support import (  # noqa: F401 - fixtures
 @pytest.fixture
 def merchant(nsvc) -> dict[str, Any]:
     """A sandbox store with an owner, a manager and a viewer, and a member of another store."""
-    owner = make_user(nsvc, "owner@shop.test")
-    for email in ("manager@shop.test", "viewer@shop.test", "outsider@other.test"):
-        make_user(nsvc, email)
-    with nsvc.uow() as uow:
-        store = create_store_for(uow, nsvc.vault, owner.id, name="Shop", network="sandbox", email="owner@shop.test")
-    add_member(nsvc, store.id, "manager@shop.test", "manager")
-    add_member(nsvc, store.id, "viewer@shop.test", "viewer")
+    store = staffed_store(nsvc)
     return {"store": store.id, "api_key": store.api_key}
 
 

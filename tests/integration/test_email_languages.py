@@ -15,9 +15,8 @@ from bridge.cli import main
 from gateway_core.adapters import i18n
 from gateway_core.adapters.models import Email, Store
 from gateway_core.adapters.notify.email_render import TEMPLATES, render
-from gateway_core.bootstrap import dispatcher_for
 from gateway_core.stores.manage import create_store
-from tests.conftest import post_json
+from tests.conftest import deliver_due, post_json
 from tests.e2e.test_email_browser import EVENTS, contexts
 from tests.integration.dashboard_support import make_user, post_form, sign_in
 from tests.integration.test_merchant_email import paid_payload
@@ -123,11 +122,7 @@ def test_the_worker_mails_in_the_stores_language(services, clock) -> None:
                             email_notifications=True, language="fr")
     context = paid_payload(services, made.id, "1234.5", "SOL")
     assert context  # paying enqueued the store's emails
-    dispatcher = dispatcher_for(services)
-    try:
-        dispatcher.run_until_idle()
-    finally:
-        dispatcher.shutdown(wait=False)
+    deliver_due(services)
     with services.uow() as uow:
         emails = list(uow.session.execute(select(Email).where(Email.store_id == made.id)).scalars())
     assert emails, "no email was sent"

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 
 from bridge.jsonio import dumps
 from gateway_core.adapters.models import Invoice, PlatformOrder
-from gateway_core.bootstrap import dispatcher_for
 from gateway_core.stores.manage import create_store
+from tests.conftest import deliver_due
 from tests.fakes.shopify import payment_session, signed_query, webhook_headers
 from tests.integration.shopify_support import (  # noqa: F401 - fixtures
     API_KEY,
@@ -181,11 +181,7 @@ def test_app_uninstalled_drops_the_token_and_later_calls_fail_loudly(
     assert paid.status == "pending" and "no Shopify access token" in paid.last_error  # retried, then dead-lettered
     install_shop(ssvc, fake_shopify, str(installed.id))  # reinstalled: the next retry goes through
     clock.current = paid.next_attempt_at
-    worker = dispatcher_for(ssvc)  # (a running worker re-reads credentials within 30 s)
-    try:
-        worker.run_until_idle()
-    finally:
-        worker.shutdown(wait=False)
+    deliver_due(ssvc)  # (a running worker re-reads credentials within 30 s)
     assert {d.status for d in shopify_deliveries(ssvc)} == {"delivered"}
 
 

@@ -14,10 +14,9 @@ from sqlalchemy import select
 from bridge.cli import main
 from gateway_core.adapters.models import Email, Store
 from gateway_core.adapters.notify.email_render import render
-from gateway_core.bootstrap import dispatcher_for
 from gateway_core.domain.errors import ValidationFailed
 from gateway_core.stores.branding import MAX_BYTES, check_logo
-from tests.conftest import post_json, tick
+from tests.conftest import deliver_due, post_json, tick
 from tests.integration.test_checkout_page import create, page
 
 LOGO_API = "/api/plugin/store/logo"
@@ -99,11 +98,7 @@ def test_the_logo_tag_carries_the_size_it_is_drawn_at_on_the_page_and_in_emails(
         row.email_notifications, row.notification_email = True, "owner@shop.test"
     assert client.post(f"/pay/{number}/simulate", json={"mode": "full"}).status_code == 201
     tick(services)
-    dispatcher = dispatcher_for(services)
-    try:
-        dispatcher.run_until_idle()
-    finally:
-        dispatcher.shutdown(wait=False)
+    deliver_due(services)
     with services.uow() as uow:
         bodies = [e.html_body for e in uow.session.execute(select(Email)).scalars()]
     assert bodies

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bridge.cli import main
 from gateway_core.adapters.models import ApiKey
-from gateway_core.bootstrap import dispatcher_for
+from tests.conftest import deliver_due
 from tests.integration.veltpay_support import (  # noqa: F401 - fixtures
     Key,
     VeltClient,
@@ -57,11 +57,7 @@ def test_store_set_contract_veltpay_sets_shows_and_rotates_the_endpoint(vapp, vs
     key = json.loads(cli(vapp, "key", "create", "Velt Shop", "--kind", "veltpay", "--json").output)
     velt = VeltClient(vapp.test_client(), Key(key["key_id"], key["secret"]), clock)
     assert velt.post("/v1/orders", {"order_ref": "inv_1", "amount": "1"}).status_code == 201
-    worker = dispatcher_for(vsvc)
-    try:
-        worker.run_until_idle()
-    finally:
-        worker.shutdown(wait=False)
+    deliver_due(vsvc)
     (post,) = hooks.posts("/velt")
     assert verify_webhook(post.body, post.headers, rotated["webhook_secret"])
     assert not verify_webhook(post.body, post.headers, secret)

@@ -17,7 +17,7 @@ from gateway_core.adapters.models import Delivery, Invoice
 from gateway_core.bootstrap import dispatcher_for
 from gateway_core.payments.sandbox import simulate_payment
 from gateway_core.stores.manage import create_store
-from tests.conftest import running_app, running_services, tick
+from tests.conftest import deliver_due, running_app, running_services, tick
 from tests.fakes.receiver import Receiver
 from tests.integration.veltpay_support import (  # noqa: F401 - fixtures
     ORDER_KEYS,
@@ -61,11 +61,7 @@ class Webhooks:
         self.seen = 0
 
     def new(self) -> list[dict[str, Any]]:
-        worker = dispatcher_for(self.svc)
-        try:
-            worker.run_until_idle()
-        finally:
-            worker.shutdown(wait=False)
+        deliver_due(self.svc)
         posts = self.receiver.posts("/velt")
         fresh, self.seen = posts[self.seen:], len(posts)
         out = []
