@@ -7,7 +7,6 @@ invoices and put the transfers into the sandbox ledger, in committed batches whi
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -22,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -36,6 +34,7 @@ from gateway_core.invoices.manage import InvoiceRequest
 from gateway_core.payments.sandbox import simulate_payment
 from gateway_core.stores.manage import create_store, find_store
 from gateway_core.worker_status import HEARTBEAT
+from tests.e2e.fault_support import log_entries, stop, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -144,41 +143,6 @@ def _start_worker(name: str, svc: Services, tmp_path: Path, finality: str,
     return process, log_path
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def _log_lines(path: Path) -> list[dict[str, Any]]:
-    lines = []
-    for raw in path.read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            entry = {"level": "raw", "msg": raw}
-        lines.append(entry if isinstance(entry, dict) else {"level": "raw", "msg": raw})
-    return lines
-
-
-def _wait_for(predicate: Any, timeout: float, what: str, logs: list[Path]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}\n{_tails(logs)}")
-
-
-def _tails(logs: list[Path], lines: int = 8, width: int = 600) -> str:
-    return "\n".join(f"--- {p.name}\n" + "\n".join(line[-width:] for line in p.read_text(errors="replace")
-                                                   .splitlines()[-lines:]) for p in logs)
-
-
 def _progress(svc: Services) -> tuple[int, int, int]:
     """Payments recorded, payments still waiting for finality, invoices settled."""
     with svc.uow() as uow:
@@ -193,7 +157,7 @@ def _progress(svc: Services) -> tuple[int, int, int]:
 
 
 def _recorded(path: Path) -> list[str]:
-    return [e["tx_id"] for e in _log_lines(path) if e.get("msg") == "payment recorded"]
+    return [e["tx_id"] for e in log_entries(path) if e.get("msg") == "payment recorded"]
 
 
 def _heartbeats(svc: Services, pids: list[int]) -> list[datetime | None]:
@@ -227,7 +191,7 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
         created = time.monotonic()
         # Both schedulers up before the burst, so both see it.
         pids = [proc.pid for proc, _ in workers]
-        _wait_for(lambda: all(proc.poll() is None for proc, _ in workers) and all(_heartbeats(svc, pids)), 60,
+        wait_until(lambda: all(proc.poll() is None for proc, _ in workers) and all(_heartbeats(svc, pids)), 60,
                   "both workers' schedulers to run", logs)
         burst_start = time.monotonic()
 
@@ -252,7 +216,7 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
                         tx_ids.append(transfer.tx_id)
                 count += len(batch)
                 if rng.random() < 0.5:  # now and then, let the workers catch up to within two batches
-                    _wait_for(lambda sent=count: _progress(svc)[0] >= sent - 2 * BATCH, DEADLINE_SECONDS,
+                    wait_until(lambda sent=count: _progress(svc)[0] >= sent - 2 * BATCH, DEADLINE_SECONDS,
                               "the workers to catch up with the burst", logs)
             return tx_ids
 
@@ -264,26 +228,26 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
         # so the one that scans first tends to lead and the other trails it on the invoice locks, finding
         # each payment already recorded: free running alone cannot promise that both record something.
         send(batches[:16])
-        _wait_for(drained, DEADLINE_SECONDS, "the first 80 payments recorded and final", logs)
+        wait_until(drained, DEADLINE_SECONDS, "the first 80 payments recorded and final", logs)
         # Phase 2: stop the busier worker while nothing is in flight (so it holds no invoice lock) and send 40
         # more; only the other can record them. The stopped one resumes later on a stale tick: a stalled worker.
         leader = max(range(2), key=lambda i: len(_recorded(logs[i])))
         paused = workers[leader][0]
         paused.send_signal(signal.SIGSTOP)
         alone = send(batches[16:24])
-        _wait_for(drained, DEADLINE_SECONDS, "40 payments recorded by one worker while the other is stopped", logs)
+        wait_until(drained, DEADLINE_SECONDS, "40 payments recorded by one worker while the other is stopped", logs)
         paused.send_signal(signal.SIGCONT)
         paused = None
         # Phase 3: both race again for the last 80.
         send(batches[24:])
         burst_done = time.monotonic()
 
-        _wait_for(lambda: _progress(svc) == (PAYMENTS, 0, INVOICES), DEADLINE_SECONDS,
+        wait_until(lambda: _progress(svc) == (PAYMENTS, 0, INVOICES), DEADLINE_SECONDS,
                   "200 payments recorded and 100 invoices settled", logs)
         processed = time.monotonic()
         for _ in range(SETTLE_TICKS):
             mark = datetime.now(UTC)
-            _wait_for(lambda mark=mark: _ticked_since(svc, pids, mark), DEADLINE_SECONDS,
+            wait_until(lambda mark=mark: _ticked_since(svc, pids, mark), DEADLINE_SECONDS,
                       "both workers to tick again after the burst", logs)
         for proc, _ in workers:
             assert proc.poll() is None, "a worker exited during the run"
@@ -291,7 +255,7 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
         if paused is not None:
             paused.send_signal(signal.SIGCONT)
         for proc, _ in workers:
-            _stop(proc)
+            stop(proc)
     print(f"\ninvoices created in {created - started:.2f}s; workers up after {burst_start - started:.2f}s; "
           f"burst sent in {burst_done - burst_start:.2f}s; all settled {processed - burst_done:.2f}s after it")
     follower = logs[1 - leader]
@@ -340,7 +304,7 @@ def test_two_workers_process_a_burst_of_200_payments_once_each(
     # -- the workers: both did real work, each payment was recorded by exactly one of them --------------------
     recorded_by: dict[str, list[str]] = {}
     for path in logs:
-        entries = _log_lines(path)
+        entries = log_entries(path)
         problems = [e for e in entries if e.get("level") in ("error", "critical") or "exc" in e
                     or (e.get("level") == "raw" and "Traceback" in str(e.get("msg")))]
         assert not problems, f"{path.name} logged errors: {problems[:3]}"
